@@ -1,0 +1,221 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Helpers shared by scripts/run-tests, scripts/run-demo and tests/conftest.py.
+
+They find the services (PostgreSQL, RabbitMQ) through the usual environment
+variables, check that Odoo is importable, write an odoo.conf, and copy or drop
+databases. Only the standard library plus psycopg2 and pika (both installed
+with Odoo and this project) are used, and nothing here imports Odoo.
+"""
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDONS = ("stock_scalable", "stock_event_bus", "stock_scalable_reporting")
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+class StackError(SystemExit):
+    """A missing prerequisite: printed as one clear message, exit code 2."""
+
+    def __init__(self, message):
+        super().__init__(f"\nERROR: {message}\n")
+        self.message = message
+
+
+def pg_params():
+    """PostgreSQL connection settings from PGHOST, PGPORT, PGUSER, PGPASSWORD."""
+    return {
+        "host": os.environ.get("PGHOST", "127.0.0.1"),
+        "port": int(os.environ.get("PGPORT", "5432")),
+        "user": os.environ.get("PGUSER") or getpass.getuser(),
+        "password": os.environ.get("PGPASSWORD", ""),
+    }
+
+
+def amqp_url():
+    return os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL
+
+
+def require_odoo():
+    """Stop with a message naming what to install when Odoo 18 is missing."""
+    try:
+        import odoo.release  # noqa: PLC0415
+    except ImportError as exc:
+        raise StackError(
+            f"cannot import odoo with {sys.executable} ({exc}).\n"
+            "Install Odoo 18 into this Python first, in one of the usual ways:\n"
+            "  - Odoo's Debian/Ubuntu package (odoo_18.0), or\n"
+            "  - an Odoo 18.0 source checkout: pip install -r requirements.txt && pip install .\n"
+            "    (it builds with Debian's libpq-dev, libldap2-dev and libsasl2-dev), or\n"
+            "  - Docker: docker compose up (see README.md), which needs no local Odoo."
+        ) from exc
+    if odoo.release.version_info[0] != 18:
+        raise StackError(
+            f"these addons need Odoo 18; {sys.executable} imports Odoo {odoo.release.version}."
+        )
+    return odoo.release.version
+
+
+def _tcp_reachable(host, port, timeout=3):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_postgres():
+    """Connect to the maintenance database, or stop saying what is wrong."""
+    import psycopg2  # noqa: PLC0415
+
+    params = pg_params()
+    where = f"{params['user']}@{params['host']}:{params['port']}"
+    try:
+        psycopg2.connect(dbname="postgres", connect_timeout=5, **params).close()
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise StackError(
+            f"PostgreSQL is not reachable as {where}: {reason}\n"
+            "Start PostgreSQL, or point PGHOST/PGPORT/PGUSER/PGPASSWORD at a server where "
+            "that role may create databases."
+        ) from exc
+    return where
+
+
+def require_rabbitmq():
+    """Open and close an AMQP connection, or stop saying what is wrong."""
+    import pika  # noqa: PLC0415
+
+    url = amqp_url()
+    parsed = urllib.parse.urlsplit(url)
+    safe = url.replace(f":{parsed.password}@", ":***@") if parsed.password else url
+    params = pika.URLParameters(url)
+    params.socket_timeout = 5
+    params.blocked_connection_timeout = 5
+    params.connection_attempts = 1
+    try:
+        pika.BlockingConnection(params).close()
+    except pika.exceptions.ProbableAuthenticationError as exc:
+        raise StackError(f"RabbitMQ at {safe} refused the credentials: {exc!r}") from exc
+    except pika.exceptions.AMQPError as exc:
+        raise StackError(
+            f"RabbitMQ is not reachable at {safe} ({exc!r}).\n"
+            "Start RabbitMQ (rabbitmq-server -detached, or docker compose up rabbitmq), "
+            "or set AMQP_URL."
+        ) from exc
+    return safe
+
+
+def odoo_command():
+    """The command that runs Odoo: $ODOO_BIN if set, else this Python's odoo."""
+    if os.environ.get("ODOO_BIN"):
+        return [os.environ["ODOO_BIN"]]
+    return [sys.executable, "-m", "odoo"]
+
+
+def odoo_env():
+    """Environment for Odoo subprocesses: the server runs in UTC, as odoo-bin sets it."""
+    return dict(os.environ, TZ="UTC")
+
+
+def write_odoo_conf(path, data_dir, **options):
+    """Write an odoo.conf for these addons and the current services."""
+    params = pg_params()
+    lines = [
+        "[options]",
+        f"addons_path = {ROOT}",
+        f"data_dir = {data_dir}",
+        f"db_host = {params['host']}",
+        f"db_port = {params['port']}",
+        f"db_user = {params['user']}",
+        f"db_password = {params['password'] or 'False'}",
+        "list_db = False",
+    ]
+    lines += [f"{key} = {value}" for key, value in options.items()]
+    lines += ["", "[stock_event_bus]", f"amqp_url = {amqp_url()}", ""]
+    Path(path).write_text("\n".join(lines))
+    return Path(path)
+
+
+def connect(dbname="postgres"):
+    import psycopg2  # noqa: PLC0415
+
+    conn = psycopg2.connect(dbname=dbname, **pg_params())
+    conn.autocommit = True
+    return conn
+
+
+def database_exists(name):
+    conn = connect()
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            return bool(cr.fetchone())
+    finally:
+        conn.close()
+
+
+def copy_database(template, name, data_dir):
+    """createdb -T: copy ``template`` (which must have no open connection)
+    into ``name``, with its filestore."""
+    from psycopg2 import sql  # noqa: PLC0415
+
+    conn = connect()
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
+    finally:
+        conn.close()
+    src = Path(data_dir, "filestore", template)
+    if src.is_dir():
+        shutil.copytree(src, Path(data_dir, "filestore", name))
+
+
+def drop_database(name, data_dir=None):
+    """Drop ``name`` even if connections remain, and its filestore."""
+    from psycopg2 import sql  # noqa: PLC0415
+
+    conn = connect()
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    finally:
+        conn.close()
+    if data_dir:
+        shutil.rmtree(Path(data_dir, "filestore", name), ignore_errors=True)
+
+
+def databases_with_prefix(prefix):
+    conn = connect()
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
+                [prefix.replace("_", r"\_") + "%"],
+            )
+            return [row[0] for row in cr.fetchall()]
+    finally:
+        conn.close()
+
+
+def run(cmd, log_path=None, **kwargs):
+    """Run ``cmd``; with ``log_path``, send its output there. Returns the exit code."""
+    if log_path is None:
+        return subprocess.run(cmd, check=False, **kwargs).returncode
+    with open(log_path, "w") as log:
+        return subprocess.run(
+            cmd, stdout=log, stderr=subprocess.STDOUT, check=False, **kwargs
+        ).returncode

@@ -1,0 +1,18 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Stock Event Bus",
+    "summary": "Transactional outbox of stock postings, published to RabbitMQ",
+    "version": "18.0.1.0.0",
+    "category": "Inventory/Inventory",
+    "website": "https://github.com/stock-scalable/stock-scalable",
+    "author": "Stock Scalable contributors",
+    "license": "LGPL-3",
+    "depends": ["stock_scalable"],
+    "external_dependencies": {"python": ["pika"]},
+    "data": [
+        "security/stock_event_bus_security.xml",
+        "security/ir.model.access.csv",
+    ],
+    "installable": True,
+    "application": False,
+}

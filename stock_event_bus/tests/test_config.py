@@ -1,0 +1,41 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tests import BaseCase, tagged
+
+from ..lib import config
+
+
+@tagged("post_install", "-at_install")
+class TestConfig(BaseCase):
+    def test_defaults_without_broker(self):
+        """With nothing configured, no broker is set and defaults apply."""
+        settings = config.resolve({}, {})
+        self.assertFalse(settings.broker_configured)
+        self.assertEqual(settings.exchange, "stock.events")
+        self.assertEqual(settings.batch_size, 500)
+        self.assertEqual(settings.retention_days, 30)
+
+    def test_environment_overrides_odoo_conf(self):
+        """STOCK_EVENT_BUS_AMQP_URL wins over the odoo.conf amqp_url."""
+        settings = config.resolve(
+            {"amqp_url": "amqp://conf:conf@conf-host/%2F", "batch_size": "50"},
+            {config.ENV_AMQP_URL: "amqp://env:secret@env-host:5672/%2F"},
+        )
+        self.assertEqual(settings.amqp_url, "amqp://env:secret@env-host:5672/%2F")
+        self.assertEqual(settings.batch_size, 50)
+
+    def test_password_is_masked(self):
+        """The password never appears in the printable URL."""
+        settings = config.resolve({"amqp_url": "amqp://bob:s3cret@host:5672/vh"}, {})
+        self.assertEqual(settings.safe_amqp_url, "amqp://bob:***@host:5672/vh")
+        self.assertNotIn("s3cret", settings.safe_amqp_url)
+        self.assertEqual(config.mask_url("amqp://host/"), "amqp://host/")
+
+    def test_bad_values_name_the_option(self):
+        """A bad value is refused with the option's name and no secret."""
+        with self.assertRaisesRegex(ValueError, r"batch_size must be a whole number"):
+            config.resolve({"batch_size": "many"}, {})
+        with self.assertRaisesRegex(ValueError, r"retention_days must be greater than 0"):
+            config.resolve({"retention_days": "0"}, {})
+        with self.assertRaisesRegex(ValueError, r"amqp:// or amqps://") as err:
+            config.resolve({"amqp_url": "http://u:topsecret@host"}, {})
+        self.assertNotIn("topsecret", str(err.exception))

@@ -1,0 +1,18 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Stock Scalable Reporting",
+    "summary": "Inventory reports on materialized views, refreshed without blocking anyone",
+    "version": "18.0.1.0.0",
+    "category": "Inventory/Inventory",
+    "website": "https://github.com/stock-scalable/stock-scalable",
+    "author": "Stock Scalable contributors",
+    "license": "LGPL-3",
+    "depends": ["stock_scalable"],
+    "external_dependencies": {"python": []},
+    "data": [
+        "security/ir.model.access.csv",
+    ],
+    "uninstall_hook": "uninstall_hook",
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,1 @@
+"""SQL helpers for the reporting views; they take an Odoo cursor."""

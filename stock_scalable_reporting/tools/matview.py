@@ -1,0 +1,106 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Materialized views owned by stock_scalable_reporting.
+
+Every object is named with :data:`PREFIX`, so that the uninstall hook finds
+them all. Refreshes are serialized by a transaction-level advisory lock, so at
+most one runs per view and a second caller returns at once instead of queueing
+behind it. ``REFRESH ... CONCURRENTLY`` lets readers go on during a refresh; it
+needs a unique index on plain columns.
+"""
+
+import time
+import zlib
+
+from odoo.tools import SQL
+
+PREFIX = "sscale_rpt_"
+# First key of the two-int advisory lock: the namespace of our refreshes.
+ADVISORY_NAMESPACE = 0x55CA1E
+
+
+def _identifier(name):
+    if not name.startswith(PREFIX):
+        raise ValueError(f"materialized view {name!r} must start with {PREFIX!r}")
+    return SQL.identifier(name)
+
+
+def advisory_key(name):
+    """Stable 32-bit key of a view name, for pg_try_advisory_xact_lock."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def create(cr, name, query, unique_columns):
+    """(Re)create materialized view ``name`` from ``query`` (an ``SQL``),
+    WITH NO DATA, plus the unique index that ``REFRESH ... CONCURRENTLY``
+    needs."""
+    ident = _identifier(name)
+    cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", ident))
+    cr.execute(SQL("CREATE MATERIALIZED VIEW %s AS %s WITH NO DATA", ident, query))
+    cr.execute(
+        SQL(
+            "CREATE UNIQUE INDEX %s ON %s (%s)",
+            SQL.identifier(f"{name}_uniq"),
+            ident,
+            SQL(", ").join(SQL.identifier(c) for c in unique_columns),
+        )
+    )
+
+
+def is_populated(cr, name):
+    cr.execute(SQL("SELECT ispopulated FROM pg_matviews WHERE matviewname = %s", name))
+    row = cr.fetchone()
+    return bool(row and row[0])
+
+
+def refresh(cr, name):
+    """Refresh ``name`` under its advisory lock, in the caller's transaction.
+
+    Returns the duration in seconds, or ``None`` when another refresh of the
+    same view holds the lock (nothing is done then). The first refresh of a
+    view that was created WITH NO DATA cannot be concurrent; later ones are.
+    """
+    ident = _identifier(name)
+    # Transaction-level advisory lock, tried without waiting: a second
+    # refresh returns at once; the lock goes with the commit or rollback.
+    cr.execute(
+        SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", ADVISORY_NAMESPACE, advisory_key(name))
+    )
+    if not cr.fetchone()[0]:
+        return None
+    started = time.monotonic()
+    if is_populated(cr, name):
+        cr.execute(SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY %s", ident))
+    else:
+        cr.execute(SQL("REFRESH MATERIALIZED VIEW %s", ident))
+    return time.monotonic() - started
+
+
+def existing(cr):
+    """(kind, name) of this addon's materialized views, views and functions."""
+    cr.execute(
+        SQL(
+            """
+        SELECT 'matview', matviewname FROM pg_matviews WHERE matviewname LIKE %(p)s
+        UNION ALL
+        SELECT 'view', viewname FROM pg_views WHERE viewname LIKE %(p)s
+        UNION ALL
+        SELECT 'function', p.oid::regprocedure::text
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = current_schema() AND p.proname LIKE %(p)s
+            """,
+            p=PREFIX.replace("_", r"\_") + "%",
+        )
+    )
+    return cr.fetchall()
+
+
+def drop_all(cr):
+    """Drop every object of this addon (indexes go with their views)."""
+    for kind, name in existing(cr):
+        if kind == "function":
+            # regprocedure text, e.g. sscale_rpt_f(integer): already quoted.
+            cr.execute(SQL("DROP FUNCTION IF EXISTS %s CASCADE", SQL(name)))
+        elif kind == "matview":
+            cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", SQL.identifier(name)))
+        else:
+            cr.execute(SQL("DROP VIEW IF EXISTS %s CASCADE", SQL.identifier(name)))

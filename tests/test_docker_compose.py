@@ -1,0 +1,98 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""docker-compose.yml cannot run here (no Docker engine): check its structure
+against the code instead, so that it cannot drift from the repository."""
+
+import ast
+import configparser
+import re
+
+import pytest
+import stacklib
+import yaml
+
+from odoo.tests import tagged
+
+ROOT = stacklib.ROOT
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _command(service):
+    command = service.get("command", [])
+    return command if isinstance(command, list) else command.split()
+
+
+def _mounts(service):
+    return {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+
+
+@tagged("-at_install", "post_install", "sscale_static")
+class TestDockerCompose:
+    def test_services_and_images(self, compose):
+        """The five services run the images the README promises."""
+        services = compose["services"]
+        assert set(services) == {"db", "rabbitmq", "odoo-init", "odoo", "dispatcher"}
+        assert services["db"]["image"] == "postgres:16"
+        assert services["rabbitmq"]["image"] == "rabbitmq:3-management"
+        for name in ("odoo-init", "odoo", "dispatcher"):
+            build = services[name]["build"]
+            dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
+            assert re.search(r"^FROM odoo:18\s*$", dockerfile, re.M), name
+            assert "pika" in dockerfile, "the image must add pika for stock_event_bus"
+
+    def test_repository_is_mounted_as_addons_path(self, compose):
+        """Odoo containers see this repository as /mnt/extra-addons, with a
+        config file that exists and has the event-bus section."""
+        for name in ("odoo-init", "odoo", "dispatcher"):
+            mounts = _mounts(compose["services"][name])
+            assert mounts["/mnt/extra-addons"] == "."
+            conf_path = ROOT / mounts["/etc/odoo/odoo.conf"]
+            conf = configparser.RawConfigParser()  # as Odoo reads it
+            conf.read(conf_path)
+            assert "/mnt/extra-addons" in conf["options"]["addons_path"].split(",")
+            assert conf["stock_event_bus"]["amqp_url"].startswith("amqp://")
+
+    def test_health_checks_and_dependencies(self, compose):
+        """Servers have health checks; nothing starts before what it needs."""
+        services = compose["services"]
+        for name in ("db", "rabbitmq", "odoo"):
+            assert services[name]["healthcheck"]["test"], name
+        assert services["odoo-init"]["depends_on"] == {
+            "db": {"condition": "service_healthy"},
+            "rabbitmq": {"condition": "service_healthy"},
+        }
+        assert services["odoo"]["depends_on"]["odoo-init"] == {
+            "condition": "service_completed_successfully"
+        }
+        assert services["dispatcher"]["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+        assert "8069:8069" in services["odoo"]["ports"]
+        assert "/web/health" in " ".join(services["odoo"]["healthcheck"]["test"])
+
+    def test_init_installs_exactly_the_addons(self, compose):
+        """The one-shot service installs the repository's three addons into
+        the database the web service serves."""
+        init = _command(compose["services"]["odoo-init"])
+        web = _command(compose["services"]["odoo"])
+        assert init[0] == web[0] == "odoo"
+        assert "--stop-after-init" in init
+        installed = init[init.index("-i") + 1].split(",")
+        assert tuple(installed) == stacklib.ADDONS
+        for addon in installed:
+            manifest = ast.literal_eval((ROOT / addon / "__manifest__.py").read_text())
+            assert manifest["installable"]
+        assert init[init.index("-d") + 1] == web[web.index("-d") + 1]
+
+    def test_dispatcher_command_exists_or_says_placeholder(self, compose):
+        """The dispatcher runs the addon's CLI command once it exists;
+        until then it must say it is a placeholder."""
+        command = " ".join(_command(compose["services"]["dispatcher"]))
+        cli = ROOT / "stock_event_bus" / "cli"
+        if "stock_event_dispatch" in command and cli.is_dir() and "PLACEHOLDER" not in command:
+            source = "\n".join(p.read_text() for p in cli.glob("*.py"))
+            assert re.search(r"class \w+\(Command\)", source)
+            assert "stock_event_dispatch" in source
+        else:
+            assert "PLACEHOLDER" in command

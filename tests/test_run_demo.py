@@ -1,0 +1,85 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The README's run command, as a new user runs it: Odoo answers on its port."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import stacklib
+
+from odoo.tests import tagged
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    except OSError:
+        return None, ""
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+@pytest.mark.slow
+class TestRunDemo:
+    def test_run_demo_serves_the_login_page(self, fresh_database, harness, tmp_path):
+        """scripts/run-demo starts Odoo on the demo database; /web/login is
+        200 and the demo warehouses are there; Ctrl-C stops it cleanly."""
+        db = fresh_database()
+        port = _free_port()
+        log_path = tmp_path / "run-demo.log"
+        log = log_path.open("w")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(stacklib.ROOT / "scripts" / "run-demo"),
+                "--database",
+                db,
+                "--http-port",
+                str(port),
+                "--workdir",
+                str(tmp_path),
+                "--data-dir",
+                harness["data_dir"],
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            status = None
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                status, body = _get(f"http://127.0.0.1:{port}/web/login")
+                if status == 200:
+                    break
+                time.sleep(1)
+            assert status == 200, f"/web/login answered {status}"
+            assert 'name="login"' in body
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+            log.close()
+        output = log_path.read_text(errors="replace")
+        assert proc.returncode == 0, output[-3000:]
+        assert "dispatcher" in output
+        conn = stacklib.connect(db)
+        try:
+            with conn.cursor() as cr:
+                cr.execute("SELECT code FROM stock_warehouse")
+                codes = {row[0] for row in cr.fetchall()}
+        finally:
+            conn.close()
+        assert {"EAST", "WEST"} <= codes, "the demo warehouses are missing"
