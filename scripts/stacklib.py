@@ -22,7 +22,7 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 class StackError(SystemExit):
-    """A missing prerequisite: printed as one clear message, exit code 2."""
+    """A missing prerequisite: printed as one clear message, exit code 1."""
 
     def __init__(self, message):
         super().__init__(f"\nERROR: {message}\n")
