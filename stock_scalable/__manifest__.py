@@ -11,10 +11,18 @@
     "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
+        "security/stock_scalable_security.xml",
+        "data/ir_cron.xml",
+        "report/stock_ledger_drift.xml",
+        "views/res_config_settings_views.xml",
+        "views/product_views.xml",
+        "views/stock_location_views.xml",
     ],
     "demo": [
         "demo/stock_scalable_demo.xml",
     ],
+    "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": False,
 }

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pika
+import psycopg2
 import pytest
 
 # scripts/stacklib.py is shared with the run scripts (service settings,
@@ -58,6 +59,8 @@ class CommittedDatabase:
 
     def __init__(self, name):
         self.name = name
+        # SQLSTATE of every error that call() rolled back and retried.
+        self.retry_errors = []
         with _registry_loading():
             self.registry = Registry(name)
 
@@ -74,14 +77,19 @@ class CommittedDatabase:
     def call(self, func, uid=SUPERUSER_ID):
         """Run ``func(env)`` in its own transaction the way Odoo's RPC layer
         runs a request: serialization failures and deadlocks roll back and
-        retry (up to 5 tries), then it commits. Returns ``(result, tries)``."""
+        retry (up to 5 tries), then it commits. Returns ``(result, tries)``;
+        the SQLSTATE of each retried error goes to ``retry_errors``."""
         tries = []
         with self.registry.cursor() as cr:
             env = api.Environment(cr, uid, {})
 
             def attempt():
                 tries.append(1)
-                return func(env)
+                try:
+                    return func(env)
+                except psycopg2.OperationalError as exc:
+                    self.retry_errors.append(exc.pgcode)
+                    raise
 
             return retrying(attempt, env), len(tries)
 

@@ -1,14 +1,400 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, models
-from odoo.tools import SQL
+import contextlib
 
-# The quant key, as stock.quant._merge_quants groups it (the company is the
-# location's, which is what stock_quant.company_id stores).
-QUANT_KEY = ("product_id", "location_id", "lot_id", "package_id", "owner_id")
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL, float_compare, float_repr
+
+from ..lib import guard
+from ..lib.quant_key import QuantKey, lock_order
+
+# The unique index that makes one quant row per key (created by the
+# post_init_hook, dropped by the uninstall_hook).
+KEY_INDEX = "stock_quant_sscale_key_uniq"
+KEY_COLUMNS = SQL(
+    "product_id, location_id, COALESCE(lot_id, 0), COALESCE(package_id, 0), COALESCE(owner_id, 0)"
+)
+# cr.cache slot holding the keys a posting decreased, checked when it ends.
+GUARD_SLOT = "stock_scalable_deferred_guard"
 
 
 class StockQuant(models.Model):
     _inherit = "stock.quant"
+
+    def init(self):
+        """Before any data of this module is loaded (demo data posts stock):
+        merge split quants and create the one-quant-per-key index."""
+        res = super().init()
+        from ..hooks import ensure_key_index  # noqa: PLC0415 - hooks import this module
+
+        ensure_key_index(self.env)
+        return res
+
+    # ------------------------------------------------------------------
+    # One row per key, locked
+    # ------------------------------------------------------------------
+
+    def _sscale_key_condition(self, key):
+        return SQL(
+            "product_id = %s AND location_id = %s AND COALESCE(lot_id, 0) = %s"
+            " AND COALESCE(package_id, 0) = %s AND COALESCE(owner_id, 0) = %s",
+            *key,
+        )
+
+    @api.model
+    def _sscale_insert_key(self, key, in_date=None):
+        """Create the empty quant row of ``key`` unless it exists.
+
+        ``INSERT ... ON CONFLICT DO NOTHING`` on the key index: two
+        transactions creating the same key never both succeed and never raise
+        an IntegrityError. Under REPEATABLE READ, a conflict with a row
+        committed after our snapshot raises a serialization failure, which
+        Odoo's RPC layer retries. Returns the new id, or None.
+        """
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO stock_quant (
+                    product_id, location_id, lot_id, package_id, owner_id,
+                    company_id, storage_category_id, quantity, reserved_quantity,
+                    inventory_diff_quantity, inventory_quantity_set, in_date,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT %(product)s, loc.id, %(lot)s, %(package)s, %(owner)s,
+                       loc.company_id, loc.storage_category_id, 0, 0,
+                       0, FALSE, %(in_date)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM stock_location loc
+                 WHERE loc.id = %(location)s
+                ON CONFLICT (%(key_columns)s) DO NOTHING
+                RETURNING id
+                """,
+                product=key.product_id,
+                location=key.location_id,
+                lot=key.lot_id or None,
+                package=key.package_id or None,
+                owner=key.owner_id or None,
+                in_date=in_date or now,
+                uid=self.env.uid,
+                now=now,
+                key_columns=KEY_COLUMNS,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return None
+        quant = self.browse(row[0])
+        # Stored computed field that the ORM would have set on create.
+        self.env.add_to_compute(self._fields["inventory_date"], quant)
+        # Odoo's create() adds new quants to the posting's prefetched quants;
+        # _gather() reads them from there.
+        quants_cache = self.env.context.get("quants_cache")
+        if quants_cache is not None:
+            cache_key = tuple(value or False for value in key)
+            quants_cache[cache_key] |= quant
+        return row[0]
+
+    @api.model
+    def _sscale_lock_keys(self, keys, create=True):
+        """Lock the quant row of every key, in the global key order, waiting
+        for other transactions (never SKIP LOCKED, never NOWAIT).
+
+        With ``create``, missing rows are created first (one per key), so
+        that a posting never creates a second quant for a key. Returns
+        ``{key: quant id}`` for the keys that have a row.
+        """
+        keys = lock_order(keys)
+        if not keys:
+            return {}
+        self.flush_model()
+        # FOR NO KEY UPDATE: the row lock that conflicts with other quant
+        # updates but not with foreign keys pointing at the quant. Rows are
+        # locked in ORDER BY order, which is the global key order.
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, product_id, location_id, COALESCE(lot_id, 0),
+                       COALESCE(package_id, 0), COALESCE(owner_id, 0)
+                  FROM stock_quant
+                 WHERE (%s) IN %s
+                 ORDER BY %s
+                   FOR NO KEY UPDATE
+                """,
+                KEY_COLUMNS,
+                tuple(keys),
+                KEY_COLUMNS,
+            )
+        )
+        locked = {QuantKey(*row[1:]): row[0] for row in self.env.cr.fetchall()}
+        missing = [key for key in keys if key not in locked]
+        if not create or not missing:
+            return locked
+        # Some rows must be created: take every lock again one key at a time,
+        # in the global order, creating as we go (re-locking a row we hold
+        # does not wait).
+        for key in keys:
+            if key in locked:
+                continue
+            quant_id = self._sscale_insert_key(key)
+            if quant_id is None:
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM stock_quant WHERE %s FOR NO KEY UPDATE",
+                        self._sscale_key_condition(key),
+                    )
+                )
+                row = self.env.cr.fetchone()
+                if not row:
+                    # Deleted after our INSERT saw it: let the request retry.
+                    raise ValidationError(_("Quant %s vanished while locking it.", key))
+                quant_id = row[0]
+            locked[key] = quant_id
+        return locked
+
+    @api.model
+    def _sscale_lock_quants(self, quants):
+        """Lock existing quant rows (reservation candidates) in key order."""
+        if not quants:
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM stock_quant WHERE id IN %s ORDER BY %s FOR NO KEY UPDATE",
+                tuple(quants.ids),
+                KEY_COLUMNS,
+            )
+        )
+
+    @api.model
+    def _sscale_lock_reservation_candidates(self, products, locations):
+        """Lock, in key order, every quant of ``products`` in ``locations``
+        and their children: what reservations of those moves may take."""
+        if not products or not locations:
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT q.id
+                  FROM stock_quant q
+                  JOIN stock_location l ON l.id = q.location_id
+                 WHERE q.product_id IN %s
+                   AND l.parent_path LIKE ANY (%s)
+                 ORDER BY %s
+                   FOR NO KEY UPDATE OF q
+                """,
+                tuple(products.ids),
+                [f"{path}%" for path in locations.mapped("parent_path")],
+                SQL(
+                    "q.product_id, q.location_id, COALESCE(q.lot_id, 0),"
+                    " COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)"
+                ),
+            )
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Creating a quant for a key that has one adds to that quant instead
+        (what _merge_quants would do later), so the key index never refuses a
+        create and on-hand stays the sum Odoo expects. Inventory-mode creation
+        is left to Odoo, which finds the key's quant or comes back here."""
+        inventory_mode = self._is_inventory_mode()
+        quants = self.browse()
+        for vals in vals_list:
+            counted = inventory_mode and (
+                "inventory_quantity" in vals or "inventory_quantity_auto_apply" in vals
+            )
+            if counted or not (vals.get("product_id") and vals.get("location_id")):
+                quants |= super().create([vals])
+            else:
+                quants |= self._sscale_create_or_merge(vals)
+        return quants
+
+    @api.model
+    def _sscale_create_or_merge(self, vals):
+        key = QuantKey.of(
+            vals["product_id"],
+            vals["location_id"],
+            vals.get("lot_id"),
+            vals.get("package_id"),
+            vals.get("owner_id"),
+        )
+        existing = self._sscale_lock_keys([key], create=False).get(key)
+        quant = self.browse(self._sscale_lock_keys([key])[key])
+        vals = dict(vals)
+        if existing:
+            for field in ("quantity", "reserved_quantity"):
+                if vals.get(field):
+                    vals[field] = quant[field] + vals[field]
+            if vals.get("in_date") and quant.in_date:
+                vals["in_date"] = min(fields.Datetime.to_datetime(vals["in_date"]), quant.in_date)
+        for field in QuantKey._fields:
+            vals.pop(field, None)
+        if vals:
+            quant.write(vals)
+        return quant
+
+    # ------------------------------------------------------------------
+    # Quantity and reservation updates
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _update_available_quantity(
+        self,
+        product_id,
+        location_id,
+        quantity=False,
+        reserved_quantity=False,
+        lot_id=None,
+        package_id=None,
+        owner_id=None,
+        in_date=None,
+    ):
+        """Same contract as Odoo's, on the one locked row of the key.
+
+        Odoo locks one quant with SKIP LOCKED and creates another one when all
+        are locked; here the key's row is created if needed and locked with a
+        waiting lock, then updated. The negative-stock guard is evaluated
+        under that lock: at once, or when the posting ends (see
+        :meth:`_sscale_deferred_guard`).
+        """
+        if not (quantity or reserved_quantity):
+            raise ValidationError(_("Quantity or Reserved Quantity should be set."))
+        self = self.sudo()
+        key = QuantKey.of(product_id, location_id, lot_id, package_id, owner_id)
+        quant = self.browse(self._sscale_lock_keys([key])[key])
+        rounding = product_id.uom_id.rounding
+        incoming_dates = []
+        if (
+            not location_id.should_bypass_reservation()
+            and quant.in_date
+            and float_compare(quant.quantity, 0, precision_rounding=rounding) > 0
+        ):
+            incoming_dates.append(quant.in_date)
+        if in_date:
+            incoming_dates.append(in_date)
+        in_date = min(incoming_dates) if incoming_dates else fields.Datetime.now()
+        vals = {"in_date": in_date}
+        if quantity:
+            vals["quantity"] = quant.quantity + quantity
+        if reserved_quantity:
+            vals["reserved_quantity"] = max(0, quant.reserved_quantity + reserved_quantity)
+        quant.write(vals)
+        if quantity and quantity < 0:
+            self._sscale_guard_decrease(quant, -quantity)
+        available = self._get_available_quantity(
+            product_id,
+            location_id,
+            lot_id=lot_id,
+            package_id=package_id,
+            owner_id=owner_id,
+            strict=True,
+            allow_negative=True,
+        )
+        return available, in_date
+
+    @api.model
+    def _get_reserve_quantity(self, product_id, location_id, quantity, **kwargs):
+        """Lock the candidate quants before Odoo reads what is free on them,
+        so that concurrent reservations never reserve the same units."""
+        if not location_id.should_bypass_reservation():
+            candidates = self.sudo()._gather(
+                product_id,
+                location_id,
+                lot_id=kwargs.get("lot_id"),
+                package_id=kwargs.get("package_id"),
+                owner_id=kwargs.get("owner_id"),
+                strict=kwargs.get("strict", False),
+            )
+            self._sscale_lock_quants(candidates)
+        return super()._get_reserve_quantity(product_id, location_id, quantity, **kwargs)
+
+    # ------------------------------------------------------------------
+    # Negative-stock guard
+    # ------------------------------------------------------------------
+
+    @api.model
+    @contextlib.contextmanager
+    def _sscale_deferred_guard(self):
+        """Within this block, quant decreases are checked once, when the
+        block ends, on the final quantities (a posting may take from a key
+        and give back to it, e.g. lot compensation). The keys stay locked
+        until commit, so the check is still made under the lock."""
+        cache = self.env.cr.cache
+        outer = GUARD_SLOT in cache
+        if not outer:
+            cache[GUARD_SLOT] = {}
+        try:
+            yield
+            if not outer:
+                decreased = cache.pop(GUARD_SLOT)
+                self.browse(list(decreased))._sscale_check_negative(decreased)
+        finally:
+            if not outer:
+                cache.pop(GUARD_SLOT, None)
+
+    @api.model
+    def _sscale_guard_decrease(self, quant, requested):
+        deferred = self.env.cr.cache.get(GUARD_SLOT)
+        if deferred is None:
+            quant._sscale_check_negative({quant.id: requested})
+        else:
+            deferred[quant.id] = deferred.get(quant.id, 0.0) + requested
+
+    def _sscale_negative_allowed(self):
+        self.ensure_one()
+        company = self.company_id or self.location_id.company_id or self.env.company
+        return guard.negative_allowed(
+            company.sscale_negative_stock_policy,
+            self.location_id.usage,
+            self.location_id.sscale_allow_negative_stock,
+            self.product_id.categ_id.sscale_allow_negative_stock,
+            self.product_id.sscale_allow_negative_stock,
+        )
+
+    def _sscale_check_negative(self, requested_by_quant):
+        """Raise a UserError naming product, location and quantities for
+        every quant of ``self`` that went below zero where that is forbidden.
+        ``requested_by_quant`` maps quant ids to the quantity taken."""
+        violations = []
+        digits = self.env["decimal.precision"].precision_get("Product Unit of Measure")
+        for quant in self.exists().sorted(
+            lambda q: QuantKey.of(q.product_id, q.location_id, q.lot_id, q.package_id, q.owner_id)
+        ):
+            uom = quant.product_id.uom_id
+            if not guard.goes_negative(quant.quantity, uom.rounding):
+                continue
+            if quant._sscale_negative_allowed():
+                continue
+            requested = requested_by_quant.get(quant.id, 0.0)
+            available = quant.quantity + requested
+            details = [
+                _("lot/serial %s", quant.lot_id.name) if quant.lot_id else None,
+                _("package %s", quant.package_id.name) if quant.package_id else None,
+                _("owner %s", quant.owner_id.display_name) if quant.owner_id else None,
+            ]
+            details = ", ".join(d for d in details if d)
+            violations.append(
+                _(
+                    "%(product)s in %(location)s%(details)s: %(requested)s %(uom)s requested,"
+                    " only %(available)s %(uom)s available.",
+                    product=quant.product_id.display_name,
+                    location=quant.location_id.complete_name,
+                    details=f" ({details})" if details else "",
+                    requested=float_repr(requested, digits),
+                    available=float_repr(max(available, 0.0), digits),
+                    uom=uom.name,
+                )
+            )
+        if violations:
+            raise UserError(
+                _("Not enough stock: negative stock is not allowed here.")
+                + "\n"
+                + "\n".join(violations)
+            )
+
+    # ------------------------------------------------------------------
+    # Ledger
+    # ------------------------------------------------------------------
 
     @api.model
     def _sscale_ledger_drift(self, product_ids=None):

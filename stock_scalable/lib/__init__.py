@@ -1,0 +1,1 @@
+"""Pure logic of stock_scalable: no Odoo import below this package."""

@@ -1,0 +1,36 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Quant keys and the one global order in which postings lock them.
+
+A quant key is what Odoo's ``stock.quant._merge_quants`` groups by: product,
+location, lot, package and owner (the company is the location's). Every
+posting locks its keys sorted by :func:`lock_order`, so that two postings that
+touch the same keys always wait for each other in the same order and can
+never deadlock.
+"""
+
+import typing
+
+
+class QuantKey(typing.NamedTuple):
+    """Ids of a quant key; ``0`` stands for "none" (a NULL column)."""
+
+    product_id: int
+    location_id: int
+    lot_id: int = 0
+    package_id: int = 0
+    owner_id: int = 0
+
+    @classmethod
+    def of(cls, product_id, location_id, lot_id=None, package_id=None, owner_id=None):
+        """Build a key from ids or records (falsy values mean "none")."""
+
+        def _id(value):
+            return getattr(value, "id", value) or 0
+
+        return cls(_id(product_id), _id(location_id), _id(lot_id), _id(package_id), _id(owner_id))
+
+
+def lock_order(keys):
+    """The distinct keys, in the global lock order (the SQL order of the
+    unique index columns, NULL as 0)."""
+    return sorted(set(keys))

@@ -1,0 +1,10 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    sscale_negative_stock_policy = fields.Selection(
+        related="company_id.sscale_negative_stock_policy", readonly=False
+    )

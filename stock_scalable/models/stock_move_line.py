@@ -1,0 +1,39 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import models
+
+from ..lib.quant_key import QuantKey
+
+
+class StockMoveLine(models.Model):
+    _inherit = "stock.move.line"
+
+    def _sscale_posting_keys(self):
+        """The quant keys that posting these lines takes from and gives to."""
+        keys = []
+        for line in self:
+            if not line.product_id.is_storable:
+                continue
+            keys.append(
+                QuantKey.of(
+                    line.product_id, line.location_id, line.lot_id, line.package_id, line.owner_id
+                )
+            )
+            keys.append(
+                QuantKey.of(
+                    line.product_id,
+                    line.location_dest_id,
+                    line.lot_id,
+                    line.result_package_id,
+                    line.owner_id,
+                )
+            )
+        return keys
+
+    def _action_done(self):
+        """Lock every key of the posting, in the global order, before Odoo
+        moves any quantity; check the negative-stock guard when all lines
+        are moved, still under those locks."""
+        quants = self.env["stock.quant"].sudo()
+        quants._sscale_lock_keys(self._sscale_posting_keys())
+        with quants._sscale_deferred_guard():
+            return super()._action_done()

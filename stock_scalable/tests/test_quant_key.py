@@ -1,0 +1,88 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from psycopg2 import IntegrityError
+
+from odoo.tests import BaseCase, tagged
+from odoo.tools import mute_logger
+
+from ..lib import guard
+from ..lib.quant_key import QuantKey, lock_order
+from .common import StockScalableCommon
+
+
+@tagged("post_install", "-at_install")
+class TestPureLogic(BaseCase):
+    def test_lock_order_is_global_and_distinct(self):
+        """Keys sort by product, location, lot, package, owner; none twice."""
+        keys = [QuantKey(2, 1), QuantKey(1, 9, 3), QuantKey(1, 9), QuantKey(2, 1)]
+        self.assertEqual(lock_order(keys), [QuantKey(1, 9), QuantKey(1, 9, 3), QuantKey(2, 1)])
+
+    def test_key_of_records_and_empties(self):
+        """Empty recordsets and None become 0, as the SQL key does."""
+        self.assertEqual(QuantKey.of(5, 7, None, False, 0), QuantKey(5, 7, 0, 0, 0))
+
+    def test_policy_decision(self):
+        """Only internal locations are guarded, and only without exception."""
+        decide = guard.negative_allowed
+        self.assertFalse(decide(guard.FORBID_INTERNAL, "internal", False, False, False))
+        self.assertTrue(decide(guard.FORBID_INTERNAL, "customer", False, False, False))
+        self.assertTrue(decide(guard.FORBID_INTERNAL, "internal", False, True, False))
+        self.assertTrue(decide(guard.ALLOW, "internal", False, False, False))
+        self.assertTrue(guard.goes_negative(-0.01, 0.01))
+        self.assertFalse(guard.goes_negative(-0.004, 0.01))
+
+
+class TestOneQuantPerKey(StockScalableCommon):
+    def _quants(self):
+        return self.env["stock.quant"].search(
+            [("product_id", "=", self.product.id), ("location_id", "=", self.stock_location.id)]
+        )
+
+    def test_second_row_for_a_key_is_refused_by_the_database(self):
+        """The key index makes a split quant impossible, whatever writes it."""
+        self._receive(self.product, 3)
+        self.env.flush_all()
+        with (
+            self.assertRaises(IntegrityError),
+            mute_logger("odoo.sql_db"),
+            self.env.cr.savepoint(),
+        ):
+            self.env.cr.execute(
+                "INSERT INTO stock_quant (product_id, location_id, company_id, quantity,"
+                " reserved_quantity, in_date) SELECT product_id, location_id, company_id, 1, 0,"
+                " in_date FROM stock_quant WHERE id = %s",
+                [self._quants().id],
+            )
+
+    def test_create_on_existing_key_adds_to_it(self):
+        """create() for a key that has a quant adds to that quant."""
+        self._receive(self.product, 3)
+        Quant = self.env["stock.quant"].sudo()
+        quant = Quant.create(
+            {"product_id": self.product.id, "location_id": self.stock_location.id, "quantity": 2}
+        )
+        self.assertEqual(quant, self._quants())
+        self.assertEqual(quant.quantity, 5)
+
+    def test_repeated_receipts_keep_one_quant(self):
+        """Several postings to one key update one row."""
+        for qty in (1, 2, 3):
+            self._receive(self.product, qty)
+        self.assertEqual(len(self._quants()), 1)
+        self.assertEqual(self._quants().quantity, 6)
+
+    def test_inventory_count_on_new_key(self):
+        """An inventory count on a key with no quant creates exactly one."""
+        quant = (
+            self.env["stock.quant"]
+            .with_context(inventory_mode=True)
+            .create(
+                {
+                    "product_id": self.product.id,
+                    "location_id": self.stock_location.id,
+                    "inventory_quantity": 4,
+                }
+            )
+        )
+        quant.action_apply_inventory()
+        self.assertEqual(self._quants().quantity, 4)
+        self.assertEqual(len(self._quants()), 1)
