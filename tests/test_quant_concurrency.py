@@ -150,3 +150,25 @@ class TestQuantConcurrency:
             product = env["product.product"].browse(product_id)
             assert product.qty_available >= 0
             _check_invariants(env, product)
+
+    def test_ledger_check_does_not_block_posting(self, committed_db):
+        """While a reconciliation check's transaction is open (its reads and
+        its findings written), a posting of a checked product commits at
+        once: the check holds no lock that posting needs."""
+        (product_id,) = _setup(committed_db, [("Checked SKU", 5)])
+        admin = 2  # base.user_admin: an inventory administrator
+
+        def post():
+            with committed_db.env() as env:
+                env.cr.execute("SET LOCAL lock_timeout = '3s'")
+                return stock_flows.deliver(env, [(product_id, 1)])
+
+        with committed_db.env(uid=admin) as check_env:
+            check_env["stock.ledger.drift"].action_check_ledger()
+            check_env.flush_all()
+            outcomes = committed_db.run_concurrently([post])
+        assert outcomes == [("ok", "done")]
+        with committed_db.env() as env:
+            product = env["product.product"].browse(product_id)
+            assert product.qty_available == 4
+            _check_invariants(env, product)

@@ -23,8 +23,13 @@ class ResCompany(models.Model):
             (guard.ALLOW, "Allow negative stock"),
         ],
         string="Negative Stock",
-        required=True,
         default=_sscale_default_negative_policy,
         help="Checked when a posting takes stock, under the quant lock. Locations, "
         "product categories and products can be exceptions that allow negative stock.",
     )
+
+    def _sscale_negative_policy(self):
+        """The company's policy; empty (a company created by code that does not
+        know this module) means the default one."""
+        self.ensure_one()
+        return self.sscale_negative_stock_policy or self._sscale_default_negative_policy()

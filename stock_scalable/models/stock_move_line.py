@@ -13,11 +13,13 @@ class StockMoveLine(models.Model):
         for line in self:
             if not line.product_id.is_storable:
                 continue
-            keys.append(
-                QuantKey.of(
-                    line.product_id, line.location_id, line.lot_id, line.package_id, line.owner_id
-                )
+            source = QuantKey.of(
+                line.product_id, line.location_id, line.lot_id, line.package_id, line.owner_id
             )
+            keys.append(source)
+            if line.lot_id:
+                # Odoo takes a lot from the untracked quant when the lot has none.
+                keys.append(source._replace(lot_id=0))
             keys.append(
                 QuantKey.of(
                     line.product_id,
@@ -30,9 +32,11 @@ class StockMoveLine(models.Model):
         return keys
 
     def _action_done(self):
-        """Lock every key of the posting, in the global order, before Odoo
-        moves any quantity; check the negative-stock guard when all lines
-        are moved, still under those locks."""
+        """Lock the quant rows of the posting, in the global key order,
+        before Odoo moves any quantity; check the negative-stock guard when
+        all lines are moved, still under those locks. (A key with no quant
+        yet gets its row when Odoo creates it; a concurrent creation of the
+        same key is caught by the key index and retried.)"""
         quants = self.env["stock.quant"].sudo()
         quants._sscale_lock_keys(self._sscale_posting_keys())
         with quants._sscale_deferred_guard():

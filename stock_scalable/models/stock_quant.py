@@ -1,9 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import contextlib
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, float_compare, float_repr
+from odoo.tools import SQL, float_compare, float_repr, mute_logger
 
 from ..lib import guard
 from ..lib.quant_key import QuantKey, lock_order
@@ -42,65 +44,16 @@ class StockQuant(models.Model):
         )
 
     @api.model
-    def _sscale_insert_key(self, key, in_date=None):
-        """Create the empty quant row of ``key`` unless it exists.
+    def _sscale_lock_keys(self, keys):
+        """Lock the quant row of every key that has one, in the global key
+        order, waiting for other transactions (never SKIP LOCKED, never
+        NOWAIT). Returns ``{key: quant id}``.
 
-        ``INSERT ... ON CONFLICT DO NOTHING`` on the key index: two
-        transactions creating the same key never both succeed and never raise
-        an IntegrityError. Under REPEATABLE READ, a conflict with a row
-        committed after our snapshot raises a serialization failure, which
-        Odoo's RPC layer retries. Returns the new id, or None.
-        """
-        now = fields.Datetime.now()
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO stock_quant (
-                    product_id, location_id, lot_id, package_id, owner_id,
-                    company_id, storage_category_id, quantity, reserved_quantity,
-                    inventory_diff_quantity, inventory_quantity_set, in_date,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT %(product)s, loc.id, %(lot)s, %(package)s, %(owner)s,
-                       loc.company_id, loc.storage_category_id, 0, 0,
-                       0, FALSE, %(in_date)s, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM stock_location loc
-                 WHERE loc.id = %(location)s
-                ON CONFLICT (%(key_columns)s) DO NOTHING
-                RETURNING id
-                """,
-                product=key.product_id,
-                location=key.location_id,
-                lot=key.lot_id or None,
-                package=key.package_id or None,
-                owner=key.owner_id or None,
-                in_date=in_date or now,
-                uid=self.env.uid,
-                now=now,
-                key_columns=KEY_COLUMNS,
-            )
-        )
-        row = self.env.cr.fetchone()
-        if not row:
-            return None
-        quant = self.browse(row[0])
-        # Stored computed field that the ORM would have set on create.
-        self.env.add_to_compute(self._fields["inventory_date"], quant)
-        # Odoo's create() adds new quants to the posting's prefetched quants;
-        # _gather() reads them from there.
-        quants_cache = self.env.context.get("quants_cache")
-        if quants_cache is not None:
-            cache_key = tuple(value or False for value in key)
-            quants_cache[cache_key] |= quant
-        return row[0]
-
-    @api.model
-    def _sscale_lock_keys(self, keys, create=True):
-        """Lock the quant row of every key, in the global key order, waiting
-        for other transactions (never SKIP LOCKED, never NOWAIT).
-
-        With ``create``, missing rows are created first (one per key), so
-        that a posting never creates a second quant for a key. Returns
-        ``{key: quant id}`` for the keys that have a row.
+        Under REPEATABLE READ, when the row was changed by a transaction that
+        committed after ours began (possibly while we waited), PostgreSQL
+        raises a serialization failure: Odoo's RPC layer rolls the request
+        back and replays it. That is expected under contention, so it is not
+        logged as a bad query.
         """
         keys = lock_order(keys)
         if not keys:
@@ -122,33 +75,56 @@ class StockQuant(models.Model):
                 KEY_COLUMNS,
                 tuple(keys),
                 KEY_COLUMNS,
-            )
+            ),
+            log_exceptions=False,
         )
-        locked = {QuantKey(*row[1:]): row[0] for row in self.env.cr.fetchall()}
-        missing = [key for key in keys if key not in locked]
-        if not create or not missing:
-            return locked
-        # Some rows must be created: take every lock again one key at a time,
-        # in the global order, creating as we go (re-locking a row we hold
-        # does not wait).
-        for key in keys:
-            if key in locked:
-                continue
-            quant_id = self._sscale_insert_key(key)
-            if quant_id is None:
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM stock_quant WHERE %s FOR NO KEY UPDATE",
-                        self._sscale_key_condition(key),
-                    )
-                )
-                row = self.env.cr.fetchone()
-                if not row:
-                    # Deleted after our INSERT saw it: let the request retry.
-                    raise ValidationError(_("Quant %s vanished while locking it.", key))
-                quant_id = row[0]
-            locked[key] = quant_id
-        return locked
+        return {QuantKey(*row[1:]): row[0] for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _sscale_create_quant(self, vals):
+        """Create the quant of a key that has none, through Odoo's create
+        (same values, computed fields and caches as without this module).
+
+        When another transaction creates the same key at the same time, the
+        key index makes one of the two INSERTs fail. A unique violation is not
+        retried by Odoo, so it is turned into what it really is: the probe
+        ``INSERT ... ON CONFLICT DO NOTHING`` below raises a serialization
+        failure (the conflicting row is newer than our snapshot), which Odoo's
+        RPC layer retries. No user ever sees an IntegrityError.
+        """
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                return super().create([vals])
+        except psycopg2.errors.UniqueViolation:
+            pass
+        key = QuantKey.of(
+            vals["product_id"],
+            vals["location_id"],
+            vals.get("lot_id"),
+            vals.get("package_id"),
+            vals.get("owner_id"),
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO stock_quant (product_id, location_id, lot_id, package_id, owner_id,
+                                         company_id, quantity, reserved_quantity, in_date)
+                SELECT %s, loc.id, %s, %s, %s, loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
+                  FROM stock_location loc WHERE loc.id = %s
+                ON CONFLICT (%s) DO NOTHING
+                """,
+                key.product_id,
+                key.lot_id or None,
+                key.package_id or None,
+                key.owner_id or None,
+                key.location_id,
+                KEY_COLUMNS,
+            ),
+            log_exceptions=False,
+        )
+        # Not reached when the other transaction committed after our snapshot
+        # (the statement above raised). Otherwise its row is visible: retry too.
+        raise ValidationError(_("The stock of %s changed meanwhile, please try again.", key))
 
     @api.model
     def _sscale_lock_quants(self, quants):
@@ -161,7 +137,8 @@ class StockQuant(models.Model):
                 "SELECT id FROM stock_quant WHERE id IN %s ORDER BY %s FOR NO KEY UPDATE",
                 tuple(quants.ids),
                 KEY_COLUMNS,
-            )
+            ),
+            log_exceptions=False,
         )
 
     @api.model
@@ -188,7 +165,8 @@ class StockQuant(models.Model):
                     "q.product_id, q.location_id, COALESCE(q.lot_id, 0),"
                     " COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)"
                 ),
-            )
+            ),
+            log_exceptions=False,
         )
 
     @api.model_create_multi
@@ -218,15 +196,16 @@ class StockQuant(models.Model):
             vals.get("package_id"),
             vals.get("owner_id"),
         )
-        existing = self._sscale_lock_keys([key], create=False).get(key)
-        quant = self.browse(self._sscale_lock_keys([key])[key])
+        existing = self._sscale_lock_keys([key]).get(key)
+        if not existing:
+            return self._sscale_create_quant(vals)
+        quant = self.browse(existing)
         vals = dict(vals)
-        if existing:
-            for field in ("quantity", "reserved_quantity"):
-                if vals.get(field):
-                    vals[field] = quant[field] + vals[field]
-            if vals.get("in_date") and quant.in_date:
-                vals["in_date"] = min(fields.Datetime.to_datetime(vals["in_date"]), quant.in_date)
+        for field in ("quantity", "reserved_quantity"):
+            if field in vals:
+                vals[field] = quant[field] + (vals[field] or 0.0)
+        if vals.get("in_date") and quant.in_date:
+            vals["in_date"] = min(fields.Datetime.to_datetime(vals["in_date"]), quant.in_date)
         for field in QuantKey._fields:
             vals.pop(field, None)
         if vals:
@@ -261,24 +240,48 @@ class StockQuant(models.Model):
             raise ValidationError(_("Quantity or Reserved Quantity should be set."))
         self = self.sudo()
         key = QuantKey.of(product_id, location_id, lot_id, package_id, owner_id)
-        quant = self.browse(self._sscale_lock_keys([key])[key])
+        # Odoo's candidates: the key's quant, and, when a lot is taken from
+        # or reserved, the untracked quant of the same place (used when the
+        # lot has no quant there).
+        untracked = key._replace(lot_id=0)
+        with_untracked = bool(lot_id) and not (quantity and quantity > 0)
+        locked = self._sscale_lock_keys([key, untracked] if with_untracked else [key])
+        candidates = self.browse([locked[k] for k in (key, untracked) if k in locked])
+        quant = candidates[:1]
         rounding = product_id.uom_id.rounding
         incoming_dates = []
-        if (
-            not location_id.should_bypass_reservation()
-            and quant.in_date
-            and float_compare(quant.quantity, 0, precision_rounding=rounding) > 0
-        ):
-            incoming_dates.append(quant.in_date)
+        if not location_id.should_bypass_reservation():
+            incoming_dates = [
+                candidate.in_date
+                for candidate in candidates
+                if candidate.in_date
+                and float_compare(candidate.quantity, 0, precision_rounding=rounding) > 0
+            ]
         if in_date:
             incoming_dates.append(in_date)
         in_date = min(incoming_dates) if incoming_dates else fields.Datetime.now()
-        vals = {"in_date": in_date}
-        if quantity:
-            vals["quantity"] = quant.quantity + quantity
-        if reserved_quantity:
-            vals["reserved_quantity"] = max(0, quant.reserved_quantity + reserved_quantity)
-        quant.write(vals)
+        if quant:
+            vals = {"in_date": in_date}
+            if quantity:
+                vals["quantity"] = quant.quantity + quantity
+            if reserved_quantity:
+                vals["reserved_quantity"] = max(0, quant.reserved_quantity + reserved_quantity)
+            quant.write(vals)
+        else:
+            # The key's first quant, created as Odoo creates it.
+            vals = {
+                "product_id": product_id.id,
+                "location_id": location_id.id,
+                "lot_id": lot_id and lot_id.id,
+                "package_id": package_id and package_id.id,
+                "owner_id": owner_id and owner_id.id,
+                "in_date": in_date,
+            }
+            if quantity:
+                vals["quantity"] = quantity
+            if reserved_quantity:
+                vals["reserved_quantity"] = reserved_quantity
+            quant = self._sscale_create_quant(vals)
         if quantity and quantity < 0:
             self._sscale_guard_decrease(quant, -quantity)
         available = self._get_available_quantity(
@@ -344,7 +347,7 @@ class StockQuant(models.Model):
         self.ensure_one()
         company = self.company_id or self.location_id.company_id or self.env.company
         return guard.negative_allowed(
-            company.sscale_negative_stock_policy,
+            company._sscale_negative_policy(),
             self.location_id.usage,
             self.location_id.sscale_allow_negative_stock,
             self.product_id.categ_id.sscale_allow_negative_stock,

@@ -163,10 +163,18 @@ class StockLedgerDrift(models.Model):
         locked = Quant._sscale_lock_keys([f._key() for f in findings])
         digits = self.env["decimal.precision"].precision_get("Product Unit of Measure")
         for finding in findings:
-            quant = Quant.browse(locked[finding._key()])
-            ledger = self._ledger_of_key(finding._key())
+            key = finding._key()
+            quant = Quant.browse(locked.get(key))
+            ledger = self._ledger_of_key(key)
             before = quant.quantity
-            if float_compare(before, ledger, precision_digits=digits):
+            if not quant and float_compare(ledger, 0, precision_digits=digits):
+                Quant._sscale_create_quant(
+                    dict(
+                        zip(QuantKey._fields, (v or False for v in key), strict=False),
+                        quantity=ledger,
+                    )
+                )
+            elif float_compare(before, ledger, precision_digits=digits):
                 quant.write({"quantity": ledger})
             finding.write(
                 {

@@ -2,3 +2,4 @@ from . import test_ledger
 from . import test_guard
 from . import test_quant_key
 from . import test_reconciliation
+from . import test_posting_paths

@@ -86,3 +86,33 @@ class TestOneQuantPerKey(StockScalableCommon):
         quant.action_apply_inventory()
         self.assertEqual(self._quants().quantity, 4)
         self.assertEqual(len(self._quants()), 1)
+
+    def test_create_merge_keeps_reservation(self):
+        """Adding a quant with no reservation keeps the key's reservation."""
+        Quant = self.env["stock.quant"].sudo()
+        vals = {"product_id": self.product.id, "location_id": self.stock_location.id}
+        Quant.create(dict(vals, quantity=10, reserved_quantity=4))
+        quant = Quant.create(dict(vals, quantity=5, reserved_quantity=0.0))
+        self.assertEqual((quant.quantity, quant.reserved_quantity), (15, 4))
+
+    def test_new_quant_counts_like_odoo(self):
+        """A key's first quant gets Odoo's computed values: applying an
+        uncounted inventory empties it, as in Odoo."""
+        Quant = self.env["stock.quant"]
+        Quant._update_available_quantity(self.product, self.stock_location, 100)
+        quant = self._quants()
+        self.assertEqual(quant.inventory_diff_quantity, -100)
+        quant.action_apply_inventory()
+        self.assertEqual(self.product.qty_available, 0)
+
+    def test_lot_taken_from_untracked_quant(self):
+        """As in Odoo, a lot with no quant is taken from the untracked quant
+        of the same place, instead of a negative lot quant."""
+        self.product.tracking = "lot"
+        lot = self.env["stock.lot"].create({"name": "L-1", "product_id": self.product.id})
+        Quant = self.env["stock.quant"]
+        Quant._update_available_quantity(self.product, self.stock_location, 3)
+        Quant._update_available_quantity(self.product, self.stock_location, -1, lot_id=lot)
+        self.assertEqual(
+            self._quants().mapped(lambda q: (q.lot_id, q.quantity)), [(lot.browse(), 2)]
+        )

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The stock ledger check at a million move lines, and posting during it.
+
+One database (stock + stock_scalable, no demo data) gets --lines generated
+done move lines (bench/generate_stock_data.py). Then:
+
+- the ledger check (`stock.quant._sscale_ledger_drift`, what the Check Ledger
+  action and the daily cron run) is timed, next to vanilla Odoo's way to get
+  the same ledger: `read_group` on stock.move.line by key, in and out;
+- 1-unit deliveries are posted while the check runs, and their latency is
+  compared with the same deliveries posted with no check running.
+
+    bench/ledger_check.py --lines 1000000 --write
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+
+import stacklib  # noqa: E402
+
+
+def vanilla_ledger(env):
+    """The ledger as vanilla Odoo computes it: two read_group calls."""
+    key = ["product_id", "location_dest_id", "lot_id", "result_package_id", "owner_id"]
+    MoveLine = env["stock.move.line"]
+    ins = MoveLine._read_group([("state", "=", "done")], key, ["quantity_product_uom:sum"])
+    key[1], key[3] = "location_id", "package_id"
+    outs = MoveLine._read_group([("state", "=", "done")], key, ["quantity_product_uom:sum"])
+    return len(ins) + len(outs)
+
+
+def timed(func, runs=3):
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return min(times), statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--deliveries", type=int, default=20)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    stacklib.require_odoo()
+    stacklib.require_postgres()
+    import subprocess  # noqa: PLC0415
+
+    import stock_flows  # noqa: PLC0415
+    from odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    import odoo  # noqa: PLC0415
+
+    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
+    conf = stacklib.write_odoo_conf(workdir / "odoo.conf", workdir / "data", log_level="warn")
+    odoo.tools.config.parse_config(["-c", str(conf)])
+    db_name = f"sscale_bench_ledger_{int(time.time())}"
+    try:
+        print(f"==> {db_name}: stock + stock_scalable, no demo data", flush=True)
+        subprocess.run(
+            stacklib.odoo_command()
+            + [
+                "-c",
+                str(conf),
+                "-d",
+                db_name,
+                "-i",
+                "stock_scalable",
+                "--without-demo=all",
+                "--stop-after-init",
+            ],
+            env=stacklib.odoo_env(),
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "generate_stock_data.py"),
+                "--conf",
+                str(conf),
+                "--database",
+                db_name,
+                "--lines",
+                str(args.lines),
+            ],
+            check=True,
+        )
+        db = CommittedDatabase(db_name)
+        with db.env() as env:
+            product_ids = (
+                env["product.product"]
+                .search([("default_code", "=like", "GEN-%")], limit=args.deliveries)
+                .ids
+            )
+            env.cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
+            lines = env.cr.fetchone()[0]
+            ours = timed(lambda: env["stock.quant"]._sscale_ledger_drift())
+            drift = len(env["stock.quant"]._sscale_ledger_drift())
+            vanilla = timed(lambda: vanilla_ledger(env))
+
+        def deliver(product_id):
+            began = time.perf_counter()
+            db.call(lambda env: stock_flows.deliver(env, [(product_id, 1)]))
+            return (time.perf_counter() - began) * 1000
+
+        idle = [deliver(p) for p in product_ids[0::2]]
+        during, check_done, check_time = [], threading.Event(), []
+
+        def check():
+            began = time.perf_counter()
+            with db.env(uid=2) as env:  # base.user_admin, an inventory administrator
+                env["stock.ledger.drift"].action_check_ledger()
+            check_time.append(time.perf_counter() - began)
+            check_done.set()
+
+        checker = threading.Thread(target=check)
+        checker.start()
+        time.sleep(0.2)
+        for product_id in product_ids[1::2]:
+            latency = deliver(product_id)
+            if check_done.is_set():
+                break
+            during.append(latency)
+        checker.join()
+        db.close()
+        rows = [
+            ("done move lines", f"{lines:,}", ""),
+            (
+                "ledger of every key: best / median of 3 (s)",
+                f"{vanilla[0]:.2f} / {vanilla[1]:.2f}",
+                f"{ours[0]:.2f} / {ours[1]:.2f}",
+            ),
+            ("keys that drift", "", str(drift)),
+            ("1-unit delivery, no check running: median ms", "", f"{statistics.median(idle):.0f}"),
+            ("Check Ledger Now (query + findings), s", "", f"{check_time[0]:.2f}"),
+            (
+                f"1-unit delivery while the check runs ({len(during)} posted): median / max ms",
+                "",
+                f"{statistics.median(during):.0f} / {max(during):.0f}" if during else "n/a",
+            ),
+        ]
+        table = ["| figure | vanilla Odoo (read_group) | stock_scalable |", "|---|---:|---:|"]
+        table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        print("\n".join(table))
+        if args.write:
+            doc = ROOT / "docs" / "benchmarks.md"
+            text = doc.read_text()
+            section = (
+                "<!-- ledger_check:start -->\n## The stock ledger check at scale\n\n"
+                f"Command: `bench/ledger_check.py --lines {args.lines} --write`. The check is "
+                "one read-only query (MVCC, no row lock); deliveries posted while it runs "
+                "are not blocked.\n\n" + "\n".join(table) + "\n<!-- ledger_check:end -->"
+            )
+            if "<!-- ledger_check:start -->" in text:
+                text = (
+                    text.split("<!-- ledger_check:start -->")[0]
+                    + section
+                    + text.split("<!-- ledger_check:end -->")[1]
+                )
+            else:
+                text = text.rstrip() + "\n\n" + section + "\n"
+            doc.write_text(text)
+    finally:
+        odoo.sql_db.close_db(db_name)
+        stacklib.drop_database(db_name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

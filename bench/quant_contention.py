@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Concurrent 1-line deliveries and receipts: vanilla Odoo vs stock_scalable.
+
+One run builds two databases the same way (stock without demo data, the same
+seeded products; the second one gets stock_scalable), then runs the same
+workload on each: W worker threads, each posting its planned requests through
+the ORM in its own transaction, retried on serialization failures like Odoo's
+RPC layer (up to 5 tries). Two scenarios: one hot SKU (more demand than
+stock) and 1,000 SKUs. It prints a table, and with --write updates
+docs/benchmarks.md and docs/img/quant_contention.png.
+
+    pip install -r requirements-bench.txt
+    bench/quant_contention.py --write
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+
+import stacklib  # noqa: E402
+
+SEED_PRODUCTS = """
+import json
+products = env["product.product"].create(
+    [{"name": "Hot SKU", "is_storable": True}]
+    + [{"name": f"SKU {i:04d}", "is_storable": True} for i in range(1000)]
+)
+stock = env["stock.warehouse"].search([], limit=1).lot_stock_id
+quants = env["stock.quant"].with_context(inventory_mode=True).create([
+    {"product_id": p.id, "location_id": stock.id,
+     "inventory_quantity": %(hot_stock)d if i == 0 else 1000}
+    for i, p in enumerate(products)
+])
+quants.action_apply_inventory()
+env.cr.commit()
+print("PRODUCTS " + json.dumps(products.ids))
+"""
+
+METRICS = [
+    ("committed moves/s", "throughput", "{:.1f}"),
+    ("p50 latency ms", "p50", "{:.0f}"),
+    ("p95 latency ms", "p95", "{:.0f}"),
+    ("p99 latency ms", "p99", "{:.0f}"),
+    ("retries per commit", "retries_per_commit", "{:.2f}"),
+    ("committed", "committed", "{:d}"),
+    ("refused by the guard", "refused", "{:d}"),
+    ("failed after retries", "failed", "{:d}"),
+    ("oversold units (on-hand below 0)", "oversold", "{:.0f}"),
+    ("negative quant rows", "negative_rows", "{:d}"),
+    ("max quant rows per key", "max_rows_per_key", "{:d}"),
+]
+
+
+def build_databases(conf, prefix, hot_stock):
+    vanilla, ours = f"{prefix}_vanilla", f"{prefix}_ours"
+    odoo = stacklib.odoo_command() + ["-c", str(conf)]
+    env = stacklib.odoo_env()
+    print(f"==> building {vanilla}: stock without demo data, 1,001 seeded products", flush=True)
+    subprocess.run(
+        odoo + ["-d", vanilla, "-i", "stock", "--without-demo=all", "--stop-after-init"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        stacklib.odoo_command() + ["shell", "-c", str(conf), "-d", vanilla, "--no-http"],
+        input=SEED_PRODUCTS % {"hot_stock": hot_stock},
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    ).stdout
+    product_ids = json.loads(out.split("PRODUCTS ", 1)[1].splitlines()[0])
+    print(f"==> copying it to {ours} and installing stock_scalable", flush=True)
+    stacklib.copy_database(vanilla, ours, Path(conf).parent / "data")
+    subprocess.run(
+        odoo + ["-d", ours, "-i", "stock_scalable", "--stop-after-init"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return vanilla, ours, product_ids
+
+
+def plan(workers, per_worker, products, deliver_ratio, seed):
+    """The same requests for both databases: [(kind, product id)] per worker."""
+    plans = []
+    for worker in range(workers):
+        rng = random.Random(seed * 1000 + worker)
+        plans.append(
+            [
+                ("deliver" if rng.random() < deliver_ratio else "receive", rng.choice(products))
+                for _ in range(per_worker)
+            ]
+        )
+    return plans
+
+
+def run_workload(db, plans):
+    import stock_flows  # noqa: PLC0415
+
+    from odoo.exceptions import UserError  # noqa: PLC0415
+
+    flows = {"deliver": stock_flows.deliver, "receive": stock_flows.receive}
+    results = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(plans))
+
+    def worker(requests):
+        barrier.wait()
+        for kind, product_id in requests:
+            started = time.perf_counter()
+            status, tries = "ok", 1
+            try:
+                _result, tries = db.call(lambda env, f=flows[kind], p=product_id: f(env, [(p, 1)]))
+            except UserError:
+                status = "refused"
+            except Exception:  # noqa: BLE001 - counted as a failed request
+                status = "failed"
+            with lock:
+                results.append((status, time.perf_counter() - started, tries))
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in plans]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    committed = [r for r in results if r[0] == "ok"]
+    latencies = sorted(r[1] * 1000 for r in committed) or [0.0]
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return {
+        "elapsed": elapsed,
+        "committed": len(committed),
+        "refused": sum(r[0] == "refused" for r in results),
+        "failed": sum(r[0] == "failed" for r in results),
+        "throughput": len(committed) / elapsed,
+        "p50": quantiles[49],
+        "p95": quantiles[94],
+        "p99": quantiles[98],
+        "retries_per_commit": sum(r[2] - 1 for r in committed) / max(len(committed), 1),
+    }
+
+
+def quant_shape(dbname, product_ids):
+    """Oversold units (internal on-hand below zero, per key), negative quant
+    rows, and the most quant rows any key has."""
+    conn = stacklib.connect(dbname)
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                """
+                SELECT COALESCE(SUM(GREATEST(-qty, 0)), 0), COALESCE(SUM(negative_rows), 0),
+                       COALESCE(MAX(n), 0)
+                  FROM (SELECT SUM(q.quantity) AS qty, COUNT(*) AS n,
+                               COUNT(*) FILTER (WHERE q.quantity < 0) AS negative_rows
+                          FROM stock_quant q JOIN stock_location l ON l.id = q.location_id
+                         WHERE l.usage = 'internal' AND q.product_id = ANY(%s)
+                         GROUP BY q.product_id, q.location_id, q.lot_id, q.package_id,
+                                  q.owner_id) k
+                """,
+                [product_ids],
+            )
+            oversold, negative_rows, max_rows = cr.fetchone()
+            return {
+                "oversold": float(oversold),
+                "negative_rows": int(negative_rows),
+                "max_rows_per_key": int(max_rows),
+            }
+    finally:
+        conn.close()
+
+
+def table(results):
+    lines = [
+        "| scenario | metric | vanilla Odoo | stock_scalable | ours / vanilla |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for scenario, pair in results.items():
+        for label, key, fmt in METRICS:
+            van, our = pair["vanilla"][key], pair["ours"][key]
+            ratio = f"{our / van:.2f}" if isinstance(van, float) and van else ""
+            lines.append(
+                f"| {scenario} | {label} | {fmt.format(van)} | {fmt.format(our)} " f"| {ratio} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(results, path):
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    scenarios = list(results)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for ax, (key, title) in zip(
+        axes,
+        [
+            ("throughput", "committed moves/s"),
+            ("p95", "p95 latency (ms)"),
+            ("oversold", "oversold units"),
+        ],
+        strict=False,
+    ):
+        xs = range(len(scenarios))
+        ax.bar(
+            [x - 0.2 for x in xs],
+            [results[s]["vanilla"][key] for s in scenarios],
+            0.4,
+            label="vanilla Odoo",
+        )
+        ax.bar(
+            [x + 0.2 for x in xs],
+            [results[s]["ours"][key] for s in scenarios],
+            0.4,
+            label="stock_scalable",
+        )
+        ax.set_xticks(list(xs), scenarios)
+        ax.set_title(title)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def write_docs(results, conditions):
+    doc = ROOT / "docs" / "benchmarks.md"
+    section = (
+        "<!-- quant_contention:start -->\n"
+        "## Concurrent postings: vanilla Odoo vs stock_scalable\n\n"
+        f"Command: `bench/quant_contention.py --write`. {conditions}\n\n"
+        f"{table(results)}\n\n"
+        "![throughput, p95 latency and oversold units](img/quant_contention.png)\n"
+        "<!-- quant_contention:end -->"
+    )
+    text = (
+        doc.read_text()
+        if doc.exists()
+        else (
+            "# Benchmarks\n\nEvery figure here was produced by the script named with it, "
+            "on the project's 2-core machine, vanilla Odoo and the addon side by side in one "
+            "run. Timings are noisy; ratios matter more than absolute numbers.\n"
+        )
+    )
+    if "<!-- quant_contention:start -->" in text:
+        before = text.split("<!-- quant_contention:start -->")[0]
+        after = text.split("<!-- quant_contention:end -->")[1]
+        text = before + section + after
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    doc.write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--per-worker", type=int, default=40, help="requests per worker")
+    parser.add_argument(
+        "--hot-stock", type=int, default=60, help="on-hand of the hot SKU at the start"
+    )
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    stacklib.require_odoo()
+    stacklib.require_postgres()
+    from odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    import odoo  # noqa: PLC0415
+
+    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
+    conf = stacklib.write_odoo_conf(
+        workdir / "odoo.conf", workdir / "data", db_maxconn=64, log_level="warn"
+    )
+    odoo.tools.config.parse_config(["-c", str(conf)])
+    prefix = f"sscale_bench_{int(time.time())}"
+    try:
+        vanilla, ours, product_ids = build_databases(conf, prefix, args.hot_stock)
+        hot, skus = [product_ids[0]], product_ids[1:]
+        scenarios = {
+            "1 hot SKU": plan(args.workers, args.per_worker, hot, 2 / 3, seed=1),
+            "1,000 SKUs": plan(args.workers, args.per_worker, skus, 1 / 2, seed=2),
+        }
+        results = {name: {} for name in scenarios}
+        for label, dbname in (("vanilla", vanilla), ("ours", ours)):
+            db = CommittedDatabase(dbname)
+            try:
+                for name, plans in scenarios.items():
+                    print(
+                        f"==> {name} on {label} ({args.workers} workers x "
+                        f"{args.per_worker} requests)",
+                        flush=True,
+                    )
+                    figures = run_workload(db, plans)
+                    figures.update(quant_shape(dbname, hot if name == "1 hot SKU" else skus))
+                    results[name][label] = figures
+                    print(
+                        "    "
+                        + ", ".join(
+                            f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in figures.items()
+                        )
+                    )
+            finally:
+                db.close()
+        conditions = (
+            f"{args.workers} worker threads, {args.per_worker} requests each, 1-unit "
+            f"deliveries and receipts through the ORM (2/3 deliveries on the hot SKU, which "
+            f"starts with {args.hot_stock} units; 1/2 on 1,000 SKUs of 1,000 units); "
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            f"PostgreSQL at {stacklib.pg_params()['host']}."
+        )
+        print()
+        print(table(results))
+        if args.write:
+            plot(results, ROOT / "docs" / "img" / "quant_contention.png")
+            write_docs(results, conditions)
+            print("==> wrote docs/benchmarks.md and docs/img/quant_contention.png")
+    finally:
+        if not args.keep:
+            for name in stacklib.databases_with_prefix(prefix):
+                odoo.sql_db.close_db(name)
+                stacklib.drop_database(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
