@@ -172,3 +172,21 @@ class TestQuantConcurrency:
             product = env["product.product"].browse(product_id)
             assert product.qty_available == 4
             _check_invariants(env, product)
+
+    def test_concurrent_first_receipts_create_one_quant(self, committed_db):
+        """Eight receipts of a product that has no quant anywhere yet race to
+        create its first quant: all commit (the losers are retried, never
+        shown an IntegrityError) and the key has one quant of 8."""
+        (product_id,) = _setup(committed_db, [("Brand New SKU", 0)])
+        outcomes = committed_db.run_concurrently(
+            [_call(committed_db, stock_flows.receive, [(product_id, 1)]) for _ in range(8)]
+        )
+        assert _outcome_kinds(outcomes) == {"ok": 8, "guard": 0}
+        with committed_db.env() as env:
+            product = env["product.product"].browse(product_id)
+            stock = stock_flows.main_warehouse(env).lot_stock_id
+            quants = env["stock.quant"].search(
+                [("product_id", "=", product_id), ("location_id", "=", stock.id)]
+            )
+            assert len(quants) == 1 and quants.quantity == 8
+            _check_invariants(env, product)

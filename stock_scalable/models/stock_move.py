@@ -14,8 +14,8 @@ class StockMove(models.Model):
             and m.product_id.is_storable
             and not m.location_id.should_bypass_reservation()
         )
-        if moves:
-            self.env["stock.quant"].sudo()._sscale_lock_reservation_candidates(
-                moves.product_id, moves.location_id
-            )
-        return super()._action_assign(force_qty=force_qty)
+        quants = self.env["stock.quant"].sudo()
+        with quants._sscale_lock_scope():
+            if moves:
+                quants._sscale_lock_reservation_candidates(moves)
+            return super()._action_assign(force_qty=force_qty)

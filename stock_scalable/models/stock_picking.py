@@ -8,7 +8,7 @@ class StockPicking(models.Model):
     def button_validate(self):
         """Take the posting's quant locks first: a conflicting validation
         then fails (and is retried) before any work is done."""
-        self.env["stock.quant"].sudo()._sscale_lock_keys(
-            self.move_ids.move_line_ids._sscale_posting_keys()
-        )
-        return super().button_validate()
+        quants = self.env["stock.quant"].sudo()
+        with quants._sscale_lock_scope():
+            quants._sscale_lock_keys(self.move_ids.move_line_ids._sscale_posting_keys())
+            return super().button_validate()

@@ -16,8 +16,10 @@ KEY_INDEX = "stock_quant_sscale_key_uniq"
 KEY_COLUMNS = SQL(
     "product_id, location_id, COALESCE(lot_id, 0), COALESCE(package_id, 0), COALESCE(owner_id, 0)"
 )
-# cr.cache slot holding the keys a posting decreased, checked when it ends.
+# cr.cache slots: the keys a posting decreased, checked when it ends; the
+# rows a posting has locked so far.
 GUARD_SLOT = "stock_scalable_deferred_guard"
+LOCK_SLOT = "stock_scalable_lock_scope"
 
 
 class StockQuant(models.Model):
@@ -44,6 +46,25 @@ class StockQuant(models.Model):
         )
 
     @api.model
+    @contextlib.contextmanager
+    def _sscale_lock_scope(self):
+        """Within a posting (validation, reservation, inventory apply), the
+        rows it locked stay locked until the transaction ends: remember them,
+        so that the nested steps of the same posting do not lock them again.
+        Outside such a block every call locks. (A savepoint rolled back inside
+        a posting would release its locks early; Odoo's posting flows do not
+        roll back savepoints around quant updates.)"""
+        cache = self.env.cr.cache
+        outer = LOCK_SLOT not in cache
+        if outer:
+            cache[LOCK_SLOT] = {"keys": {}, "reservations": set()}
+        try:
+            yield cache[LOCK_SLOT]
+        finally:
+            if outer:
+                cache.pop(LOCK_SLOT, None)
+
+    @api.model
     def _sscale_lock_keys(self, keys):
         """Lock the quant row of every key that has one, in the global key
         order, waiting for other transactions (never SKIP LOCKED, never
@@ -55,13 +76,16 @@ class StockQuant(models.Model):
         back and replays it. That is expected under contention, so it is not
         logged as a bad query.
         """
-        keys = lock_order(keys)
-        if not keys:
-            return {}
-        self.flush_model()
+        scope = self.env.cr.cache.get(LOCK_SLOT)
+        held = scope["keys"] if scope else {}
+        todo = [key for key in lock_order(keys) if key not in held]
+        locked = {key: held[key] for key in keys if key in held}
+        if not todo:
+            return locked
         # FOR NO KEY UPDATE: the row lock that conflicts with other quant
         # updates but not with foreign keys pointing at the quant. Rows are
-        # locked in ORDER BY order, which is the global key order.
+        # locked in ORDER BY order, which is the global key order. (No flush
+        # needed: quants are inserted at create, and key columns never change.)
         self.env.cr.execute(
             SQL(
                 """
@@ -73,12 +97,16 @@ class StockQuant(models.Model):
                    FOR NO KEY UPDATE
                 """,
                 KEY_COLUMNS,
-                tuple(keys),
+                tuple(todo),
                 KEY_COLUMNS,
             ),
             log_exceptions=False,
         )
-        return {QuantKey(*row[1:]): row[0] for row in self.env.cr.fetchall()}
+        for row in self.env.cr.fetchall():
+            locked[QuantKey(*row[1:])] = row[0]
+        if scope:
+            held.update(locked)
+        return locked
 
     @api.model
     def _sscale_create_quant(self, vals):
@@ -92,11 +120,6 @@ class StockQuant(models.Model):
         failure (the conflicting row is newer than our snapshot), which Odoo's
         RPC layer retries. No user ever sees an IntegrityError.
         """
-        try:
-            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
-                return super().create([vals])
-        except psycopg2.errors.UniqueViolation:
-            pass
         key = QuantKey.of(
             vals["product_id"],
             vals["location_id"],
@@ -104,6 +127,16 @@ class StockQuant(models.Model):
             vals.get("package_id"),
             vals.get("owner_id"),
         )
+        try:
+            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
+                quant = super().create([vals])
+        except psycopg2.errors.UniqueViolation:
+            pass
+        else:
+            scope = self.env.cr.cache.get(LOCK_SLOT)
+            if scope:
+                scope["keys"][key] = quant.id
+            return quant
         self.env.cr.execute(
             SQL(
                 """
@@ -131,7 +164,6 @@ class StockQuant(models.Model):
         """Lock existing quant rows (reservation candidates) in key order."""
         if not quants:
             return
-        self.flush_model()
         self.env.cr.execute(
             SQL(
                 "SELECT id FROM stock_quant WHERE id IN %s ORDER BY %s FOR NO KEY UPDATE",
@@ -142,16 +174,21 @@ class StockQuant(models.Model):
         )
 
     @api.model
-    def _sscale_lock_reservation_candidates(self, products, locations):
-        """Lock, in key order, every quant of ``products`` in ``locations``
-        and their children: what reservations of those moves may take."""
-        if not products or not locations:
+    def _sscale_lock_reservation_candidates(self, moves):
+        """Lock, in key order, every quant that the reservation of ``moves``
+        may take: their products in their source locations and children."""
+        scope = self.env.cr.cache.get(LOCK_SLOT)
+        pairs = {(m.product_id.id, m.location_id.id) for m in moves}
+        if scope:
+            pairs -= scope["reservations"]
+        if not pairs:
             return
-        self.flush_model()
+        locations = self.env["stock.location"].browse({loc for _p, loc in pairs})
         self.env.cr.execute(
             SQL(
                 """
-                SELECT q.id
+                SELECT q.id, q.product_id, q.location_id, COALESCE(q.lot_id, 0),
+                       COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)
                   FROM stock_quant q
                   JOIN stock_location l ON l.id = q.location_id
                  WHERE q.product_id IN %s
@@ -159,7 +196,7 @@ class StockQuant(models.Model):
                  ORDER BY %s
                    FOR NO KEY UPDATE OF q
                 """,
-                tuple(products.ids),
+                tuple({p for p, _loc in pairs}),
                 [f"{path}%" for path in locations.mapped("parent_path")],
                 SQL(
                     "q.product_id, q.location_id, COALESCE(q.lot_id, 0),"
@@ -168,6 +205,10 @@ class StockQuant(models.Model):
             ),
             log_exceptions=False,
         )
+        rows = self.env.cr.fetchall()
+        if scope:
+            scope["keys"].update({QuantKey(*row[1:]): row[0] for row in rows})
+            scope["reservations"] |= pairs
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -299,7 +340,9 @@ class StockQuant(models.Model):
     def _get_reserve_quantity(self, product_id, location_id, quantity, **kwargs):
         """Lock the candidate quants before Odoo reads what is free on them,
         so that concurrent reservations never reserve the same units."""
-        if not location_id.should_bypass_reservation():
+        scope = self.env.cr.cache.get(LOCK_SLOT)
+        covered = scope and (product_id.id, location_id.id) in scope["reservations"]
+        if not covered and not location_id.should_bypass_reservation():
             candidates = self.sudo()._gather(
                 product_id,
                 location_id,
@@ -310,6 +353,19 @@ class StockQuant(models.Model):
             )
             self._sscale_lock_quants(candidates)
         return super()._get_reserve_quantity(product_id, location_id, quantity, **kwargs)
+
+    def _apply_inventory(self):
+        """Lock the counted quants (in key order) before Odoo reads their
+        differences and posts the adjustment moves."""
+        quants = self.sudo()
+        with quants._sscale_lock_scope():
+            quants._sscale_lock_keys(
+                [
+                    QuantKey.of(q.product_id, q.location_id, q.lot_id, q.package_id, q.owner_id)
+                    for q in self
+                ]
+            )
+            return super()._apply_inventory()
 
     # ------------------------------------------------------------------
     # Negative-stock guard
