@@ -99,11 +99,12 @@ def main():
         )
         db = CommittedDatabase(db_name)
         with db.env() as env:
-            product_ids = (
-                env["product.product"]
-                .search([("default_code", "=like", "GEN-%")], limit=args.deliveries)
-                .ids
+            products = env["product.product"].search(
+                [("default_code", "=like", "GEN-%")], limit=args.deliveries
             )
+            product_ids = products.ids
+            for product in products:  # stock to deliver from WH/Stock
+                stock_flows.set_inventory(env, product, 100)
             env.cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
             lines = env.cr.fetchone()[0]
             ours = timed(lambda: env["stock.quant"]._sscale_ledger_drift())
