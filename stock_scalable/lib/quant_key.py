@@ -29,6 +29,11 @@ class QuantKey(typing.NamedTuple):
 
         return cls(_id(product_id), _id(location_id), _id(lot_id), _id(package_id), _id(owner_id))
 
+    @classmethod
+    def from_vals(cls, vals):
+        """The key of a quant's create() values."""
+        return cls.of(*(vals.get(field) for field in cls._fields))
+
 
 def lock_order(keys):
     """The distinct keys, in the global lock order (the SQL order of the

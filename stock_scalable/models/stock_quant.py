@@ -16,6 +16,7 @@ KEY_INDEX = "stock_quant_sscale_key_uniq"
 KEY_COLUMNS = SQL(
     "product_id, location_id, COALESCE(lot_id, 0), COALESCE(package_id, 0), COALESCE(owner_id, 0)"
 )
+KEY_FIELDS = ["product_id", "location_id", "lot_id", "package_id", "owner_id"]
 # cr.cache slots: the keys a posting decreased, checked when it ends; the
 # rows a posting has locked so far.
 GUARD_SLOT = "stock_scalable_deferred_guard"
@@ -38,11 +39,10 @@ class StockQuant(models.Model):
     # One row per key, locked
     # ------------------------------------------------------------------
 
-    def _sscale_key_condition(self, key):
-        return SQL(
-            "product_id = %s AND location_id = %s AND COALESCE(lot_id, 0) = %s"
-            " AND COALESCE(package_id, 0) = %s AND COALESCE(owner_id, 0) = %s",
-            *key,
+    def _sscale_key(self):
+        self.ensure_one()
+        return QuantKey.of(
+            self.product_id, self.location_id, self.lot_id, self.package_id, self.owner_id
         )
 
     @api.model
@@ -82,10 +82,11 @@ class StockQuant(models.Model):
         locked = {key: held[key] for key in keys if key in held}
         if not todo:
             return locked
+        # Pending ORM writes of key columns (a package moved by hand) first.
+        self.flush_model(KEY_FIELDS)
         # FOR NO KEY UPDATE: the row lock that conflicts with other quant
         # updates but not with foreign keys pointing at the quant. Rows are
-        # locked in ORDER BY order, which is the global key order. (No flush
-        # needed: quants are inserted at create, and key columns never change.)
+        # locked in ORDER BY order, which is the global key order.
         self.env.cr.execute(
             SQL(
                 """
@@ -120,13 +121,7 @@ class StockQuant(models.Model):
         failure (the conflicting row is newer than our snapshot), which Odoo's
         RPC layer retries. No user ever sees an IntegrityError.
         """
-        key = QuantKey.of(
-            vals["product_id"],
-            vals["location_id"],
-            vals.get("lot_id"),
-            vals.get("package_id"),
-            vals.get("owner_id"),
-        )
+        key = QuantKey.from_vals(vals)
         try:
             with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
                 quant = super().create([vals])
@@ -184,6 +179,7 @@ class StockQuant(models.Model):
         if not pairs:
             return
         locations = self.env["stock.location"].browse({loc for _p, loc in pairs})
+        self.flush_model(KEY_FIELDS)
         self.env.cr.execute(
             SQL(
                 """
@@ -230,13 +226,7 @@ class StockQuant(models.Model):
 
     @api.model
     def _sscale_create_or_merge(self, vals):
-        key = QuantKey.of(
-            vals["product_id"],
-            vals["location_id"],
-            vals.get("lot_id"),
-            vals.get("package_id"),
-            vals.get("owner_id"),
-        )
+        key = QuantKey.from_vals(vals)
         existing = self._sscale_lock_keys([key]).get(key)
         if not existing:
             return self._sscale_create_quant(vals)
@@ -359,12 +349,7 @@ class StockQuant(models.Model):
         differences and posts the adjustment moves."""
         quants = self.sudo()
         with quants._sscale_lock_scope():
-            quants._sscale_lock_keys(
-                [
-                    QuantKey.of(q.product_id, q.location_id, q.lot_id, q.package_id, q.owner_id)
-                    for q in self
-                ]
-            )
+            quants._sscale_lock_keys([quant._sscale_key() for quant in self])
             return super()._apply_inventory()
 
     # ------------------------------------------------------------------
@@ -416,9 +401,7 @@ class StockQuant(models.Model):
         ``requested_by_quant`` maps quant ids to the quantity taken."""
         violations = []
         digits = self.env["decimal.precision"].precision_get("Product Unit of Measure")
-        for quant in self.exists().sorted(
-            lambda q: QuantKey.of(q.product_id, q.location_id, q.lot_id, q.package_id, q.owner_id)
-        ):
+        for quant in self.exists().sorted(lambda quant: quant._sscale_key()):
             uom = quant.product_id.uom_id
             if not guard.goes_negative(quant.quantity, uom.rounding):
                 continue

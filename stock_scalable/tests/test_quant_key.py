@@ -19,6 +19,8 @@ class TestPureLogic(BaseCase):
     def test_key_of_records_and_empties(self):
         """Empty recordsets and None become 0, as the SQL key does."""
         self.assertEqual(QuantKey.of(5, 7, None, False, 0), QuantKey(5, 7, 0, 0, 0))
+        vals = {"product_id": 5, "location_id": 7, "owner_id": False, "quantity": 2}
+        self.assertEqual(QuantKey.from_vals(vals), QuantKey(5, 7))
 
     def test_policy_decision(self):
         """Only internal locations are guarded, and only without exception."""
