@@ -10,8 +10,8 @@ from odoo.tools import SQL, float_compare, float_repr, mute_logger
 from ..lib import guard
 from ..lib.quant_key import QuantKey, lock_order
 
-# The unique index that makes one quant row per key (created by the
-# post_init_hook, dropped by the uninstall_hook).
+# The unique index that makes one quant row per key (created by init() and
+# checked by the post_init_hook, see hooks.py; dropped by the uninstall_hook).
 KEY_INDEX = "stock_quant_sscale_key_uniq"
 KEY_COLUMNS = SQL(
     "product_id, location_id, COALESCE(lot_id, 0), COALESCE(package_id, 0), COALESCE(owner_id, 0)"
