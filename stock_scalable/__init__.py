@@ -1,3 +1,4 @@
 from . import models
 from . import report
-from .hooks import post_init_hook, uninstall_hook
+from . import tools
+from .hooks import post_init_hook, post_load, uninstall_hook

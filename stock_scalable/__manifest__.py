@@ -21,6 +21,7 @@
     "demo": [
         "demo/stock_scalable_demo.xml",
     ],
+    "post_load": "post_load",
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",
     "installable": True,

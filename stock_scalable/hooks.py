@@ -4,6 +4,7 @@ import logging
 from odoo.tools import SQL
 
 from .models.stock_quant import KEY_COLUMNS, KEY_INDEX
+from .tools import turnstile
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ def ensure_key_index(env):
             KEY_COLUMNS,
         )
     )
+
+
+def post_load():
+    """When the module's code is imported: a request replayed after losing a
+    quant lock race goes through the products' turnstile
+    (tools/turnstile.py)."""
+    turnstile.install()
 
 
 def post_init_hook(env):

@@ -9,6 +9,7 @@ from odoo.tools import SQL, float_compare, float_repr, mute_logger
 
 from ..lib import guard
 from ..lib.quant_key import QuantKey, lock_order
+from ..tools import turnstile
 
 # The unique index that makes one quant row per key (created by init() and
 # checked by the post_init_hook, see hooks.py; dropped by the uninstall_hook).
@@ -65,6 +66,18 @@ class StockQuant(models.Model):
                 cache.pop(LOCK_SLOT, None)
 
     @api.model
+    @contextlib.contextmanager
+    def _sscale_lock_race(self, product_ids):
+        """Around a quant lock statement: when it loses the race (the rows
+        changed after our snapshot, or a deadlock), the replay of the request
+        goes through the products' turnstile (see tools/turnstile.py)."""
+        try:
+            yield
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
+            turnstile.mark(self.env.cr, product_ids)
+            raise
+
+    @api.model
     def _sscale_lock_keys(self, keys):
         """Lock the quant row of every key that has one, in the global key
         order, waiting for other transactions (never SKIP LOCKED, never
@@ -86,23 +99,27 @@ class StockQuant(models.Model):
         self.flush_model(KEY_FIELDS)
         # FOR NO KEY UPDATE: the row lock that conflicts with other quant
         # updates but not with foreign keys pointing at the quant. Rows are
-        # locked in ORDER BY order, which is the global key order.
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT id, product_id, location_id, COALESCE(lot_id, 0),
-                       COALESCE(package_id, 0), COALESCE(owner_id, 0)
-                  FROM stock_quant
-                 WHERE (%s) IN %s
-                 ORDER BY %s
-                   FOR NO KEY UPDATE
-                """,
-                KEY_COLUMNS,
-                tuple(todo),
-                KEY_COLUMNS,
-            ),
-            log_exceptions=False,
-        )
+        # locked in ORDER BY order, which is the global key order. The gate
+        # lets a replay that holds the products' turnstile go first.
+        products = {key.product_id for key in todo}
+        with self._sscale_lock_race(products):
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT id, product_id, location_id, COALESCE(lot_id, 0),
+                           COALESCE(package_id, 0), COALESCE(owner_id, 0)
+                      FROM stock_quant
+                     WHERE (%s) IN %s AND %s
+                     ORDER BY %s
+                       FOR NO KEY UPDATE
+                    """,
+                    KEY_COLUMNS,
+                    tuple(todo),
+                    turnstile.gate_sql(products),
+                    KEY_COLUMNS,
+                ),
+                log_exceptions=False,
+            )
         for row in self.env.cr.fetchall():
             locked[QuantKey(*row[1:])] = row[0]
         if scope:
@@ -132,24 +149,25 @@ class StockQuant(models.Model):
             if scope:
                 scope["keys"][key] = quant.id
             return quant
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO stock_quant (product_id, location_id, lot_id, package_id, owner_id,
-                                         company_id, quantity, reserved_quantity, in_date)
-                SELECT %s, loc.id, %s, %s, %s, loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
-                  FROM stock_location loc WHERE loc.id = %s
-                ON CONFLICT (%s) DO NOTHING
-                """,
-                key.product_id,
-                key.lot_id or None,
-                key.package_id or None,
-                key.owner_id or None,
-                key.location_id,
-                KEY_COLUMNS,
-            ),
-            log_exceptions=False,
-        )
+        with self._sscale_lock_race([key.product_id]):
+            self.env.cr.execute(
+                SQL(
+                    """
+                    INSERT INTO stock_quant (product_id, location_id, lot_id, package_id, owner_id,
+                                             company_id, quantity, reserved_quantity, in_date)
+                    SELECT %s, loc.id, %s, %s, %s, loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
+                      FROM stock_location loc WHERE loc.id = %s
+                    ON CONFLICT (%s) DO NOTHING
+                    """,
+                    key.product_id,
+                    key.lot_id or None,
+                    key.package_id or None,
+                    key.owner_id or None,
+                    key.location_id,
+                    KEY_COLUMNS,
+                ),
+                log_exceptions=False,
+            )
         # Not reached when the other transaction committed after our snapshot
         # (the statement above raised). Otherwise its row is visible: retry too.
         raise ValidationError(_("The stock of %s changed meanwhile, please try again.", key))
@@ -159,14 +177,17 @@ class StockQuant(models.Model):
         """Lock existing quant rows (reservation candidates) in key order."""
         if not quants:
             return
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM stock_quant WHERE id IN %s ORDER BY %s FOR NO KEY UPDATE",
-                tuple(quants.ids),
-                KEY_COLUMNS,
-            ),
-            log_exceptions=False,
-        )
+        products = set(quants.product_id.ids)
+        with self._sscale_lock_race(products):
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM stock_quant WHERE id IN %s AND %s ORDER BY %s FOR NO KEY UPDATE",
+                    tuple(quants.ids),
+                    turnstile.gate_sql(products),
+                    KEY_COLUMNS,
+                ),
+                log_exceptions=False,
+            )
 
     @api.model
     def _sscale_lock_reservation_candidates(self, moves):
@@ -179,28 +200,32 @@ class StockQuant(models.Model):
         if not pairs:
             return
         locations = self.env["stock.location"].browse({loc for _p, loc in pairs})
+        products = {p for p, _loc in pairs}
         self.flush_model(KEY_FIELDS)
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT q.id, q.product_id, q.location_id, COALESCE(q.lot_id, 0),
-                       COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)
-                  FROM stock_quant q
-                  JOIN stock_location l ON l.id = q.location_id
-                 WHERE q.product_id IN %s
-                   AND l.parent_path LIKE ANY (%s)
-                 ORDER BY %s
-                   FOR NO KEY UPDATE OF q
-                """,
-                tuple({p for p, _loc in pairs}),
-                [f"{path}%" for path in locations.mapped("parent_path")],
+        with self._sscale_lock_race(products):
+            self.env.cr.execute(
                 SQL(
-                    "q.product_id, q.location_id, COALESCE(q.lot_id, 0),"
-                    " COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)"
+                    """
+                    SELECT q.id, q.product_id, q.location_id, COALESCE(q.lot_id, 0),
+                           COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)
+                      FROM stock_quant q
+                      JOIN stock_location l ON l.id = q.location_id
+                     WHERE q.product_id IN %s
+                       AND l.parent_path LIKE ANY (%s)
+                       AND %s
+                     ORDER BY %s
+                       FOR NO KEY UPDATE OF q
+                    """,
+                    tuple(products),
+                    [f"{path}%" for path in locations.mapped("parent_path")],
+                    turnstile.gate_sql(products),
+                    SQL(
+                        "q.product_id, q.location_id, COALESCE(q.lot_id, 0),"
+                        " COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)"
+                    ),
                 ),
-            ),
-            log_exceptions=False,
-        )
+                log_exceptions=False,
+            )
         rows = self.env.cr.fetchall()
         if scope:
             scope["keys"].update({QuantKey(*row[1:]): row[0] for row in rows})
