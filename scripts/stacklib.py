@@ -120,6 +120,23 @@ def odoo_command():
     return [sys.executable, "-m", "odoo"]
 
 
+def dispatch_command(conf, database, *args):
+    """The stock_event_bus dispatcher, run as the Odoo command it is. The
+    addons path comes first: that is how Odoo finds an addon's command."""
+    import odoo.addons  # noqa: PLC0415 - only when Odoo is there
+
+    odoo_addons = Path(odoo.addons.__file__).resolve().parent
+    return odoo_command() + [
+        f"--addons-path={ROOT},{odoo_addons}",
+        "stock_event_dispatch",
+        "-c",
+        str(conf),
+        "-d",
+        database,
+        *args,
+    ]
+
+
 def odoo_env():
     """Environment for Odoo subprocesses: the server runs in UTC, as odoo-bin sets it."""
     return dict(os.environ, TZ="UTC")

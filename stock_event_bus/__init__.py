@@ -1,1 +1,2 @@
+from . import cli
 from . import models

@@ -8,10 +8,12 @@
     "author": "Stock Scalable contributors",
     "license": "LGPL-3",
     "depends": ["stock_scalable"],
-    "external_dependencies": {"python": ["pika"]},
+    "external_dependencies": {"python": ["pika", "jsonschema"]},
     "data": [
         "security/stock_event_bus_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron.xml",
+        "views/stock_event_outbox_views.xml",
     ],
     "installable": True,
     "application": False,

@@ -85,14 +85,17 @@ class TestDockerCompose:
             assert manifest["installable"]
         assert init[init.index("-d") + 1] == web[web.index("-d") + 1]
 
-    def test_dispatcher_command_exists_or_says_placeholder(self, compose):
-        """The dispatcher runs the addon's CLI command once it exists;
-        until then it must say it is a placeholder."""
-        command = " ".join(_command(compose["services"]["dispatcher"]))
-        cli = ROOT / "stock_event_bus" / "cli"
-        if "stock_event_dispatch" in command and cli.is_dir() and "PLACEHOLDER" not in command:
-            source = "\n".join(p.read_text() for p in cli.glob("*.py"))
-            assert re.search(r"class \w+\(Command\)", source)
-            assert "stock_event_dispatch" in source
-        else:
-            assert "PLACEHOLDER" in command
+    def test_dispatcher_runs_the_dispatch_command(self, compose):
+        """The dispatcher service runs the addon's Odoo command on the demo
+        database, with the addons path first (how Odoo finds addon commands)."""
+        command = _command(compose["services"]["dispatcher"])
+        web = _command(compose["services"]["odoo"])
+        assert command[0] == "odoo"
+        assert command[1].startswith("--addons-path=")
+        assert "/mnt/extra-addons" in command[1].split("=", 1)[1].split(",")
+        assert command[2] == "stock_event_dispatch"
+        assert command[command.index("-c") + 1] == "/etc/odoo/odoo.conf"
+        assert command[command.index("-d") + 1] == web[web.index("-d") + 1]
+        source = (ROOT / "stock_event_bus" / "cli" / "stock_event_dispatch.py").read_text()
+        assert re.search(r"class \w+\(Command\)", source)
+        assert 'name = "stock_event_dispatch"' in source

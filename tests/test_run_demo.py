@@ -36,8 +36,9 @@ def _get(url):
 @pytest.mark.slow
 class TestRunDemo:
     def test_run_demo_serves_the_login_page(self, fresh_database, harness, tmp_path):
-        """scripts/run-demo starts Odoo on the demo database; /web/login is
-        200 and the demo warehouses are there; Ctrl-C stops it cleanly."""
+        """scripts/run-demo starts Odoo on the demo database and the event
+        dispatcher; /web/login is 200, the dispatcher reaches the broker, the
+        demo warehouses are there; Ctrl-C stops both cleanly."""
         db = fresh_database()
         port = _free_port()
         log_path = tmp_path / "run-demo.log"
@@ -68,13 +69,20 @@ class TestRunDemo:
                 time.sleep(1)
             assert status == 200, f"/web/login answered {status}"
             assert 'name="login"' in body
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "connected to the broker" not in (
+                log_path.read_text(errors="replace")
+            ):
+                time.sleep(0.5)
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
             log.close()
         output = log_path.read_text(errors="replace")
         assert proc.returncode == 0, output[-3000:]
-        assert "dispatcher" in output
+        # The event dispatcher ran beside Odoo and stopped with it.
+        assert "connected to the broker" in output, output[-3000:]
+        assert "stock_event_dispatch" in output and "stopped," in output
         conn = stacklib.connect(db)
         try:
             with conn.cursor() as cr:

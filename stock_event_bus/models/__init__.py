@@ -1,1 +1,5 @@
 from . import stock_event_outbox
+from . import stock_event_sequence
+from . import stock_event_dispatcher
+from . import stock_event_bus_status
+from . import stock_move

@@ -1,21 +1,34 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import collections
+import json
+import logging
 import os
+import uuid
 
-from odoo import api, fields, models
-from odoo.tools import config
+import psycopg2
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, config
+
+from odoo.addons.stock_scalable.tools import turnstile
 
 from ..lib import config as bus_config
+from ..lib import events
+
+_logger = logging.getLogger(__name__)
 
 EVENT_TYPES = [
-    ("RECEIPT", "Receipt"),
-    ("SALE", "Sale"),
-    ("RETURN", "Return"),
-    ("TRANSFER", "Transfer"),
-    ("INTERNAL", "Internal"),
-    ("ADJUSTMENT", "Adjustment"),
-    ("SCRAP", "Scrap"),
-    ("PRODUCTION", "Production"),
+    (events.RECEIPT, "Receipt"),
+    (events.SALE, "Sale"),
+    (events.RETURN, "Return"),
+    (events.TRANSFER, "Transfer"),
+    (events.INTERNAL, "Internal"),
+    (events.ADJUSTMENT, "Adjustment"),
+    (events.SCRAP, "Scrap"),
+    (events.PRODUCTION, "Production"),
 ]
+PURGE_BATCH = 5000
 
 
 class StockEventOutbox(models.Model):
@@ -24,7 +37,7 @@ class StockEventOutbox(models.Model):
 
     _name = "stock.event.outbox"
     _description = "Stock Event Outbox"
-    _order = "id"
+    _order = "id desc"
     _rec_name = "event_uuid"
 
     event_uuid = fields.Char(string="Event ID", required=True, readonly=True, index=True)
@@ -37,6 +50,8 @@ class StockEventOutbox(models.Model):
         readonly=True, help="Increases strictly per product and warehouse, in commit order."
     )
     payload = fields.Json(readonly=True)
+    payload_text = fields.Text(string="Payload (JSON)", compute="_compute_payload_text")
+    routing_key = fields.Char(compute="_compute_routing_key")
     state = fields.Selection(
         [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
         default="pending",
@@ -46,13 +61,251 @@ class StockEventOutbox(models.Model):
     )
     attempts = fields.Integer(readonly=True)
     last_error = fields.Text(readonly=True)
-    sent_at = fields.Datetime(readonly=True)
+    sent_at = fields.Datetime(readonly=True, index=True)
 
     _sql_constraints = [
         ("event_uuid_uniq", "unique(event_uuid)", "An event ID must be unique."),
     ]
 
+    def init(self):
+        # The dispatcher claims pending events in id order.
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS stock_event_outbox_pending_idx"
+            " ON stock_event_outbox (id) WHERE state = 'pending'"
+        )
+
+    @api.depends("payload")
+    def _compute_payload_text(self):
+        for event in self:
+            event.payload_text = json.dumps(event.payload, indent=2, sort_keys=True)
+
+    @api.depends("company_id", "warehouse_id", "event_type")
+    def _compute_routing_key(self):
+        for event in self:
+            event.routing_key = events.routing_key(
+                event.company_id.id, event.warehouse_id.id, event.event_type or ""
+            )
+
     @api.model
     def _get_bus_settings(self):
         """The event-bus settings of this server (odoo.conf, environment)."""
         return bus_config.resolve(config.misc.get(bus_config.SECTION, {}), os.environ)
+
+    # ------------------------------------------------------------------
+    # Writing events (posting side)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _line_values(self, line):
+        """The plain values of a done move line that an event carries."""
+        product = line.product_id
+        move = line.move_id
+        return {
+            "date": line.date,
+            "company_id": line.company_id.id,
+            "product_id": product.id,
+            "default_code": product.default_code,
+            "barcode": product.barcode,
+            "quantity": line.quantity_product_uom,
+            "uom": product.uom_id.name,
+            "location_id": line.location_id.id,
+            "location": line.location_id.complete_name,
+            "location_dest_id": line.location_dest_id.id,
+            "location_dest": line.location_dest_id.complete_name,
+            "lot": line.lot_id.name,
+            "package": line.package_id.name,
+            "result_package": line.result_package_id.name,
+            "move_id": move.id,
+            "move_line_id": line.id,
+            "picking": line.picking_id.name,
+            "origin": move.origin or line.picking_id.origin,
+        }
+
+    @api.model
+    def _record_move_lines(self, lines):
+        """Write the events of done move lines: one per warehouse whose stock
+        each line changed, numbered per (product, warehouse) in commit order,
+        and wake the dispatchers (NOTIFY is delivered at commit)."""
+        planned = []
+        for line in lines:
+            src, dest = line.location_id, line.location_dest_id
+            for warehouse_id, event_type, sign in events.classify(
+                events.Place(src.usage, src.warehouse_id.id or 0, src.scrap_location),
+                events.Place(dest.usage, dest.warehouse_id.id or 0, dest.scrap_location),
+                is_return=bool(line.move_id.origin_returned_move_id),
+                is_scrap=bool(line.move_id.scrap_id),
+            ):
+                planned.append((line, warehouse_id, event_type, sign))
+        if not planned:
+            return
+        sequences = self._next_sequences(
+            collections.Counter((line.product_id.id, wh) for line, wh, _t, _s in planned)
+        )
+        companies = {
+            wh.id: wh.company_id.id
+            for wh in self.env["stock.warehouse"].browse({wh for _l, wh, _t, _s in planned})
+        }
+        rows = []
+        for line, warehouse_id, event_type, sign in planned:
+            values = self._line_values(line)
+            values["company_id"] = companies[warehouse_id]
+            sequence = sequences[line.product_id.id, warehouse_id]
+            sequences[line.product_id.id, warehouse_id] += 1
+            payload = events.build_payload(
+                values,
+                event_id=str(uuid.uuid4()),
+                warehouse_id=warehouse_id,
+                event_type=event_type,
+                sign=sign,
+                sequence=sequence,
+            )
+            rows.append(
+                (
+                    payload["event_id"],
+                    payload["company_id"],
+                    warehouse_id,
+                    payload["product_id"],
+                    event_type,
+                    payload["quantity"],
+                    sequence,
+                    json.dumps(payload),
+                    self.env.uid,
+                )
+            )
+        self.env.cr.execute_values(
+            """
+            INSERT INTO stock_event_outbox
+                (event_uuid, company_id, warehouse_id, product_id, event_type, quantity,
+                 sequence, payload, state, attempts, create_uid, write_uid,
+                 create_date, write_date)
+            SELECT v.uuid, v.company, v.warehouse, v.product, v.type, v.qty, v.seq,
+                   v.payload::jsonb, 'pending', 0, v.uid, v.uid,
+                   NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC'
+              FROM (VALUES %s) AS v(uuid, company, warehouse, product, type, qty, seq,
+                                    payload, uid)
+            """,
+            rows,
+        )
+        self.env.cr.execute(SQL("SELECT pg_notify(%s, '')", events.NOTIFY_CHANNEL))
+
+    @api.model
+    def _next_sequences(self, counts):
+        """Reserve ``counts[(product, warehouse)]`` numbers per key; return
+        the first number of each. The counter rows are locked until commit,
+        in key order; losing that race sends the replay through stock_scalable's
+        turnstile like a quant lock race."""
+        keys = sorted(counts)
+        try:
+            self.env.cr.execute(
+                """
+                INSERT INTO stock_event_sequence (product_id, warehouse_id, last_sequence)
+                SELECT k.product, k.warehouse, k.n
+                  FROM unnest(%s::int[], %s::int[], %s::int[]) AS k(product, warehouse, n)
+                 ORDER BY k.product, k.warehouse
+                ON CONFLICT (product_id, warehouse_id)
+                DO UPDATE SET last_sequence = stock_event_sequence.last_sequence
+                                              + EXCLUDED.last_sequence
+                RETURNING product_id, warehouse_id, last_sequence
+                """,
+                [[k[0] for k in keys], [k[1] for k in keys], [counts[k] for k in keys]],
+                log_exceptions=False,
+            )
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
+            turnstile.mark(self.env.cr, {product for product, _wh in keys})
+            raise
+        return {
+            (product, warehouse): last - counts[product, warehouse] + 1
+            for product, warehouse, last in self.env.cr.fetchall()
+        }
+
+    # ------------------------------------------------------------------
+    # Administration
+    # ------------------------------------------------------------------
+
+    def _requeue(self):
+        """Back to pending (same event ID: consumers deduplicate), and wake
+        the dispatchers."""
+        if not self:
+            return
+        # Stock managers may replay what they can read, without being able
+        # to write the events themselves (payloads stay as posted).
+        if not (self.env.su or self.env.user.has_group("stock.group_stock_manager")):
+            raise UserError(_("Only inventory administrators can publish events again."))
+        self.check_access("read")
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE stock_event_outbox
+                   SET state = 'pending', last_error = NULL,
+                       write_uid = %s, write_date = NOW() AT TIME ZONE 'UTC'
+                 WHERE id IN %s
+                """,
+                self.env.uid,
+                tuple(self.ids),
+            )
+        )
+        self.env.cr.execute(SQL("SELECT pg_notify(%s, '')", events.NOTIFY_CHANNEL))
+        self.invalidate_recordset(["state", "last_error"])
+
+    def action_replay(self):
+        """Publish the selected events again, with the same event IDs."""
+        self._requeue()
+        return self._notify(_("%s event(s) queued for publishing again.", len(self)))
+
+    def action_retry_failed(self):
+        """Retry the failed events among the selected ones (all failed events
+        of the user's companies when called without a selection)."""
+        failed = (self or self.search([])).filtered(lambda e: e.state == "failed")
+        if not failed:
+            raise UserError(_("There is no failed event to retry."))
+        failed._requeue()
+        return self._notify(_("%s failed event(s) queued for publishing again.", len(failed)))
+
+    @api.model
+    def _notify(self, message, kind="success"):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "sticky": False},
+        }
+
+    @api.model
+    def _cron_purge_sent(self, batch_size=PURGE_BATCH):
+        """Delete one batch of sent events older than retention_days (rows
+        being dispatched are skipped, so nothing waits on them). The cron
+        runner commits after each batch and calls again while the progress
+        says more remain (Odoo's batched crons)."""
+        settings = self._get_bus_settings()
+        self.flush_model(["state", "sent_at"])
+        self.env.cr.execute(
+            SQL(
+                """
+                DELETE FROM stock_event_outbox
+                 WHERE id IN (SELECT id FROM stock_event_outbox
+                               WHERE state = 'sent'
+                                 AND sent_at < (NOW() AT TIME ZONE 'UTC')
+                                               - make_interval(days => %s)
+                               ORDER BY id LIMIT %s
+                               FOR UPDATE SKIP LOCKED)
+                """,
+                settings.retention_days,
+                batch_size,
+            )
+        )
+        deleted = self.env.cr.rowcount
+        self.invalidate_model()
+        # Dispatchers that stopped a week ago are history.
+        self.env.cr.execute(
+            "DELETE FROM stock_event_dispatcher WHERE state = 'stopped'"
+            " AND last_seen < (NOW() AT TIME ZONE 'UTC') - INTERVAL '7 days'"
+        )
+        _logger.info(
+            "stock_event_bus: purged %s sent events older than %s days",
+            deleted,
+            settings.retention_days,
+        )
+        self.env["ir.cron"]._notify_progress(
+            done=deleted, remaining=1 if deleted == batch_size else 0
+        )
+        return deleted

@@ -1,0 +1,186 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""A consumer of stock events for downstream services. Pure Python (pika,
+and jsonschema for validation), no Odoo: copy the addon's ``lib/`` folder
+(and ``schemas/`` next to it) into your service as a package, say
+``stock_events``, and:
+
+    from stock_events.consumer import StockEventConsumer
+
+    def apply(event):  # your side effect; raise PoisonMessage to reject
+        print(event["event_type"], event["product_id"], event["quantity"])
+
+    consumer = StockEventConsumer(
+        "amqp://guest:guest@localhost:5672/%2F", queue="shop.stock",
+        binding_keys=["stock.1.*.sale", "stock.1.*.receipt"],
+    )
+    consumer.run(apply)  # manual acks, prefetch, dedup by event_id, DLX
+
+Every message is acknowledged only after ``handler`` returned. A message
+that is not a valid event (bad JSON, schema violation) or that the handler
+rejects with :class:`PoisonMessage` is published to the dead-letter exchange
+with the reason in the ``x-poison-reason`` header, then acknowledged: it
+never blocks the queue. Any other exception requeues the message (a
+transient failure: the handler will see it again). Deduplication keeps the
+last ``dedup_size`` event ids in memory; pass ``seen`` (any object with
+``__contains__`` and ``add``, e.g. backed by a database table) to make it
+survive restarts.
+"""
+
+import collections
+import json
+import logging
+
+import pika
+
+from . import events
+
+_logger = logging.getLogger(__name__)
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message it can never process."""
+
+
+class RecentIds:
+    """The last ``size`` ids seen (a bounded, insertion-ordered set)."""
+
+    def __init__(self, size=100_000):
+        self.size = size
+        self._ids = collections.OrderedDict()
+
+    def __contains__(self, event_id):
+        return event_id in self._ids
+
+    def add(self, event_id):
+        self._ids[event_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+
+
+class StockEventConsumer:
+    def __init__(
+        self,
+        amqp_url,
+        queue,
+        *,
+        exchange="stock.events",
+        binding_keys=("stock.#",),
+        prefetch=100,
+        dead_letter_exchange=None,
+        seen=None,
+        dedup_size=100_000,
+        validate=True,
+    ):
+        self.amqp_url = amqp_url
+        self.queue = queue
+        self.exchange = exchange
+        self.binding_keys = list(binding_keys)
+        self.prefetch = prefetch
+        self.dead_letter_exchange = dead_letter_exchange or f"{exchange}.dead"
+        self.dead_letter_queue = f"{queue}.dead"
+        self.seen = seen if seen is not None else RecentIds(dedup_size)
+        self.validate = validate
+        self.stats = collections.Counter()
+        self._connection = None
+        self._channel = None
+
+    def connect(self):
+        """Connect and declare: the durable topic exchange, the durable queue
+        bound to it, the dead-letter exchange and its queue."""
+        self._connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        channel = self._connection.channel()
+        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
+        channel.queue_declare(self.queue, durable=True)
+        channel.queue_declare(self.dead_letter_queue, durable=True)
+        channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
+        for key in self.binding_keys:
+            channel.queue_bind(self.queue, self.exchange, routing_key=key)
+        channel.basic_qos(prefetch_count=self.prefetch)
+        self._channel = channel
+        return channel
+
+    def close(self):
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+        self._connection = self._channel = None
+
+    def parse(self, body):
+        """The event in a message body; raises :class:`PoisonMessage`."""
+        try:
+            event = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PoisonMessage(f"not JSON: {exc}") from None
+        if not isinstance(event, dict):
+            raise PoisonMessage("not a JSON object")
+        if self.validate:
+            try:
+                events.validate(event)
+            except events.PayloadError as exc:
+                raise PoisonMessage(str(exc)) from None
+        elif "event_id" not in event:
+            raise PoisonMessage("no event_id")
+        return event
+
+    def handle(self, channel, method, properties, body, handler):
+        """Process one delivery: parse, deduplicate, handle, then ack."""
+        try:
+            event = self.parse(body)
+            if event["event_id"] in self.seen:
+                self.stats["duplicates"] += 1
+            else:
+                handler(event)
+                self.seen.add(event["event_id"])
+                self.stats["handled"] += 1
+        except PoisonMessage as exc:
+            self._dead_letter(channel, method, properties, body, str(exc))
+        except Exception:
+            _logger.exception("handler failed on %s; requeued", properties.message_id)
+            self.stats["requeued"] += 1
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        channel.basic_ack(method.delivery_tag)
+
+    def _dead_letter(self, channel, method, properties, body, reason):
+        _logger.warning("poison message %s: %s", properties.message_id, reason)
+        headers = dict(properties.headers or {})
+        headers.update(
+            {
+                "x-poison-reason": reason,
+                "x-original-exchange": method.exchange,
+                "x-original-routing-key": method.routing_key,
+            }
+        )
+        channel.basic_publish(
+            self.dead_letter_exchange,
+            method.routing_key,
+            body,
+            properties=pika.BasicProperties(
+                delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=properties.message_id,
+                content_type=properties.content_type,
+                type=properties.type,
+                headers=headers,
+            ),
+        )
+        self.stats["dead_lettered"] += 1
+
+    def run(self, handler, *, max_messages=None, inactivity_timeout=None):
+        """Consume until ``max_messages`` were processed, or no message came
+        for ``inactivity_timeout`` seconds (None: forever)."""
+        channel = self._channel or self.connect()
+        processed = 0
+        try:
+            for method, properties, body in channel.consume(
+                self.queue, inactivity_timeout=inactivity_timeout
+            ):
+                if method is None:
+                    break
+                self.handle(channel, method, properties, body, handler)
+                processed += 1
+                if max_messages is not None and processed >= max_messages:
+                    break
+        finally:
+            if channel.is_open:
+                channel.cancel()
+        return processed

@@ -1,0 +1,340 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The outbox dispatcher: claim pending events, publish them with confirms,
+mark them sent. No Odoo import (the CLI command gives it a database
+connection factory and the settings).
+
+Guarantees:
+
+* a row becomes ``sent`` only in the transaction that follows the broker's
+  confirm of its message; a crash in between publishes it again with the
+  same ``event_id`` (at-least-once, duplicates are recognisable);
+* claims take ``FOR UPDATE SKIP LOCKED`` by state, never by a high-water
+  mark: a transaction that commits late is published when it commits;
+* per (product, warehouse), events go out in sequence order, also with
+  several dispatchers: a batch leaves aside the events of a key that come
+  after an event another dispatcher holds;
+* broker or database down: one log line per retry, exponential backoff,
+  reconnect; SIGTERM stops it between batches.
+"""
+
+import json
+import logging
+import os
+import select
+import socket
+import time
+
+import psycopg2
+
+from . import events
+from .publisher import BrokerError, Publisher
+
+_logger = logging.getLogger(__name__)
+
+BACKOFF_START = 1.0
+BACKOFF_MAX = 60.0
+
+
+class Backoff:
+    def __init__(self, start=BACKOFF_START, maximum=BACKOFF_MAX):
+        self.start = start
+        self.maximum = maximum
+        self.delay = start
+
+    def next(self):
+        delay, self.delay = self.delay, min(self.delay * 2, self.maximum)
+        return delay
+
+    def reset(self):
+        self.delay = self.start
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        connect_db,
+        settings,
+        *,
+        batch_size=None,
+        poll_interval=5.0,
+        name=None,
+        publisher=None,
+    ):
+        self.connect_db = connect_db
+        self.settings = settings
+        self.batch_size = batch_size or settings.batch_size
+        self.poll_interval = poll_interval
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.publisher = publisher or Publisher(settings.amqp_url, settings.exchange)
+        self.sent_total = 0
+        self.last_error = None
+        self._db = None
+        self._listen = None
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+
+    # -- control ------------------------------------------------------------
+
+    def stop(self):
+        """Ask the loop to stop after the current batch (signal-safe)."""
+        self._stopping = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    # -- database -------------------------------------------------------------
+
+    def _ensure_db(self):
+        if self._db is None or self._db.closed:
+            self._db = self.connect_db()
+            with self._db.cursor() as cr:
+                cr.execute("SELECT to_regclass('stock_event_outbox')")
+                if cr.fetchone()[0] is None:
+                    self._db.rollback()
+                    raise SystemExit(
+                        "stock_event_dispatch: this database has no stock event outbox:"
+                        " install the stock_event_bus module first"
+                    )
+            self._db.commit()
+        if self._listen is None or self._listen.closed:
+            self._listen = self.connect_db()
+            self._listen.autocommit = True
+            with self._listen.cursor() as cr:
+                cr.execute(f"LISTEN {events.NOTIFY_CHANNEL}")
+
+    def _close_db(self):
+        for conn in (self._db, self._listen):
+            if conn is not None and not conn.closed:
+                try:
+                    conn.close()
+                except psycopg2.Error:
+                    pass
+        self._db = self._listen = None
+
+    def _record_status(self, state, error=None, cr=None):
+        """Write this dispatcher's state for the admin screen (in the batch's
+        transaction when ``cr`` is given, else on its own)."""
+        query = """
+            INSERT INTO stock_event_dispatcher (name, state, last_error, last_seen, events_sent)
+            VALUES (%(name)s, %(state)s, %(error)s, NOW() AT TIME ZONE 'UTC', %(sent)s)
+            ON CONFLICT (name) DO UPDATE
+               SET state = EXCLUDED.state, last_error = EXCLUDED.last_error,
+                   last_seen = EXCLUDED.last_seen, events_sent = EXCLUDED.events_sent
+        """
+        params = {"name": self.name, "state": state, "error": error, "sent": self.sent_total}
+        if cr is not None:
+            cr.execute(query, params)
+            return
+        try:
+            self._ensure_db()
+            with self._db.cursor() as own:
+                own.execute(query, params)
+            self._db.commit()
+        except (psycopg2.Error, SystemExit):
+            _logger.debug("could not record the dispatcher status", exc_info=True)
+            self._close_db()
+
+    # -- one batch --------------------------------------------------------------
+
+    def dispatch_batch(self):
+        """Claim, publish and mark one batch. Returns ``(claimed, published,
+        failed, deferred)``. On a broker error nothing of the batch is marked
+        (it is published again later) and :class:`BrokerError` is raised."""
+        conn = self._db
+        try:
+            with conn.cursor() as cr:
+                cr.execute(
+                    """
+                    SELECT id, event_uuid, company_id, warehouse_id, event_type, product_id,
+                           sequence, payload
+                      FROM stock_event_outbox
+                     WHERE state = 'pending'
+                     ORDER BY id
+                     LIMIT %s
+                       FOR UPDATE SKIP LOCKED
+                    """,
+                    [self.batch_size],
+                )
+                rows = cr.fetchall()
+                if not rows:
+                    conn.commit()
+                    return 0, 0, 0, 0
+                held_from = self._held_elsewhere(cr, rows)
+                messages, failures, deferred = [], {}, 0
+                for row in rows:
+                    event_id_, uuid_, company, warehouse, etype, product, seq, payload = row
+                    if seq >= held_from.get((product, warehouse), seq + 1):
+                        deferred += 1
+                        continue
+                    problem = check_row(uuid_, company, warehouse, etype, payload)
+                    if problem:
+                        failures[event_id_] = problem
+                        continue
+                    messages.append(
+                        (
+                            event_id_,
+                            events.routing_key(company, warehouse, etype),
+                            json.dumps(payload, separators=(",", ":")).encode(),
+                            events.message_properties(payload),
+                        )
+                    )
+                results = self.publisher.publish(messages) if messages else {}
+                sent = [key for key, reason in results.items() if reason is None]
+                failures.update({key: reason for key, reason in results.items() if reason})
+                if sent:
+                    cr.execute(
+                        """
+                        UPDATE stock_event_outbox
+                           SET state = 'sent', sent_at = NOW() AT TIME ZONE 'UTC',
+                               attempts = attempts + 1, last_error = NULL
+                         WHERE id = ANY(%s)
+                        """,
+                        [sent],
+                    )
+                if failures:
+                    cr.execute(
+                        """
+                        UPDATE stock_event_outbox o
+                           SET state = 'failed', attempts = o.attempts + 1, last_error = f.reason
+                          FROM unnest(%s::int[], %s::text[]) AS f(id, reason)
+                         WHERE o.id = f.id
+                        """,
+                        [list(failures), list(failures.values())],
+                    )
+                    for key, reason in failures.items():
+                        _logger.warning("stock event %s failed: %s", key, reason)
+                self.sent_total += len(sent)
+                self._record_status("running", cr=cr)
+            conn.commit()
+            return len(rows), len(sent), len(failures), deferred
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+
+    @staticmethod
+    def _held_elsewhere(cr, rows):
+        """Per (product, warehouse) key of the batch, the lowest sequence of
+        its pending events outside the batch (another dispatcher holds them,
+        since SKIP LOCKED claims can interleave). The batch publishes a key's
+        events below that number only; the others wait for the next round,
+        so every key goes out in sequence order."""
+        keys = {(row[5], row[3]) for row in rows}
+        cr.execute(
+            """
+            SELECT o.product_id, o.warehouse_id, MIN(o.sequence)
+              FROM stock_event_outbox o
+              JOIN unnest(%s::int[], %s::int[]) AS k(product, warehouse)
+                ON o.product_id = k.product AND o.warehouse_id = k.warehouse
+             WHERE o.state = 'pending' AND o.id <> ALL(%s)
+             GROUP BY o.product_id, o.warehouse_id
+            """,
+            [[k[0] for k in keys], [k[1] for k in keys], [row[0] for row in rows]],
+        )
+        return {(product, warehouse): first for product, warehouse, first in cr.fetchall()}
+
+    # -- the loop ----------------------------------------------------------------
+
+    def _wait(self, timeout, notify=True):
+        """Sleep until NOTIFY (when ``notify``), stop() or ``timeout``."""
+        if self._stopping:
+            return
+        listen = self._listen if notify and self._listen is not None else None
+        watched = [self._wake_r] + ([listen] if listen is not None else [])
+        ready, _w, _x = select.select(watched, [], [], timeout)
+        if self._wake_r in ready:
+            os.read(self._wake_r, 64)
+        if listen is not None and listen in ready:
+            try:
+                listen.poll()
+                listen.notifies.clear()
+            except psycopg2.Error as exc:
+                # The session is gone: reconnect (and log it) on the next round.
+                _logger.error("stock_event_dispatch: database unavailable: %s", exc)
+                self._close_db()
+
+    def run(self, once=False):
+        """Dispatch until stopped (or, with ``once``, until nothing is left to
+        claim). Returns the process exit code."""
+        backoff = Backoff()
+        _logger.info(
+            "stock_event_dispatch %s: publishing to %s, exchange %r, batches of %s",
+            self.name,
+            self.settings.safe_amqp_url,
+            self.settings.exchange,
+            self.batch_size,
+        )
+        try:
+            while not self._stopping:
+                try:
+                    if not self.publisher.connected:
+                        self.publisher.connect()
+                        _logger.info("stock_event_dispatch %s: connected to the broker", self.name)
+                    self._ensure_db()
+                    claimed, published, _failed, deferred = self.dispatch_batch()
+                    backoff.reset()
+                    self.last_error = None
+                except BrokerError as exc:
+                    delay = backoff.next()
+                    self.last_error = str(exc)
+                    self._record_status("broker_error", self.last_error)
+                    if once:
+                        _logger.error("stock_event_dispatch: %s", exc)
+                        return 1
+                    _logger.error("stock_event_dispatch: %s; retrying in %.0f s", exc, delay)
+                    self._wait(delay, notify=False)
+                    continue
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    delay = backoff.next()
+                    self._close_db()
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    self.last_error = f"database unavailable: {reason}"
+                    if once:
+                        _logger.error("stock_event_dispatch: database unavailable: %s", reason)
+                        return 1
+                    _logger.error(
+                        "stock_event_dispatch: database unavailable: %s; retrying in %.0f s",
+                        reason,
+                        delay,
+                    )
+                    self._wait(delay, notify=False)
+                    continue
+                if claimed == 0:
+                    if once:
+                        break
+                    self._wait(self.poll_interval)
+                elif published == 0 and deferred:
+                    # Another dispatcher holds the earlier events of these keys.
+                    self._wait(0.05)
+        finally:
+            self._record_status("stopped", self.last_error)
+            self.publisher.close()
+            self._close_db()
+        _logger.info("stock_event_dispatch %s: stopped, %s events sent", self.name, self.sent_total)
+        return 0
+
+
+def check_row(event_uuid, company_id, warehouse_id, event_type, payload):
+    """Why an outbox row cannot be published as it is (schema and columns
+    must agree), or None."""
+    if not isinstance(payload, dict):
+        return "malformed payload: not a JSON object"
+    try:
+        events.validate(payload)
+    except events.PayloadError as exc:
+        return f"malformed payload: {exc}"
+    mismatched = [
+        name
+        for name, column in (
+            ("event_id", event_uuid),
+            ("company_id", company_id),
+            ("warehouse_id", warehouse_id),
+            ("event_type", event_type),
+        )
+        if payload.get(name) != column
+    ]
+    if mismatched:
+        return "malformed payload: " + ", ".join(mismatched) + " differ from the outbox row"
+    return None

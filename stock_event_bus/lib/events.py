@@ -1,0 +1,153 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""What a done move line means for each warehouse, and the event payload.
+
+No Odoo import: the posting hook feeds plain values, and consumers can read
+the same definitions. The payload is described by
+``schemas/stock_event.v1.schema.json`` (SCHEMA_VERSION below).
+"""
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stock_event.v1.schema.json"
+NOTIFY_CHANNEL = "stock_event_outbox"
+
+RECEIPT = "RECEIPT"
+SALE = "SALE"
+RETURN = "RETURN"
+TRANSFER = "TRANSFER"
+INTERNAL = "INTERNAL"
+ADJUSTMENT = "ADJUSTMENT"
+SCRAP = "SCRAP"
+PRODUCTION = "PRODUCTION"
+EVENT_TYPES = (RECEIPT, SALE, RETURN, TRANSFER, INTERNAL, ADJUSTMENT, SCRAP, PRODUCTION)
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """One end of a move line: its location's usage, warehouse (0 when the
+    location belongs to none) and whether it is a scrap location."""
+
+    usage: str
+    warehouse_id: int = 0
+    scrap: bool = False
+
+    @property
+    def stock_warehouse(self):
+        """The warehouse whose on-hand this end counts in (internal
+        locations only), or 0."""
+        return self.warehouse_id if self.usage == "internal" else 0
+
+
+def _counterpart_type(other, incoming, is_return, is_scrap):
+    if is_scrap or other.scrap:
+        return SCRAP
+    if other.usage == "inventory":
+        return ADJUSTMENT
+    if other.usage == "production":
+        return PRODUCTION
+    if is_return:
+        return RETURN
+    if other.usage == "customer":
+        return RETURN if incoming else SALE
+    if other.usage == "supplier":
+        return RECEIPT if incoming else RETURN
+    return TRANSFER
+
+
+def classify(src, dest, *, is_return=False, is_scrap=False):
+    """The events of one done move line: ``[(warehouse_id, event_type,
+    sign)]`` with sign -1 (stock leaves that warehouse), +1 (enters it) or 0
+    (moves inside it). Empty when no warehouse's on-hand changes (a
+    dropship, a move between two non-warehouse locations)."""
+    out_wh, in_wh = src.stock_warehouse, dest.stock_warehouse
+    if out_wh and out_wh == in_wh:
+        return [(out_wh, INTERNAL, 0)]
+    events = []
+    if out_wh:
+        events.append((out_wh, _counterpart_type(dest, False, is_return, is_scrap), -1))
+    if in_wh:
+        events.append((in_wh, _counterpart_type(src, True, is_return, is_scrap), 1))
+    return events
+
+
+def routing_key(company_id, warehouse_id, event_type):
+    return f"stock.{company_id}.{warehouse_id}.{event_type.lower()}"
+
+
+def isoformat_utc(value):
+    """ISO 8601 in UTC with a Z, from a naive UTC datetime (Odoo's) or an
+    aware one."""
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def build_payload(line, *, event_id, warehouse_id, event_type, sign, sequence):
+    """The event for one warehouse of one done move line. ``line`` is a
+    mapping of the line's plain values (see the posting hook)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": isoformat_utc(line["date"]),
+        "company_id": line["company_id"],
+        "warehouse_id": warehouse_id,
+        "sequence": sequence,
+        "product_id": line["product_id"],
+        "default_code": line["default_code"] or None,
+        "barcode": line["barcode"] or None,
+        "quantity": sign * line["quantity"],
+        "uom": line["uom"],
+        "location_id": line["location_id"],
+        "location": line["location"],
+        "location_dest_id": line["location_dest_id"],
+        "location_dest": line["location_dest"],
+        "lot": line["lot"] or None,
+        "package": line["package"] or None,
+        "result_package": line["result_package"] or None,
+        "move_id": line["move_id"],
+        "move_line_id": line["move_line_id"],
+        "picking": line["picking"] or None,
+        "origin": line["origin"] or None,
+    }
+
+
+def message_properties(payload):
+    """AMQP properties of an event's message (besides delivery mode)."""
+    occurred = datetime.datetime.fromisoformat(payload["occurred_at"].replace("Z", "+00:00"))
+    return {
+        "message_id": payload["event_id"],
+        "content_type": "application/json",
+        "type": payload["event_type"],
+        "timestamp": int(occurred.timestamp()),
+        "headers": {"schema_version": payload["schema_version"]},
+    }
+
+
+def load_schema():
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+class PayloadError(ValueError):
+    """A payload that does not follow the schema."""
+
+
+_validator = None
+
+
+def validate(payload):
+    """Raise :class:`PayloadError` naming the first problem of ``payload``."""
+    global _validator  # noqa: PLW0603 - compiled once per process
+    if _validator is None:
+        import jsonschema  # noqa: PLC0415 - only consumers and the dispatcher need it
+
+        schema = load_schema()
+        _validator = jsonschema.Draft202012Validator(schema)
+    error = next(iter(_validator.iter_errors(payload)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise PayloadError(f"payload does not follow schema {SCHEMA_VERSION}: {where}: {error.message}")

@@ -1,0 +1,104 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..lib.publisher import BrokerError, Publisher
+
+
+class StockEventBusStatus(models.TransientModel):
+    """Inventory > Configuration > Event Bus: the state of the outbox and of
+    the broker, for stock managers (credentials are never shown)."""
+
+    _name = "stock.event.bus.status"
+    _description = "Stock Event Bus Status"
+
+    broker = fields.Char(readonly=True, help="AMQP URL, password masked")
+    exchange = fields.Char(readonly=True)
+    retention_days = fields.Integer(readonly=True)
+    pending_count = fields.Integer(readonly=True)
+    failed_count = fields.Integer(readonly=True)
+    oldest_pending_age = fields.Char(string="Oldest pending event", readonly=True)
+    sent_last_hour = fields.Integer(string="Sent in the last hour", readonly=True)
+    throughput_last_hour = fields.Float(string="Events/s (last hour)", readonly=True)
+    dispatcher_ids = fields.Many2many("stock.event.dispatcher", string="Dispatchers", readonly=True)
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        values.update(self._read_status())
+        return values
+
+    @api.model
+    def _read_status(self):
+        Outbox = self.env["stock.event.outbox"]
+        settings = Outbox._get_bus_settings()
+        now = fields.Datetime.now()
+        oldest = Outbox.search([("state", "=", "pending")], order="id", limit=1)
+        sent_last_hour = Outbox.search_count(
+            [("state", "=", "sent"), ("sent_at", ">=", now - datetime.timedelta(hours=1))]
+        )
+        return {
+            "broker": settings.safe_amqp_url or _("not configured (events wait in the outbox)"),
+            "exchange": settings.exchange,
+            "retention_days": settings.retention_days,
+            "pending_count": Outbox.search_count([("state", "=", "pending")]),
+            "failed_count": Outbox.search_count([("state", "=", "failed")]),
+            "oldest_pending_age": self._format_age(now - oldest.create_date) if oldest else _("none"),
+            "sent_last_hour": sent_last_hour,
+            "throughput_last_hour": sent_last_hour / 3600.0,
+            "dispatcher_ids": [(6, 0, self.env["stock.event.dispatcher"].sudo().search([]).ids)],
+        }
+
+    def action_refresh(self):
+        return self.env["ir.actions.act_window"]._for_xml_id("stock_event_bus.action_event_bus_status")
+
+    def action_test_connection(self):
+        """Connect to the configured broker and declare the exchange."""
+        settings = self.env["stock.event.outbox"]._get_bus_settings()
+        if not settings.broker_configured:
+            raise UserError(
+                _(
+                    "No broker is configured. Set amqp_url in the [stock_event_bus] section "
+                    "of the Odoo configuration file, or the STOCK_EVENT_BUS_AMQP_URL "
+                    "environment variable."
+                )
+            )
+        publisher = Publisher(settings.amqp_url, settings.exchange, timeout=10)
+        try:
+            publisher.connect()
+        except BrokerError as exc:
+            raise UserError(_("Connection failed: %s", exc)) from None
+        finally:
+            publisher.close()
+        return self.env["stock.event.outbox"]._notify(
+            _("Connected to %(broker)s, exchange %(exchange)s is ready.",
+              broker=settings.safe_amqp_url, exchange=settings.exchange)
+        )
+
+    def action_retry_failed(self):
+        return self.env["stock.event.outbox"].action_retry_failed()
+
+    @api.model
+    def _format_age(self, delta):
+        seconds = int(delta.total_seconds())
+        if seconds < 120:
+            return _("%s seconds", seconds)
+        if seconds < 7200:
+            return _("%s minutes", seconds // 60)
+        if seconds < 172800:
+            return _("%s hours", seconds // 3600)
+        return _("%s days", seconds // 86400)
+
+    def _open_outbox(self, state):
+        action = self.env["ir.actions.act_window"]._for_xml_id("stock_event_bus.action_stock_event_outbox")
+        action["context"] = {f"search_default_{state}": 1}
+        return action
+
+    def action_open_pending(self):
+        return self._open_outbox("pending")
+
+    def action_open_failed(self):
+        return self._open_outbox("failed")
+

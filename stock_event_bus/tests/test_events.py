@@ -1,0 +1,141 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The pure event logic: classification, payload, schema, properties."""
+
+import datetime
+import json
+import uuid
+
+from odoo.tests import BaseCase, tagged
+
+from ..lib import events
+from ..lib.events import Place
+
+WH1, WH2 = 1, 2
+STOCK1 = Place("internal", WH1)
+SHELF1 = Place("internal", WH1)
+STOCK2 = Place("internal", WH2)
+VENDOR = Place("supplier")
+CUSTOMER = Place("customer")
+INVENTORY = Place("inventory")
+SCRAP = Place("inventory", scrap=True)
+PRODUCTION = Place("production")
+TRANSIT = Place("transit")
+
+
+def sample_line(**overrides):
+    line = {
+        "date": datetime.datetime(2026, 11, 26, 10, 30, 0),
+        "company_id": 1,
+        "product_id": 7,
+        "default_code": "SKU-7",
+        "barcode": "4006381333931",
+        "quantity": 3.0,
+        "uom": "Units",
+        "location_id": 8,
+        "location": "WH/Stock",
+        "location_dest_id": 5,
+        "location_dest": "Partners/Customers",
+        "lot": False,
+        "package": False,
+        "result_package": False,
+        "move_id": 11,
+        "move_line_id": 12,
+        "picking": "WH/OUT/00001",
+        "origin": "S00042",
+    }
+    line.update(overrides)
+    return line
+
+
+@tagged("post_install", "-at_install")
+class TestClassify(BaseCase):
+    def test_external_counterparts(self):
+        cases = [
+            (VENDOR, STOCK1, {}, [(WH1, "RECEIPT", 1)]),
+            (STOCK1, CUSTOMER, {}, [(WH1, "SALE", -1)]),
+            (CUSTOMER, STOCK1, {}, [(WH1, "RETURN", 1)]),
+            (STOCK1, VENDOR, {}, [(WH1, "RETURN", -1)]),
+            (STOCK1, CUSTOMER, {"is_return": True}, [(WH1, "RETURN", -1)]),
+            (INVENTORY, STOCK1, {}, [(WH1, "ADJUSTMENT", 1)]),
+            (STOCK1, INVENTORY, {}, [(WH1, "ADJUSTMENT", -1)]),
+            (STOCK1, SCRAP, {}, [(WH1, "SCRAP", -1)]),
+            (STOCK1, INVENTORY, {"is_scrap": True}, [(WH1, "SCRAP", -1)]),
+            (PRODUCTION, STOCK1, {}, [(WH1, "PRODUCTION", 1)]),
+            (STOCK1, PRODUCTION, {}, [(WH1, "PRODUCTION", -1)]),
+        ]
+        for src, dest, flags, expected in cases:
+            with self.subTest(src=src, dest=dest, flags=flags):
+                self.assertEqual(events.classify(src, dest, **flags), expected)
+
+    def test_transfers_and_internal(self):
+        self.assertEqual(events.classify(STOCK1, SHELF1), [(WH1, "INTERNAL", 0)])
+        self.assertEqual(
+            events.classify(STOCK1, STOCK2), [(WH1, "TRANSFER", -1), (WH2, "TRANSFER", 1)]
+        )
+        self.assertEqual(events.classify(STOCK1, TRANSIT), [(WH1, "TRANSFER", -1)])
+        self.assertEqual(events.classify(TRANSIT, STOCK2), [(WH2, "TRANSFER", 1)])
+
+    def test_no_warehouse_no_event(self):
+        """A dropship (vendor to customer) changes no warehouse's stock."""
+        self.assertEqual(events.classify(VENDOR, CUSTOMER), [])
+        self.assertEqual(events.classify(Place("internal", 0), CUSTOMER), [])
+        # A view or non-internal location of a warehouse holds no stock.
+        self.assertEqual(events.classify(Place("view", WH1), CUSTOMER), [])
+
+    def test_every_type_is_documented_in_the_schema(self):
+        schema = events.load_schema()
+        documented = {
+            option["const"]: option["description"]
+            for option in schema["properties"]["event_type"]["oneOf"]
+        }
+        self.assertEqual(set(documented), set(events.EVENT_TYPES))
+        self.assertTrue(all(len(text) > 30 for text in documented.values()))
+
+
+@tagged("post_install", "-at_install")
+class TestPayload(BaseCase):
+    def _payload(self, **line):
+        return events.build_payload(
+            sample_line(**line),
+            event_id=str(uuid.uuid4()),
+            warehouse_id=WH1,
+            event_type="SALE",
+            sign=-1,
+            sequence=4,
+        )
+
+    def test_payload_follows_the_schema(self):
+        payload = self._payload()
+        events.validate(payload)
+        self.assertEqual(payload["quantity"], -3.0)
+        self.assertEqual(payload["occurred_at"], "2026-11-26T10:30:00Z")
+        self.assertIsNone(payload["lot"])
+        self.assertEqual(payload["schema_version"], events.SCHEMA_VERSION)
+        json.dumps(payload)  # serializable as it is
+
+    def test_malformed_payloads_are_named(self):
+        payload = self._payload()
+        bad = dict(payload, quantity="three")
+        with self.assertRaisesRegex(events.PayloadError, "quantity"):
+            events.validate(bad)
+        missing = {k: v for k, v in payload.items() if k != "event_id"}
+        with self.assertRaisesRegex(events.PayloadError, "event_id"):
+            events.validate(missing)
+        with self.assertRaisesRegex(events.PayloadError, "event_type"):
+            events.validate(dict(payload, event_type="THEFT"))
+
+    def test_routing_key_and_properties(self):
+        payload = self._payload()
+        self.assertEqual(events.routing_key(1, 2, "SALE"), "stock.1.2.sale")
+        props = events.message_properties(payload)
+        self.assertEqual(props["message_id"], payload["event_id"])
+        self.assertEqual(props["type"], "SALE")
+        self.assertEqual(props["content_type"], "application/json")
+        self.assertEqual(props["headers"], {"schema_version": "1.0"})
+        expected = datetime.datetime(2026, 11, 26, 10, 30, tzinfo=datetime.timezone.utc)
+        self.assertEqual(props["timestamp"], int(expected.timestamp()))
+
+    def test_utc_formatting_of_aware_datetimes(self):
+        paris = datetime.timezone(datetime.timedelta(hours=1))
+        value = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=paris)
+        self.assertEqual(events.isoformat_utc(value), "2026-01-01T11:00:00Z")

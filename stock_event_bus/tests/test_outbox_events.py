@@ -1,0 +1,190 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Postings write their events in the same transaction (the outbox)."""
+
+import datetime
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from ..lib import config as bus_config
+from ..lib import events
+from .common import EventBusCommon
+
+
+@tagged("post_install", "-at_install")
+class TestOutboxEvents(EventBusCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Outbox = cls.env["stock.event.outbox"]
+        cls.warehouse_2 = cls.env["stock.warehouse"].create(
+            {"name": "Event Bus Second WH", "code": "EB2"}
+        )
+
+    def _events(self, since_id=0, **domain):
+        search = [("id", ">", since_id)] + [(k, "=", v) for k, v in domain.items()]
+        return self.Outbox.search(search, order="id")
+
+    def _last_id(self):
+        return self.Outbox.search([], order="id desc", limit=1).id or 0
+
+    def _check_payloads(self, outbox_events):
+        for event in outbox_events:
+            events.validate(event.payload)
+            self.assertEqual(event.payload["event_id"], event.event_uuid)
+            self.assertEqual(event.payload["sequence"], event.sequence)
+            self.assertEqual(event.payload["quantity"], event.quantity)
+
+    def test_receipt_and_delivery(self):
+        start = self._last_id()
+        receipt = self._receive(self.product, 5)
+        delivery = self._deliver(self.product, 2)
+        found = self._events(start, product_id=self.product.id)
+        self.assertEqual(found.mapped("event_type"), ["RECEIPT", "SALE"])
+        self.assertEqual(found.mapped("quantity"), [5.0, -2.0])
+        self.assertEqual(found.mapped("state"), ["pending", "pending"])
+        self.assertEqual(found.mapped("warehouse_id"), self.warehouse)
+        # Sequences are consecutive per (product, warehouse).
+        self.assertEqual(found[1].sequence, found[0].sequence + 1)
+        sale = found[1].payload
+        self.assertEqual(sale["picking"], delivery.name)
+        self.assertEqual(sale["default_code"], "SSW-1")
+        self.assertEqual(sale["location"], self.stock_location.complete_name)
+        self.assertEqual(sale["location_dest"], self.customer_location.complete_name)
+        self.assertEqual(sale["move_line_id"], delivery.move_line_ids.id)
+        self.assertEqual(sale["uom"], self.product.uom_id.name)
+        self.assertEqual(found[0].payload["picking"], receipt.name)
+        self.assertEqual(found[1].routing_key, f"stock.{self.env.company.id}.{self.warehouse.id}.sale")
+        self._check_payloads(found)
+
+    def test_transfer_between_warehouses_and_internal_move(self):
+        self._receive(self.product, 10)
+        start = self._last_id()
+        transfer = self._create_picking(
+            self.warehouse.int_type_id,
+            self.stock_location,
+            self.warehouse_2.lot_stock_id,
+            self.product,
+            4,
+        )
+        self._validate(transfer)
+        found = self._events(start)
+        self.assertEqual(
+            [(e.event_type, e.warehouse_id, e.quantity) for e in found],
+            [("TRANSFER", self.warehouse, -4.0), ("TRANSFER", self.warehouse_2, 4.0)],
+        )
+        shelf = self.env["stock.location"].create(
+            {"name": "Shelf EB", "location_id": self.stock_location.id, "usage": "internal"}
+        )
+        start = self._last_id()
+        self._validate(
+            self._create_picking(
+                self.warehouse.int_type_id, self.stock_location, shelf, self.product, 1
+            )
+        )
+        internal = self._events(start)
+        self.assertEqual(internal.mapped("event_type"), ["INTERNAL"])
+        self.assertEqual(internal.quantity, 0.0)
+        self.assertEqual(internal.payload["location_dest"], shelf.complete_name)
+        self._check_payloads(found | internal)
+
+    def test_adjustment_scrap_and_return(self):
+        start = self._last_id()
+        quant = (
+            self.env["stock.quant"]
+            .with_context(inventory_mode=True)
+            .create(
+                {
+                    "product_id": self.product.id,
+                    "location_id": self.stock_location.id,
+                    "inventory_quantity": 7,
+                }
+            )
+        )
+        quant.action_apply_inventory()
+        scrap = self.env["stock.scrap"].create(
+            {"product_id": self.product.id, "scrap_qty": 1, "location_id": self.stock_location.id}
+        )
+        scrap.action_validate()
+        delivery = self._deliver(self.product, 2)
+        wizard = (
+            self.env["stock.return.picking"]
+            .with_context(active_id=delivery.id, active_model="stock.picking")
+            .create({})
+        )
+        wizard.product_return_moves.quantity = 2
+        returned = self.env["stock.picking"].browse(wizard.action_create_returns()["res_id"])
+        self._validate(returned)
+        found = self._events(start)
+        self.assertEqual(
+            [(e.event_type, e.quantity) for e in found],
+            [("ADJUSTMENT", 7.0), ("SCRAP", -1.0), ("SALE", -2.0), ("RETURN", 2.0)],
+        )
+        self.assertEqual(found.mapped("sequence"), list(range(found[0].sequence, found[0].sequence + 4)))
+        self._check_payloads(found)
+
+    def test_events_add_up_to_on_hand(self):
+        """Summing quantity per (product, warehouse) gives the on-hand."""
+        product = self.env["product.product"].create({"name": "Summed", "is_storable": True})
+        self._receive(product, 9)
+        self._deliver(product, 4)
+        self._receive(product, 1)
+        total = sum(self._events(product_id=product.id).mapped("quantity"))
+        self.assertEqual(total, product.with_context(warehouse_id=self.warehouse.id).qty_available)
+
+    def test_posting_without_broker_keeps_events_pending(self):
+        """No broker configured: postings work, events wait in the outbox."""
+        with patch.object(
+            type(self.Outbox), "_get_bus_settings", lambda _self: bus_config.resolve({}, {})
+        ):
+            start = self._last_id()
+            self._receive(self.product, 1)
+        self.assertEqual(self._events(start).mapped("state"), ["pending"])
+
+    def test_replay_and_retry_failed(self):
+        self._receive(self.product, 1)
+        event = self._events(self._last_id() - 1)[-1]
+        event.sudo().write({"state": "failed", "last_error": "unroutable: no queue"})
+        manager = self._create_user("eb_manager", ["stock.group_stock_manager"], [self.company_a])
+        user = self._create_user("eb_user", ["stock.group_stock_user"], [self.company_a])
+        with self.assertRaises(AccessError):
+            event.with_user(user).action_retry_failed()
+        event.with_user(manager).action_retry_failed()
+        self.assertEqual(event.state, "pending")
+        self.assertFalse(event.last_error)
+        with self.assertRaisesRegex(UserError, "no failed event"):
+            event.with_user(manager).action_retry_failed()
+        event.sudo().write({"state": "sent"})
+        event.with_user(manager).action_replay()
+        self.assertEqual((event.state, event.event_uuid), ("pending", event.payload["event_id"]))
+
+    def test_purge_sent_events_after_retention(self):
+        self._receive(self.product, 1)
+        self._receive(self.product, 1)
+        old, recent = self._events(self._last_id() - 2)[-2:]
+        now = fields.Datetime.now()
+        old.sudo().write({"state": "sent", "sent_at": now - datetime.timedelta(days=31)})
+        recent.sudo().write({"state": "sent", "sent_at": now - datetime.timedelta(days=29)})
+        deleted = self.Outbox._cron_purge_sent()
+        self.assertGreaterEqual(deleted, 1)
+        self.assertFalse(old.exists())
+        self.assertTrue(recent.exists())
+
+    def test_status_screen(self):
+        self._receive(self.product, 1)
+        manager = self._create_user("eb_status", ["stock.group_stock_manager"], [self.company_a])
+        status = self.env["stock.event.bus.status"].with_user(manager).create({})
+        self.assertGreaterEqual(status.pending_count, 1)
+        self.assertNotIn("guest:guest", status.broker or "")
+        if self.Outbox._get_bus_settings().broker_configured:
+            # The real broker of this server (odoo.conf / environment).
+            result = status.action_test_connection()
+            self.assertEqual(result["params"]["type"], "success")
+        with patch.object(
+            type(self.Outbox), "_get_bus_settings", lambda _self: bus_config.resolve({}, {})
+        ):
+            with self.assertRaisesRegex(UserError, "No broker is configured"):
+                status.action_test_connection()
+            self.assertIn("not configured", self.env["stock.event.bus.status"].create({}).broker)
