@@ -218,7 +218,11 @@ class TestQuantConcurrency:
         assert committed_db.retry_errors, "the workers never raced: the test proves nothing"
         with committed_db.env() as env:
             env.cr.execute(
-                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+                """
+                SELECT COUNT(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND classid = %s
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """,
                 [0x5353],
             )
             assert env.cr.fetchone()[0] == 0, "a turnstile lock was left held"

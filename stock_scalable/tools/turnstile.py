@@ -74,8 +74,11 @@ def _enter(cr, products):
         # First statement of the replay: the snapshot starts here, with the
         # turnstile held at transaction level; the session level goes.
         raw.execute(
-            "SELECT pg_advisory_xact_lock(%s, p), pg_advisory_unlock(%s, p) FROM unnest(%s::int[]) p",
-            (LOCK_CLASS, LOCK_CLASS, ids),
+            "SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) p", (LOCK_CLASS, ids)
+        )
+        # Only now (the transaction level is held) let the session level go.
+        raw.execute(
+            "SELECT pg_advisory_unlock(%s, p) FROM unnest(%s::int[]) p", (LOCK_CLASS, ids)
         )
         held = []
     finally:
@@ -95,7 +98,11 @@ def _execute(self, query, params=None, log_exceptions=True):
     pending = self.__dict__.get(_PENDING)
     if pending and self._cnx.info.transaction_status == TRANSACTION_STATUS_IDLE:
         del self.__dict__[_PENDING]
-        _enter(self, pending)
+        try:
+            _enter(self, pending)
+        except Exception:
+            self.__dict__[_PENDING] = pending  # the next replay tries again
+            raise
     return _execute.origin(self, query, params, log_exceptions)
 
 

@@ -1,0 +1,521 @@
+#!/usr/bin/env python3
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The event bus's cost and speed, measured against stock_scalable alone and
+vanilla Odoo in one run.
+
+1. Posting latency: the same 1-line validations (pickings created
+   beforehand, 1,000 SKUs, W workers) on three databases built the same way:
+   vanilla stock, stock + stock_scalable, and the same + stock_event_bus.
+   Rounds alternate between the databases. Goal: the outbox adds at most 5%.
+2. Dispatcher throughput on a pre-filled outbox (100,000 events written by
+   the posting hook), `stock_event_dispatch --once`, persistent messages,
+   publisher confirms, a durable queue bound. Beside it, the naive way (one
+   blocking publish waiting for its confirm per message, as a publish from
+   inside a request does). Goal: at least 5,000 events/s.
+3. End-to-end latency, commit to the consumer's receipt, with the dispatcher
+   running: postings committed at 100/s (the posting hook on a done move
+   line, one transaction each), and real ORM validations at the rate the
+   machine sustains. Goal: p95 under 200 ms at 100 postings/s.
+
+    pip install -r requirements-bench.txt
+    bench/event_bus.py --write
+"""
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+import benchdocs  # noqa: E402
+import quant_contention  # noqa: E402
+import stacklib  # noqa: E402
+
+
+def quantiles(values):
+    values = sorted(values)
+    if len(values) < 2:
+        values = values * 2 or [0.0, 0.0]
+    cuts = statistics.quantiles(values, n=100)
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "mean": statistics.fmean(values)}
+
+
+def build(conf, prefix):
+    vanilla, ours, product_ids = quant_contention.build_databases(conf, prefix, hot_stock=1000)
+    bus = f"{prefix}_bus"
+    print(f"==> copying {ours} to {bus} and installing stock_event_bus", flush=True)
+    stacklib.copy_database(ours, bus, Path(conf).parent / "data")
+    subprocess.run(
+        stacklib.odoo_command() + ["-c", str(conf), "-d", bus, "-i", "stock_event_bus", "--stop-after-init"],
+        env=stacklib.odoo_env(),
+        check=True,
+        capture_output=True,
+    )
+    return {"vanilla": vanilla, "stock_scalable": ours, "+ stock_event_bus": bus}, product_ids[1:]
+
+
+# ----------------------------------------------------------------------
+# 1. posting latency
+# ----------------------------------------------------------------------
+
+
+def posting_latency(dbs, skus, workers, per_worker, rounds):
+    from odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    samples = {label: [] for label in dbs}
+    throughput = {label: [] for label in dbs}
+    opened = {label: CommittedDatabase(name) for label, name in dbs.items()}
+    try:
+        order = list(dbs)
+        for round_no in range(rounds):
+            labels = order if round_no % 2 == 0 else order[::-1]
+            plans = quant_contention.plan(workers, per_worker, skus, 1 / 2, seed=10 + round_no)
+            for label in labels:
+                print(f"==> posting round {round_no + 1}/{rounds} on {label}", flush=True)
+                figures, latencies = run_validations(opened[label], plans)
+                samples[label] += latencies
+                throughput[label].append(figures)
+    finally:
+        for db in opened.values():
+            db.close()
+    return {
+        label: dict(quantiles(samples[label]), throughput=statistics.fmean(throughput[label]))
+        for label in dbs
+    }
+
+
+def run_validations(db, plans):
+    import stock_flows  # noqa: PLC0415
+
+    picking_plans = quant_contention.create_pickings(db, plans)
+    latencies, lock = [], threading.Lock()
+    barrier = threading.Barrier(len(picking_plans))
+
+    def worker(picking_ids):
+        barrier.wait()
+        for picking_id in picking_ids:
+            started = time.perf_counter()
+            db.call(lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p)))
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in picking_plans]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+# ----------------------------------------------------------------------
+# 2. dispatcher throughput
+# ----------------------------------------------------------------------
+
+
+def bench_conf(conf, exchange):
+    import configparser  # noqa: PLC0415
+
+    parser = configparser.RawConfigParser()
+    parser.read(conf)
+    if not parser.has_section("stock_event_bus"):
+        parser.add_section("stock_event_bus")
+    parser.set("stock_event_bus", "amqp_url", stacklib.amqp_url())
+    parser.set("stock_event_bus", "exchange", exchange)
+    path = Path(conf).with_name(f"dispatch-{exchange}.conf")
+    with path.open("w") as handle:
+        parser.write(handle)
+    return path
+
+
+def fill_outbox(db, events, per_transaction=10_000):
+    """Write ``events`` real events through the posting hook, re-using done
+    move lines (each call numbers and writes new events)."""
+    written = 0
+    with db.env() as env:
+        lines = env["stock.move.line"].search([("state", "=", "done")], limit=50, order="id desc")
+    while written < events:
+        with db.env() as env:
+            outbox = env["stock.event.outbox"].sudo()
+            batch_lines = env["stock.move.line"].browse(lines.ids)
+            done = 0
+            while done < per_transaction and written + done < events:
+                take = batch_lines[: min(len(batch_lines), events - written - done)]
+                outbox._record_move_lines(take)
+                done += len(take)
+        written += done
+    return written
+
+
+def declare_queue(exchange):
+    import pika  # noqa: PLC0415
+
+    connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+    channel = connection.channel()
+    channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+    queue = f"{exchange}.q"
+    channel.queue_declare(queue, durable=True)
+    channel.queue_bind(queue, exchange, "stock.#")
+    return connection, channel, queue
+
+
+def dispatcher_throughput(db, dbname, conf, events):
+    exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
+    dconf = bench_conf(conf, exchange)
+    connection, channel, queue = declare_queue(exchange)
+    try:
+        print(f"==> filling the outbox with {events:,} events", flush=True)
+        started = time.perf_counter()
+        written = fill_outbox(db, events)
+        fill_time = time.perf_counter() - started
+        with db.cursor() as cr:
+            cr.execute("SELECT COUNT(*) FROM stock_event_outbox WHERE state = 'pending'")
+            pending = cr.fetchone()[0]
+        print(f"==> stock_event_dispatch --once over {pending:,} pending events", flush=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        result = subprocess.run(
+            stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
+            env=stacklib.odoo_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+        if result.returncode:
+            raise RuntimeError(result.stderr[-2000:])
+        rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        with db.cursor() as cr:
+            cr.execute("SELECT COUNT(*) FROM stock_event_outbox WHERE state = 'sent'")
+            sent = cr.fetchone()[0]
+        delivered = channel.queue_declare(queue, durable=True, passive=True).method.message_count
+        # Startup (Odoo import, config) is measured alone and taken out.
+        started = time.perf_counter()
+        subprocess.run(
+            stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
+            env=stacklib.odoo_env(),
+            capture_output=True,
+            check=True,
+        )
+        startup = time.perf_counter() - started
+        channel.queue_purge(queue)
+        naive = naive_publish(channel, exchange, 3000)
+        return {
+            "written": written,
+            "fill_rate": written / fill_time,
+            "pending": pending,
+            "sent": sent,
+            "delivered": delivered,
+            "wall": wall,
+            "startup": startup,
+            "rate": pending / max(wall - startup, 1e-6),
+            "rate_wall": pending / wall,
+            "rss_mb": rss / 1024,
+            "naive_rate": naive,
+        }
+    finally:
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+        connection.close()
+
+
+def naive_publish(channel, exchange, count):
+    """One blocking publish per message, each waiting for its confirm."""
+    import pika  # noqa: PLC0415
+
+    channel.confirm_delivery()
+    body = b'{"event_id": "x"}' * 20
+    started = time.perf_counter()
+    for _i in range(count):
+        channel.basic_publish(
+            exchange,
+            "stock.1.1.sale",
+            body,
+            properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+            mandatory=True,
+        )
+    return count / (time.perf_counter() - started)
+
+
+# ----------------------------------------------------------------------
+# 3. end-to-end latency
+# ----------------------------------------------------------------------
+
+
+class Receiver(threading.Thread):
+    """Consumes the bench queue and notes when each event id arrived."""
+
+    def __init__(self, exchange, queue):
+        super().__init__(daemon=True)
+        from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer  # noqa: PLC0415
+
+        self.consumer = StockEventConsumer(
+            stacklib.amqp_url(), queue, exchange=exchange, prefetch=500, validate=False
+        )
+        self.consumer.connect()
+        self.arrivals = {}
+        self.stopping = False
+
+    def run(self):
+        def handler(event):
+            self.arrivals[event["event_id"]] = (time.time(), event)
+
+        while not self.stopping:
+            self.consumer.run(handler, inactivity_timeout=0.5)
+
+    def stop(self):
+        self.stopping = True
+        self.join(10)
+
+
+def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
+    import stock_flows  # noqa: PLC0415
+
+    exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
+    dconf = bench_conf(conf, exchange)
+    receiver = Receiver(exchange, f"{exchange}.q")
+    receiver.start()
+    with db.cursor() as cr:  # start from an empty backlog
+        cr.execute("UPDATE stock_event_outbox SET state = 'sent' WHERE state = 'pending'")
+    dispatcher = subprocess.Popen(
+        stacklib.dispatch_command(dconf, dbname, "--log-level=warn"),
+        env=stacklib.odoo_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results = {}
+    try:
+        time.sleep(4)  # the dispatcher is up and listening
+        print(f"==> {rate} postings/s for {seconds} s, commit to receipt", flush=True)
+        with db.env() as env:
+            line_ids = env["stock.move.line"].search([("state", "=", "done")], limit=200).ids
+        committed = {}
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            target = start + n * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            with db.env() as env:
+                env["stock.event.outbox"].sudo()._record_move_lines(
+                    env["stock.move.line"].browse(line_ids[n % len(line_ids)])
+                )
+                env.cr.execute("SELECT event_uuid FROM stock_event_outbox ORDER BY id DESC LIMIT 1")
+                event_id = env.cr.fetchone()[0]
+            committed[event_id] = time.time()
+        achieved = len(committed) / (time.perf_counter() - start)
+        wait_for(lambda: all(e in receiver.arrivals for e in committed), 60)
+        latencies = [(receiver.arrivals[e][0] - t) * 1000 for e, t in committed.items() if e in receiver.arrivals]
+        results["synthetic"] = dict(
+            quantiles(latencies), rate=achieved, count=len(committed), lost=len(committed) - len(latencies)
+        )
+
+        print(f"==> ORM validations ({workers} workers), commit to receipt", flush=True)
+        plans = quant_contention.plan(workers, validations, skus, 1 / 2, seed=99)
+        picking_plans = quant_contention.create_pickings(db, plans)
+        with db.cursor() as cr:
+            cr.execute("SELECT id, name FROM stock_picking WHERE id = ANY(%s)", [[p for ps in picking_plans for p in ps]])
+            names = dict(cr.fetchall())
+        commits, lock = {}, threading.Lock()
+
+        def worker(picking_ids):
+            for picking_id in picking_ids:
+                db.call(lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p)))
+                with lock:
+                    commits[names[picking_id]] = time.time()
+
+        threads = [threading.Thread(target=worker, args=(p,)) for p in picking_plans]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        achieved = len(commits) / (time.perf_counter() - start)
+
+        def received_by_picking():
+            return {ev["picking"]: t for t, ev in list(receiver.arrivals.values()) if ev.get("picking")}
+
+        wait_for(lambda: set(commits) <= set(received_by_picking()), 60)
+        arrivals = received_by_picking()
+        latencies = [(arrivals[name] - t) * 1000 for name, t in commits.items() if name in arrivals]
+        results["orm"] = dict(
+            quantiles(latencies), rate=achieved, count=len(commits), lost=len(commits) - len(latencies)
+        )
+    finally:
+        dispatcher.terminate()
+        dispatcher.wait(30)
+        receiver.stop()
+        channel = receiver.consumer._channel
+        if channel is not None and channel.is_open:
+            channel.queue_delete(receiver.consumer.queue)
+            channel.queue_delete(receiver.consumer.dead_letter_queue)
+            channel.exchange_delete(exchange)
+            channel.exchange_delete(receiver.consumer.dead_letter_exchange)
+        receiver.consumer.close()
+    return results
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.2)
+
+
+# ----------------------------------------------------------------------
+# report
+# ----------------------------------------------------------------------
+
+
+def report(posting, throughput, e2e, conditions):
+    base = posting["stock_scalable"]
+    bus = posting["+ stock_event_bus"]
+    overhead_mean = (bus["mean"] / base["mean"] - 1) * 100
+    overhead_p50 = (bus["p50"] / base["p50"] - 1) * 100
+    lines = [
+        "### 1. Posting latency (1-line validations, 1,000 SKUs)",
+        "",
+        "| figure | vanilla Odoo | stock_scalable | + stock_event_bus | outbox overhead |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, label in (("mean", "mean ms"), ("p50", "p50 ms"), ("p95", "p95 ms"), ("p99", "p99 ms")):
+        overhead = (bus[key] / base[key] - 1) * 100
+        lines.append(
+            f"| {label} | {posting['vanilla'][key]:.0f} | {base[key]:.0f} | {bus[key]:.0f} | {overhead:+.1f}% |"
+        )
+    lines.append(
+        f"| validations/s | {posting['vanilla']['throughput']:.1f} | {base['throughput']:.1f} "
+        f"| {bus['throughput']:.1f} | {(bus['throughput'] / base['throughput'] - 1) * 100:+.1f}% |"
+    )
+    t = throughput
+    lines += [
+        "",
+        "### 2. Dispatcher throughput (publisher confirms, persistent, durable queue)",
+        "",
+        "| figure | stock_event_dispatch | naive: one blocking publish + confirm per message |",
+        "|---|---:|---:|",
+        f"| events/s | {t['rate']:,.0f} (wall incl. {t['startup']:.1f} s startup: {t['rate_wall']:,.0f}) | {t['naive_rate']:,.0f} |",
+        f"| events | {t['pending']:,} pending → {t['sent']:,} sent, {t['delivered']:,} in the queue | 3,000 |",
+        f"| wall time s | {t['wall']:.1f} | |",
+        f"| dispatcher peak memory (RSS) MB | {t['rss_mb']:.0f} | |",
+        f"| outbox pre-fill through the posting hook, events/s | {t['fill_rate']:,.0f} | |",
+        "",
+        "### 3. End-to-end latency, commit to the consumer's receipt",
+        "",
+        "| load | postings/s achieved | events | lost | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in (("synthetic", "posting hook, paced"), ("orm", "ORM validations, as fast as possible")):
+        r = e2e[key]
+        lines.append(
+            f"| {label} | {r['rate']:.1f} | {r['count']} | {r['lost']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} |"
+        )
+    goals = [
+        "",
+        f"Goals: outbox overhead ≤ 5% → mean {overhead_mean:+.1f}%, p50 {overhead_p50:+.1f}%; "
+        f"dispatcher ≥ 5,000 events/s → {t['rate']:,.0f}; "
+        f"p95 < 200 ms at 100 postings/s → {e2e['synthetic']['p95']:.0f} ms.",
+    ]
+    body = (
+        "## Event bus: outbox cost, dispatcher throughput, end-to-end latency\n\n"
+        f"Command: `bench/event_bus.py --write`. {conditions}\n\n"
+        + "\n".join(lines + goals)
+        + "\n\n![posting latency, dispatcher throughput, end-to-end latency](img/event_bus.png)"
+    )
+    return body
+
+
+def plot(posting, throughput, e2e, path):
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    labels = list(posting)
+    for offset, key in ((-0.2, "p50"), (0.2, "p95")):
+        axes[0].bar([i + offset for i in range(len(labels))], [posting[l][key] for l in labels], 0.4, label=key)
+    axes[0].set_xticks(range(len(labels)), labels, fontsize=8)
+    axes[0].set_title("posting latency (ms)")
+    axes[0].legend()
+    axes[1].bar(["stock_event_dispatch", "naive publish"], [throughput["rate"], throughput["naive_rate"]])
+    axes[1].axhline(5000, color="red", linestyle="--", label="goal 5,000/s")
+    axes[1].set_title("events/s with publisher confirms")
+    axes[1].legend()
+    names = ["posting hook", "ORM validations"]
+    for offset, key in ((-0.25, "p50"), (0, "p95"), (0.25, "p99")):
+        axes[2].bar([i + offset for i in range(2)], [e2e["synthetic"][key], e2e["orm"][key]], 0.25, label=key)
+    axes[2].axhline(200, color="red", linestyle="--", label="p95 goal")
+    axes[2].set_xticks(range(2), names)
+    axes[2].set_title("commit → consumer (ms)")
+    axes[2].legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--per-worker", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=4, help="posting rounds per database")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=100, help="postings/s for the latency run")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    stacklib.require_odoo()
+    stacklib.require_postgres()
+    stacklib.require_rabbitmq()
+    import odoo  # noqa: PLC0415
+    from odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
+    conf = stacklib.write_odoo_conf(workdir / "odoo.conf", workdir / "data", db_maxconn=64, log_level="warn")
+    odoo.tools.config.parse_config(["-c", str(conf)])
+    prefix = f"sscale_bench_{int(time.time())}"
+    try:
+        dbs, skus = build(conf, prefix)
+        posting = posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
+        bus_name = dbs["+ stock_event_bus"]
+        bus_db = CommittedDatabase(bus_name)
+        try:
+            throughput = dispatcher_throughput(bus_db, bus_name, conf, args.events)
+            e2e = end_to_end(
+                bus_db, bus_name, conf, args.rate, args.seconds, args.workers, args.per_worker, skus
+            )
+        finally:
+            bus_db.close()
+        conditions = (
+            f"{args.workers} worker threads × {args.per_worker} validations × {args.rounds} "
+            f"alternating rounds per database; {args.events:,} events pre-filled; "
+            f"{args.rate} postings/s for {args.seconds} s; {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, PostgreSQL and RabbitMQ on this machine."
+        )
+        body = report(posting, throughput, e2e, conditions)
+        print()
+        print(body)
+        if args.write:
+            plot(posting, throughput, e2e, ROOT / "docs" / "img" / "event_bus.png")
+            benchdocs.replace_section("event_bus", body)
+            print("==> wrote docs/benchmarks.md and docs/img/event_bus.png")
+    finally:
+        if not args.keep:
+            for name in stacklib.databases_with_prefix(prefix):
+                odoo.sql_db.close_db(name)
+                stacklib.drop_database(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
