@@ -118,13 +118,19 @@ def build_payload(line, *, event_id, warehouse_id, event_type, sign, sequence):
 
 def message_properties(payload):
     """AMQP properties of an event's message (besides delivery mode)."""
-    occurred = datetime.datetime.fromisoformat(payload["occurred_at"].replace("Z", "+00:00"))
+    return properties_of(
+        payload["event_id"], payload["event_type"], payload["occurred_at"], payload["schema_version"]
+    )
+
+
+def properties_of(event_id, event_type, occurred_at, schema_version):
+    occurred = datetime.datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
     return {
-        "message_id": payload["event_id"],
+        "message_id": event_id,
         "content_type": "application/json",
-        "type": payload["event_type"],
+        "type": event_type,
         "timestamp": int(occurred.timestamp()),
-        "headers": {"schema_version": payload["schema_version"]},
+        "headers": {"schema_version": schema_version},
     }
 
 

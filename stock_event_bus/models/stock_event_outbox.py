@@ -73,6 +73,12 @@ class StockEventOutbox(models.Model):
             "CREATE INDEX IF NOT EXISTS stock_event_outbox_pending_idx"
             " ON stock_event_outbox (id) WHERE state = 'pending'"
         )
+        # Per-key order checks of the dispatcher.
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS stock_event_outbox_pending_key_idx"
+            " ON stock_event_outbox (product_id, warehouse_id, sequence)"
+            " WHERE state = 'pending'"
+        )
 
     @api.depends("payload")
     def _compute_payload_text(self):

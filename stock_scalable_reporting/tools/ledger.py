@@ -1,0 +1,256 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The SQL of the reports: the journal of ledger changes, the materialized
+views, and the report views that add the journal's recent rows to them.
+
+How the reports stay exact (the watermark)
+-------------------------------------------
+* A trigger on ``stock_move_line`` writes a journal row for every change of
+  a done line's contribution (+1 for the new values, -1 for the old ones),
+  stamped with the writing transaction's id (``xid8``).
+* A refresh runs in one REPEATABLE READ transaction: it stores the
+  transaction's snapshot (``pg_current_snapshot()``) and refreshes the
+  materialized views, which read the ledger under that very snapshot.
+* A report reads the views plus the journal rows that the stored snapshot
+  does not see (``NOT pg_visible_in_snapshot``): exactly the changes that
+  committed after, or were in flight during, the refresh, whatever their
+  line ids or dates. Back-dated lines land on their own day.
+* After a refresh, journal rows older than the snapshot's xmin are in the
+  views already, and are deleted.
+"""
+
+from odoo.tools import SQL
+
+JOURNAL = "sscale_rpt_journal"
+STATE = "sscale_rpt_state"
+JOURNAL_FUNCTION = "sscale_rpt_journal_fn"
+MOVEMENT_MV = "sscale_rpt_movement"
+LAST_MOVE_MV = "sscale_rpt_last_move"
+# Ids of report rows that come from the journal: far above the views' row
+# numbers, below 2**53 (JavaScript integers in the web client).
+JOURNAL_ID_OFFSET = 2**50
+
+CREATE_JOURNAL = SQL(
+    """
+    CREATE TABLE IF NOT EXISTS sscale_rpt_journal (
+        id bigserial PRIMARY KEY,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        line_id integer NOT NULL,
+        date timestamp NOT NULL,
+        company_id integer,
+        product_id integer NOT NULL,
+        lot_id integer,
+        location_id integer NOT NULL,
+        location_dest_id integer NOT NULL,
+        qty numeric NOT NULL,
+        sign smallint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS sscale_rpt_journal_xid_idx ON sscale_rpt_journal (xid);
+    CREATE TABLE IF NOT EXISTS sscale_rpt_state (
+        id integer PRIMARY KEY CHECK (id = 1),
+        snapshot pg_snapshot,
+        refreshed_at timestamp,
+        duration double precision
+    );
+    INSERT INTO sscale_rpt_state (id) VALUES (1) ON CONFLICT DO NOTHING;
+
+    CREATE OR REPLACE FUNCTION sscale_rpt_journal_fn() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state = 'done' THEN
+            INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
+                                            location_id, location_dest_id, qty, sign)
+            VALUES (OLD.id, OLD.date, OLD.company_id, OLD.product_id, OLD.lot_id,
+                    OLD.location_id, OLD.location_dest_id, OLD.quantity_product_uom, -1);
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state = 'done' THEN
+            INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
+                                            location_id, location_dest_id, qty, sign)
+            VALUES (NEW.id, NEW.date, NEW.company_id, NEW.product_id, NEW.lot_id,
+                    NEW.location_id, NEW.location_dest_id, NEW.quantity_product_uom, 1);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    DROP TRIGGER IF EXISTS sscale_rpt_journal_ins ON stock_move_line;
+    CREATE TRIGGER sscale_rpt_journal_ins AFTER INSERT ON stock_move_line
+        FOR EACH ROW WHEN (NEW.state = 'done') EXECUTE FUNCTION sscale_rpt_journal_fn();
+    DROP TRIGGER IF EXISTS sscale_rpt_journal_upd ON stock_move_line;
+    CREATE TRIGGER sscale_rpt_journal_upd AFTER UPDATE ON stock_move_line
+        FOR EACH ROW WHEN (
+            (OLD.state = 'done' OR NEW.state = 'done')
+            AND (OLD.state, OLD.date, OLD.quantity_product_uom, OLD.product_id, OLD.lot_id,
+                 OLD.location_id, OLD.location_dest_id, OLD.company_id)
+                IS DISTINCT FROM
+                (NEW.state, NEW.date, NEW.quantity_product_uom, NEW.product_id, NEW.lot_id,
+                 NEW.location_id, NEW.location_dest_id, NEW.company_id)
+        ) EXECUTE FUNCTION sscale_rpt_journal_fn();
+    DROP TRIGGER IF EXISTS sscale_rpt_journal_del ON stock_move_line;
+    CREATE TRIGGER sscale_rpt_journal_del AFTER DELETE ON stock_move_line
+        FOR EACH ROW WHEN (OLD.state = 'done') EXECUTE FUNCTION sscale_rpt_journal_fn();
+    """
+)
+
+# Journal rows that the last refresh's snapshot does not see.
+RECENT_JOURNAL = SQL(
+    """
+    SELECT j.id, j.date, j.company_id, j.product_id, j.lot_id, j.location_id,
+           j.location_dest_id, j.qty, j.sign
+      FROM sscale_rpt_journal j, sscale_rpt_state s
+     WHERE s.id = 1
+       AND (s.snapshot IS NULL
+            OR (j.xid >= pg_snapshot_xmin(s.snapshot)
+                AND NOT pg_visible_in_snapshot(j.xid, s.snapshot)))
+    """
+)
+
+DONE_LINES = SQL(
+    """
+    SELECT ml.id, ml.date, ml.company_id, ml.product_id, ml.lot_id, ml.location_id,
+           ml.location_dest_id, ml.quantity_product_uom AS qty, 1 AS sign
+      FROM stock_move_line ml
+     WHERE ml.state = 'done'
+    """
+)
+
+
+def movement_sides(lines):
+    """One row per internal end of each line of ``lines`` (an SQL query with
+    the columns of DONE_LINES), with its movement type and signed in/out."""
+    return SQL(
+        """
+        SELECT s.id AS line_key, s.date::date AS date, s.company_id, l.warehouse_id,
+               l.id AS location_id, s.product_id,
+               CASE
+                   WHEN o.scrap_location THEN 'scrap'
+                   WHEN o.usage = 'inventory' THEN 'adjustment'
+                   WHEN o.usage = 'production' THEN 'production'
+                   WHEN o.usage = 'supplier' THEN CASE WHEN s.incoming THEN 'receipt' ELSE 'return' END
+                   WHEN o.usage = 'customer' THEN CASE WHEN s.incoming THEN 'return' ELSE 'sale' END
+                   WHEN o.usage = 'internal' AND o.warehouse_id IS NOT DISTINCT FROM l.warehouse_id
+                       THEN 'internal'
+                   WHEN s.incoming THEN 'transfer_in'
+                   ELSE 'transfer_out'
+               END AS movement_type,
+               CASE WHEN s.incoming THEN s.sign * s.qty ELSE 0 END AS qty_in,
+               CASE WHEN s.incoming THEN 0 ELSE s.sign * s.qty END AS qty_out,
+               s.sign AS move_count
+          FROM (SELECT x.id, x.date, x.company_id, x.product_id, x.qty, x.sign,
+                       x.location_dest_id AS here, x.location_id AS there, TRUE AS incoming
+                  FROM (%(lines)s) x
+                UNION ALL
+                SELECT x.id, x.date, x.company_id, x.product_id, x.qty, x.sign,
+                       x.location_id AS here, x.location_dest_id AS there, FALSE AS incoming
+                  FROM (%(lines)s) x) s
+          JOIN stock_location l ON l.id = s.here AND l.usage = 'internal'
+          JOIN stock_location o ON o.id = s.there
+        """,
+        lines=lines,
+    )
+
+
+GRAIN = ["date", "company_id", "warehouse_id", "location_id", "product_id", "movement_type"]
+
+MOVEMENT_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, location_id,
+                                       product_id, movement_type) AS id, f.*
+      FROM (SELECT date, company_id, warehouse_id, location_id, product_id, movement_type,
+                   SUM(qty_in) AS qty_in, SUM(qty_out) AS qty_out,
+                   SUM(move_count)::integer AS move_count
+              FROM (%s) sides
+             GROUP BY date, company_id, warehouse_id, location_id, product_id, movement_type) f
+    """,
+    movement_sides(DONE_LINES),
+)
+
+LAST_MOVE_MV_QUERY = SQL(
+    """
+    SELECT location_id, product_id, COALESCE(lot_id, 0) AS lot_key, MAX(date) AS last_date
+      FROM (SELECT location_id, product_id, lot_id, date FROM stock_move_line
+             WHERE state = 'done'
+            UNION ALL
+            SELECT location_dest_id, product_id, lot_id, date FROM stock_move_line
+             WHERE state = 'done') ends
+     GROUP BY location_id, product_id, COALESCE(lot_id, 0)
+    """
+)
+
+MATERIALIZED_VIEWS = {
+    MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
+    LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
+}
+
+MOVEMENT_REPORT_QUERY = SQL(
+    """
+    SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
+           p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
+           m.qty_in - m.qty_out AS qty_net, m.move_count
+      FROM (SELECT id, date, company_id, warehouse_id, location_id, product_id, movement_type,
+                   qty_in, qty_out, move_count
+              FROM sscale_rpt_movement
+            UNION ALL
+            SELECT %(offset)s + line_key, date, company_id, warehouse_id, location_id,
+                   product_id, movement_type, qty_in, qty_out, move_count
+              FROM (%(recent)s) recent) m
+      JOIN product_product p ON p.id = m.product_id
+      JOIN product_template t ON t.id = p.product_tmpl_id
+    """,
+    offset=JOURNAL_ID_OFFSET,
+    recent=movement_sides(RECENT_JOURNAL),
+)
+
+LEVEL_REPORT_QUERY = SQL(
+    """
+    SELECT MIN(q.id) AS id, q.company_id, l.warehouse_id, q.location_id, q.product_id,
+           p.product_tmpl_id, t.categ_id, q.lot_id,
+           SUM(q.quantity) AS quantity, SUM(q.reserved_quantity) AS reserved_quantity,
+           SUM(q.quantity) - SUM(q.reserved_quantity) AS available_quantity,
+           MAX(lm.last_date) AS last_movement_date,
+           (NOW() AT TIME ZONE 'UTC')::date - MAX(lm.last_date)::date AS days_since_last_movement
+      FROM stock_quant q
+      JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
+      JOIN product_product p ON p.id = q.product_id
+      JOIN product_template t ON t.id = p.product_tmpl_id
+      LEFT JOIN (SELECT location_id, product_id, lot_key, MAX(last_date) AS last_date
+                   FROM (SELECT location_id, product_id, lot_key, last_date
+                           FROM sscale_rpt_last_move
+                         UNION ALL
+                         SELECT r.location_id, r.product_id, COALESCE(r.lot_id, 0), r.date
+                           FROM (%(recent)s) r
+                         UNION ALL
+                         SELECT r.location_dest_id, r.product_id, COALESCE(r.lot_id, 0), r.date
+                           FROM (%(recent)s) r) ends
+                  GROUP BY location_id, product_id, lot_key) lm
+        ON lm.location_id = q.location_id AND lm.product_id = q.product_id
+       AND lm.lot_key = COALESCE(q.lot_id, 0)
+     GROUP BY q.company_id, l.warehouse_id, q.location_id, q.product_id, p.product_tmpl_id,
+              t.categ_id, q.lot_id
+    """,
+    recent=RECENT_JOURNAL,
+)
+
+
+def inventory_at_date_query(date):
+    """On-hand per warehouse and product at the end of ``date`` (UTC days):
+    today's quants minus the net movements dated after it."""
+    return SQL(
+        """
+        SELECT row_number() OVER (ORDER BY x.warehouse_id, x.product_id) AS id,
+               w.company_id, x.warehouse_id, x.product_id, p.product_tmpl_id, t.categ_id,
+               %(date)s::date AS date, x.quantity
+          FROM (SELECT warehouse_id, product_id, SUM(qty) AS quantity
+                  FROM (SELECT l.warehouse_id, q.product_id, q.quantity AS qty
+                          FROM stock_quant q
+                          JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
+                         WHERE l.warehouse_id IS NOT NULL
+                        UNION ALL
+                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                          FROM stock_movement_report
+                         WHERE date > %(date)s::date AND warehouse_id IS NOT NULL) moves
+                 GROUP BY warehouse_id, product_id) x
+          JOIN stock_warehouse w ON w.id = x.warehouse_id
+          JOIN product_product p ON p.id = x.product_id
+          JOIN product_template t ON t.id = p.product_tmpl_id
+        """,
+        date=date,
+    )
