@@ -24,7 +24,6 @@ vanilla Odoo in one run.
 import argparse
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -182,19 +181,23 @@ def dispatcher_throughput(db, dbname, conf, events):
             cr.execute("SELECT COUNT(*) FROM stock_event_outbox WHERE state = 'pending'")
             pending = cr.fetchone()[0]
         print(f"==> stock_event_dispatch --once over {pending:,} pending events", flush=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
-        result = subprocess.run(
+        process = subprocess.Popen(
             stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
             env=stacklib.odoo_env(),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            check=False,
         )
+        peak_kb = 0
+        while process.poll() is None:
+            peak_kb = max(peak_kb, _peak_rss_kb(process.pid))
+            time.sleep(0.1)
         wall = time.perf_counter() - started
-        if result.returncode:
-            raise RuntimeError(result.stderr[-2000:])
-        rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        output = process.stdout.read()
+        if process.returncode:
+            raise RuntimeError(output[-2000:])
+        rss = peak_kb
         with db.cursor() as cr:
             cr.execute("SELECT COUNT(*) FROM stock_event_outbox WHERE state = 'sent'")
             sent = cr.fetchone()[0]
@@ -227,6 +230,18 @@ def dispatcher_throughput(db, dbname, conf, events):
         channel.queue_delete(queue)
         channel.exchange_delete(exchange)
         connection.close()
+
+
+def _peak_rss_kb(pid):
+    """The process's peak resident memory so far (VmHWM), in kB."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def naive_publish(channel, exchange, count):

@@ -11,6 +11,10 @@
     "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
+        "security/stock_scalable_reporting_security.xml",
+        "data/ir_cron.xml",
+        "views/stock_report_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "uninstall_hook": "uninstall_hook",
     "installable": True,

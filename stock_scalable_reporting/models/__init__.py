@@ -1,1 +1,4 @@
 from . import stock_report_refresh
+from . import stock_movement_report
+from . import stock_inventory_date_wizard
+from . import res_config_settings

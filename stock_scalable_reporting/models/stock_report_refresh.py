@@ -1,7 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+import logging
+import time
 
-from ..tools import matview
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..tools import ledger, matview
+
+_logger = logging.getLogger(__name__)
+
+# The one refresh lock of the reports (all their views in one transaction).
+REFRESH_LOCK = "sscale_rpt_reports"
 
 
 class StockReportRefresh(models.Model):
@@ -40,3 +49,127 @@ class StockReportRefresh(models.Model):
                 "state": "skipped" if duration is None else "done",
             }
         )
+
+    # ------------------------------------------------------------------
+    # The reports' views
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _ensure_report_views(self):
+        """Create what the reports need when it is missing: the journal and
+        its trigger, the materialized views (built at once, with progress in
+        the log). Called by the report models' init(), so an upgrade rebuilds
+        views that a column change dropped (PostgreSQL drops dependent views
+        with CASCADE)."""
+        cr = self.env.cr
+        cr.execute(ledger.CREATE_JOURNAL)
+        missing = [name for name in ledger.MATERIALIZED_VIEWS if not matview.exists(cr, name)]
+        if not missing:
+            return
+        cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
+        lines = cr.fetchone()[0]
+        for name in missing:
+            query, unique, indexes = ledger.MATERIALIZED_VIEWS[name]
+            matview.create(cr, name, query, unique, indexes)
+        self._refresh_reports(views=missing, log_progress=lines)
+
+    @api.model
+    def _refresh_reports(self, views=None, log_progress=None):
+        """Refresh the reports' materialized views in this transaction, all
+        under one snapshot that is stored for the reports' read-time delta.
+        Returns the log rows, or a 'skipped' row when a refresh is running."""
+        cr = self.env.cr
+        self.env.flush_all()
+        if not matview.try_lock(cr, REFRESH_LOCK):
+            return self.sudo().create(
+                {"view_name": REFRESH_LOCK, "duration": 0.0, "state": "skipped"}
+            )
+        views = views or list(ledger.MATERIALIZED_VIEWS)
+        # Under REPEATABLE READ this is the snapshot the refreshes read with.
+        cr.execute("SELECT pg_current_snapshot()")
+        snapshot = cr.fetchone()[0]
+        logs = self.browse()
+        total = 0.0
+        for name in views:
+            if log_progress is not None:
+                _logger.info(
+                    "stock_scalable_reporting: building %s from %s done move lines ...",
+                    name,
+                    f"{log_progress:,}",
+                )
+            started = fields.Datetime.now()
+            duration = matview.refresh(cr, name, lock=False)
+            total += duration
+            if log_progress is not None:
+                _logger.info("stock_scalable_reporting: %s built in %.1f s", name, duration)
+            logs |= self.sudo().create(
+                {"view_name": name, "started_at": started, "duration": duration, "state": "done"}
+            )
+        cr.execute(
+            SQL(
+                """
+                UPDATE sscale_rpt_state
+                   SET snapshot = %s::pg_snapshot, refresh_xid = pg_current_xact_id(),
+                       refreshed_at = NOW() AT TIME ZONE 'UTC', duration = %s
+                 WHERE id = 1
+                """,
+                snapshot,
+                total,
+            )
+        )
+        # Journal rows the views now hold.
+        cr.execute(
+            SQL(
+                "DELETE FROM sscale_rpt_journal"
+                " WHERE xid < pg_snapshot_xmin(%s::pg_snapshot) OR xid = pg_current_xact_id()",
+                snapshot,
+            )
+        )
+        return logs
+
+    @api.model
+    def _cron_refresh_reports(self):
+        started = time.monotonic()
+        logs = self._refresh_reports()
+        _logger.info(
+            "stock_scalable_reporting: reports refreshed (%s) in %.1f s",
+            ", ".join(f"{log.view_name}: {log.state}" for log in logs),
+            time.monotonic() - started,
+        )
+
+    @api.model
+    def action_refresh_now(self):
+        """Queue a refresh for the cron worker; never refresh in a request."""
+        cron = self.env.ref("stock_scalable_reporting.ir_cron_refresh_reports").sudo()
+        cron._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": _("A refresh of the stock reports is queued; it runs in the background."),
+                "type": "info",
+                "sticky": False,
+            },
+        }
+
+    @api.model
+    def _action_open_report(self, xmlid):
+        """The report's window action, titled with how fresh its heavy part is
+        (the rows posted since are added at read time)."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        refreshed_at, _duration = self._data_as_of()
+        if refreshed_at:
+            local = fields.Datetime.context_timestamp(self, refreshed_at)
+            action["name"] = _(
+                "%(report)s (views of %(when)s + live postings)",
+                report=action["name"],
+                when=local.strftime("%Y-%m-%d %H:%M"),
+            )
+        return action
+
+    @api.model
+    def _data_as_of(self):
+        """When the reports' materialized views were last refreshed."""
+        self.env.cr.execute("SELECT refreshed_at, duration FROM sscale_rpt_state WHERE id = 1")
+        row = self.env.cr.fetchone()
+        return row or (None, None)

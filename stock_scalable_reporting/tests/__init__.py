@@ -1,1 +1,2 @@
 from . import test_matview
+from . import test_report_actions

@@ -14,6 +14,8 @@ How the reports stay exact (the watermark)
   does not see (``NOT pg_visible_in_snapshot``): exactly the changes that
   committed after, or were in flight during, the refresh, whatever their
   line ids or dates. Back-dated lines land on their own day.
+* The refresh's own transaction sees its own writes: its id is stored too
+  and counts as seen.
 * After a refresh, journal rows older than the snapshot's xmin are in the
   views already, and are deleted.
 """
@@ -48,6 +50,7 @@ CREATE_JOURNAL = SQL(
     CREATE TABLE IF NOT EXISTS sscale_rpt_state (
         id integer PRIMARY KEY CHECK (id = 1),
         snapshot pg_snapshot,
+        refresh_xid xid8,
         refreshed_at timestamp,
         duration double precision
     );
@@ -99,7 +102,8 @@ RECENT_JOURNAL = SQL(
      WHERE s.id = 1
        AND (s.snapshot IS NULL
             OR (j.xid >= pg_snapshot_xmin(s.snapshot)
-                AND NOT pg_visible_in_snapshot(j.xid, s.snapshot)))
+                AND NOT pg_visible_in_snapshot(j.xid, s.snapshot)
+                AND j.xid IS DISTINCT FROM s.refresh_xid))
     """
 )
 
@@ -232,10 +236,12 @@ LEVEL_REPORT_QUERY = SQL(
 
 def inventory_at_date_query(date):
     """On-hand per warehouse and product at the end of ``date`` (UTC days):
-    today's quants minus the net movements dated after it."""
+    today's quants minus the net movements dated after it. Row ids carry the
+    day, so that the ORM cache never mixes two days' figures."""
     return SQL(
         """
-        SELECT row_number() OVER (ORDER BY x.warehouse_id, x.product_id) AS id,
+        SELECT (%(date)s::date - DATE '2000-01-01')::bigint * 1000000000
+               + row_number() OVER (ORDER BY x.warehouse_id, x.product_id) AS id,
                w.company_id, x.warehouse_id, x.product_id, p.product_tmpl_id, t.categ_id,
                %(date)s::date AS date, x.quantity
           FROM (SELECT warehouse_id, product_id, SUM(qty) AS quantity

@@ -29,10 +29,10 @@ def advisory_key(name):
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
-def create(cr, name, query, unique_columns):
+def create(cr, name, query, unique_columns, indexes=()):
     """(Re)create materialized view ``name`` from ``query`` (an ``SQL``),
     WITH NO DATA, plus the unique index that ``REFRESH ... CONCURRENTLY``
-    needs."""
+    needs and the other ``indexes`` (lists of columns)."""
     ident = _identifier(name)
     cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", ident))
     cr.execute(SQL("CREATE MATERIALIZED VIEW %s AS %s WITH NO DATA", ident, query))
@@ -44,6 +44,20 @@ def create(cr, name, query, unique_columns):
             SQL(", ").join(SQL.identifier(c) for c in unique_columns),
         )
     )
+    for number, columns in enumerate(indexes, 1):
+        cr.execute(
+            SQL(
+                "CREATE INDEX %s ON %s (%s)",
+                SQL.identifier(f"{name}_idx{number}"),
+                ident,
+                SQL(", ").join(SQL.identifier(c) for c in columns),
+            )
+        )
+
+
+def exists(cr, name):
+    cr.execute(SQL("SELECT 1 FROM pg_matviews WHERE matviewname = %s", name))
+    return bool(cr.fetchone())
 
 
 def is_populated(cr, name):
@@ -52,7 +66,7 @@ def is_populated(cr, name):
     return bool(row and row[0])
 
 
-def refresh(cr, name):
+def refresh(cr, name, lock=True):
     """Refresh ``name`` under its advisory lock, in the caller's transaction.
 
     Returns the duration in seconds, or ``None`` when another refresh of the
@@ -62,10 +76,7 @@ def refresh(cr, name):
     ident = _identifier(name)
     # Transaction-level advisory lock, tried without waiting: a second
     # refresh returns at once; the lock goes with the commit or rollback.
-    cr.execute(
-        SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", ADVISORY_NAMESPACE, advisory_key(name))
-    )
-    if not cr.fetchone()[0]:
+    if lock and not try_lock(cr, name):
         return None
     started = time.monotonic()
     if is_populated(cr, name):
@@ -73,6 +84,14 @@ def refresh(cr, name):
     else:
         cr.execute(SQL("REFRESH MATERIALIZED VIEW %s", ident))
     return time.monotonic() - started
+
+
+def try_lock(cr, name):
+    """Take the refresh lock of ``name`` for this transaction, if free."""
+    cr.execute(
+        SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", ADVISORY_NAMESPACE, advisory_key(name))
+    )
+    return cr.fetchone()[0]
 
 
 def existing(cr):
@@ -83,6 +102,9 @@ def existing(cr):
         SELECT 'matview', matviewname FROM pg_matviews WHERE matviewname LIKE %(p)s
         UNION ALL
         SELECT 'view', viewname FROM pg_views WHERE viewname LIKE %(p)s
+        UNION ALL
+        SELECT 'table', tablename FROM pg_tables
+         WHERE schemaname = current_schema() AND tablename LIKE %(p)s
         UNION ALL
         SELECT 'function', p.oid::regprocedure::text
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -100,6 +122,8 @@ def drop_all(cr):
         if kind == "function":
             # regprocedure text, e.g. sscale_rpt_f(integer): already quoted.
             cr.execute(SQL("DROP FUNCTION IF EXISTS %s CASCADE", SQL(name)))
+        elif kind == "table":
+            cr.execute(SQL("DROP TABLE IF EXISTS %s CASCADE", SQL.identifier(name)))
         elif kind == "matview":
             cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", SQL.identifier(name)))
         else:

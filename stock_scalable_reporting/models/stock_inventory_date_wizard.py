@@ -1,0 +1,31 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, fields, models
+
+
+class StockInventoryDateWizard(models.TransientModel):
+    _name = "stock.inventory.date.wizard"
+    _description = "Inventory at Date"
+
+    date = fields.Date(required=True, default=fields.Date.context_today)
+    warehouse_ids = fields.Many2many("stock.warehouse", string="Warehouses")
+    categ_ids = fields.Many2many("product.category", string="Product Categories")
+
+    def action_open(self):
+        self.ensure_one()
+        domain = []
+        if self.warehouse_ids:
+            domain.append(("warehouse_id", "in", self.warehouse_ids.ids))
+        if self.categ_ids:
+            domain.append(("categ_id", "child_of", self.categ_ids.ids))
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stock_scalable_reporting.action_stock_inventory_date_report"
+        )
+        action.update(
+            {
+                "name": _("Inventory at %s", fields.Date.to_string(self.date)),
+                "domain": domain,
+                "context": {"inventory_date": fields.Date.to_string(self.date)},
+                "target": "main",
+            }
+        )
+        return action

@@ -1,0 +1,133 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models, tools
+from odoo.tools import SQL
+
+from ..tools import ledger
+
+# Pending ORM writes of these fields are flushed before a report is read (the
+# journal trigger sees them then).
+LEDGER_FIELDS = {
+    "stock.move.line": [
+        "state",
+        "date",
+        "quantity_product_uom",
+        "product_id",
+        "lot_id",
+        "location_id",
+        "location_dest_id",
+        "company_id",
+    ],
+}
+QUANT_FIELDS = {"stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]}
+
+MOVEMENT_TYPES = [
+    ("receipt", "Receipt"),
+    ("sale", "Sale"),
+    ("return", "Return"),
+    ("transfer_in", "Transfer In"),
+    ("transfer_out", "Transfer Out"),
+    ("adjustment", "Adjustment"),
+    ("scrap", "Scrap"),
+    ("production", "Production"),
+    ("internal", "Internal"),
+]
+
+
+class StockMovementReport(models.Model):
+    """Daily movement facts: day × company × warehouse × internal location ×
+    product × movement type. The materialized view holds everything up to
+    its last refresh; the journal adds what committed since (exact)."""
+
+    _name = "stock.movement.report"
+    _description = "Stock Movements Analysis"
+    _auto = False
+    _order = "date desc, id desc"
+    _rec_name = "product_id"
+    _depends = LEDGER_FIELDS
+
+    date = fields.Date(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
+    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
+    product_id = fields.Many2one("product.product", readonly=True)
+    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
+    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
+    movement_type = fields.Selection(MOVEMENT_TYPES, readonly=True)
+    qty_in = fields.Float(string="Quantity In", readonly=True, digits="Product Unit of Measure")
+    qty_out = fields.Float(string="Quantity Out", readonly=True, digits="Product Unit of Measure")
+    qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
+    move_count = fields.Integer(string="# Move Lines", readonly=True)
+
+    def init(self):
+        self.env["stock.report.refresh"]._ensure_report_views()
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), ledger.MOVEMENT_REPORT_QUERY)
+        )
+
+    @api.model
+    def action_refresh_now(self):
+        return self.env["stock.report.refresh"].action_refresh_now()
+
+
+class StockLevelReport(models.Model):
+    """Current levels per company, warehouse, location, product and lot, with
+    the date of the last movement (materialized view + journal)."""
+
+    _name = "stock.level.report"
+    _description = "Stock Levels Analysis"
+    _auto = False
+    _order = "warehouse_id, product_id"
+    _rec_name = "product_id"
+    _depends = {**LEDGER_FIELDS, **QUANT_FIELDS}
+
+    company_id = fields.Many2one("res.company", readonly=True)
+    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
+    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
+    product_id = fields.Many2one("product.product", readonly=True)
+    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
+    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
+    lot_id = fields.Many2one("stock.lot", string="Lot/Serial Number", readonly=True)
+    quantity = fields.Float(string="On Hand", readonly=True, digits="Product Unit of Measure")
+    reserved_quantity = fields.Float(string="Reserved", readonly=True, digits="Product Unit of Measure")
+    available_quantity = fields.Float(string="Available", readonly=True, digits="Product Unit of Measure")
+    last_movement_date = fields.Datetime(readonly=True)
+    days_since_last_movement = fields.Integer(readonly=True, aggregator="max")
+
+    def init(self):
+        self.env["stock.report.refresh"]._ensure_report_views()
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), ledger.LEVEL_REPORT_QUERY)
+        )
+
+    @api.model
+    def action_refresh_now(self):
+        return self.env["stock.report.refresh"].action_refresh_now()
+
+
+class StockInventoryDateReport(models.Model):
+    """On-hand per warehouse and product at the end of a past day (UTC):
+    today's quants minus the net movements dated after it, read from the
+    movement facts. The day comes from the context (``inventory_date``), set
+    by the Inventory at Date wizard."""
+
+    _name = "stock.inventory.date.report"
+    _description = "Inventory at Date"
+    _auto = False
+    _order = "warehouse_id, product_id"
+    _rec_name = "product_id"
+    _depends = {**LEDGER_FIELDS, **QUANT_FIELDS}
+
+    date = fields.Date(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
+    product_id = fields.Many2one("product.product", readonly=True)
+    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
+    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
+    quantity = fields.Float(string="On Hand at Date", readonly=True, digits="Product Unit of Measure")
+
+    @property
+    def _table_query(self):
+        day = self.env.context.get("inventory_date") or fields.Date.context_today(self)
+        return ledger.inventory_at_date_query(fields.Date.to_date(day))
