@@ -305,3 +305,23 @@ class TestReportingExactness:
         with committed_db.env() as env:
             seen = env["stock.level.report"].search([("company_id", "=", other_id)])
             assert sum(seen.mapped("quantity")) == 4
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+class TestReportingUpgrade:
+    def test_upgrade_rebuilds_views_dropped_by_a_column_change(self, committed_db, odoo_cli):
+        """A column change elsewhere drops the views (CASCADE); upgrading the
+        module builds them again, with the same figures."""
+        with committed_db.env() as env:
+            stock_flows.create_product(env, "Rebuilt", 9)
+            before = _report(env, ["product_id"])
+            # What PostgreSQL does when Odoo changes a column that a view reads.
+            env.cr.execute("DROP MATERIALIZED VIEW sscale_rpt_movement CASCADE")
+            env.cr.execute("SELECT to_regclass('stock_movement_report')")
+            assert env.cr.fetchone()[0] is None, "the report view went with it"
+        result = odoo_cli("-d", committed_db.name, "-u", "stock_scalable_reporting", "--stop-after-init")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "building sscale_rpt_movement" in result.stderr
+        with committed_db.env() as env:
+            assert _report(env, ["product_id"]) == before

@@ -15,7 +15,7 @@ class StockMove(models.Model):
             and not m.location_id.should_bypass_reservation()
         )
         quants = self.env["stock.quant"].sudo()
-        with quants._sscale_lock_scope():
+        with quants._sscale_lock_scope(), quants._sscale_lock_race(moves.product_id.ids):
             if moves:
                 quants._sscale_lock_reservation_candidates(moves)
             return super()._action_assign(force_qty=force_qty)

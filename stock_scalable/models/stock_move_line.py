@@ -38,6 +38,10 @@ class StockMoveLine(models.Model):
         yet gets its row when Odoo creates it; a concurrent creation of the
         same key is caught by the key index and retried.)"""
         quants = self.env["stock.quant"].sudo()
-        with quants._sscale_lock_scope(), quants._sscale_deferred_guard():
+        with (
+            quants._sscale_lock_scope(),
+            quants._sscale_lock_race(self.product_id.ids),
+            quants._sscale_deferred_guard(),
+        ):
             quants._sscale_lock_keys(self._sscale_posting_keys())
             return super()._action_done()

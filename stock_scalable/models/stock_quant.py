@@ -68,9 +68,11 @@ class StockQuant(models.Model):
     @api.model
     @contextlib.contextmanager
     def _sscale_lock_race(self, product_ids):
-        """Around a quant lock statement: when it loses the race (the rows
-        changed after our snapshot, or a deadlock), the replay of the request
-        goes through the products' turnstile (see tools/turnstile.py)."""
+        """Around a quant lock statement, or a whole posting of ``product_ids``:
+        when it loses a race (rows changed after our snapshot, or a
+        deadlock), the replay of the request goes through the products'
+        turnstile (see tools/turnstile.py). A posting marks its products even
+        when the failure comes from Odoo's own statements."""
         try:
             yield
         except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
@@ -373,7 +375,7 @@ class StockQuant(models.Model):
         """Lock the counted quants (in key order) before Odoo reads their
         differences and posts the adjustment moves."""
         quants = self.sudo()
-        with quants._sscale_lock_scope():
+        with quants._sscale_lock_scope(), quants._sscale_lock_race(self.product_id.ids):
             quants._sscale_lock_keys([quant._sscale_key() for quant in self])
             return super()._apply_inventory()
 

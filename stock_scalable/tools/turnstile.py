@@ -55,7 +55,7 @@ def gate_sql(product_ids):
 def mark(cr, product_ids):
     """The current transaction lost a lock race on ``product_ids``: its replay
     goes through the turnstile (with the products it already held)."""
-    products = set(product_ids) | cr.__dict__.get(_HELD, set())
+    products = set(product_ids) | cr.__dict__.get(_HELD, set()) | cr.__dict__.get(_PENDING, set())
     cr.__dict__[_PENDING] = products
 
 
