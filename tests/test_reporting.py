@@ -307,6 +307,61 @@ class TestReportingExactness:
             assert sum(seen.mapped("quantity")) == 4
 
 
+def _month_report(env, groupby, domain):
+    """read_group by month as the pivot asks it: {(month start, *keys): sums}."""
+    rows = env["stock.movement.report"].read_group(
+        domain, [f"{m}:sum" for m in MEASURES], ["date:month", *groupby], lazy=False
+    )
+    result = {}
+    for row in rows:
+        month = datetime.date.fromisoformat(row["__range"]["date:month"]["from"][:10])
+        key = (month,) + tuple(row[g][0] if isinstance(row[g], tuple) else row[g] for g in groupby)
+        values = {m: float(row[m] or 0.0) for m in MEASURES}
+        if any(abs(x) > 1e-9 for x in values.values()):
+            result[key] = values
+    return result
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+class TestReportingMonths:
+    def test_monthly_questions_equal_the_ledger(self, committed_db):
+        """Questions by month are answered from the monthly facts, and give
+        the ledger's figures: before and after a refresh, back-dated lines."""
+        with committed_db.env() as env:
+            wh = stock_flows.main_warehouse(env)
+            ids = [stock_flows.create_product(env, f"Monthly {i}", 40).id for i in range(3)]
+            old = stock_flows.create_picking(env, wh.out_type_id, [(ids[0], 4)])
+            stock_flows.validate_all(old)
+            _backdate(env, old, 45)
+        _refresh(committed_db)
+        with committed_db.env() as env:
+            wh = stock_flows.main_warehouse(env)
+            stock_flows.deliver(env, [(ids[1], 2)])
+            late = stock_flows.create_picking(env, wh.in_type_id, [(ids[2], 5)])
+            stock_flows.validate_all(late)
+            _backdate(env, late, 70)
+        with committed_db.env() as env:
+            start = (datetime.date.today() - datetime.timedelta(days=365)).replace(day=1)
+            domain = [("date", ">=", start), ("product_id", "in", ids)]
+            Report = env["stock.movement.report"]
+            assert Report._sscale_months_suffice(domain, ["product_id", "date:month"], ["qty_net:sum"], [])
+            assert not Report._sscale_months_suffice(
+                [("date", ">=", start + datetime.timedelta(days=3))], ["product_id"], [], []
+            )
+            for groupby in (["product_id"], ["product_id", "movement_type"], ["warehouse_id"]):
+                truth = _ground_truth(
+                    env,
+                    ["date", *groupby],
+                    lambda f: f["date"] >= start and f["product_id"] in ids,
+                )
+                monthly = collections.defaultdict(lambda: dict.fromkeys(MEASURES, 0.0))
+                for (day, *rest), values in truth.items():
+                    for m in MEASURES:
+                        monthly[(day.replace(day=1), *rest)][m] += values[m]
+                _assert_same(_month_report(env, groupby, domain), dict(monthly))
+
+
 @tagged("-at_install", "post_install", "sscale_committed")
 @pytest.mark.committed
 class TestReportingUpgrade:

@@ -23,6 +23,7 @@ class StockInventoryDateWizard(models.TransientModel):
         action.update(
             {
                 "name": _("Inventory at %s", fields.Date.to_string(self.date)),
+                "display_name": _("Inventory at %s", fields.Date.to_string(self.date)),
                 "domain": domain,
                 "context": {"inventory_date": fields.Date.to_string(self.date)},
                 "target": "main",

@@ -1,5 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
+
 from odoo import api, fields, models, tools
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import ledger
@@ -20,6 +23,33 @@ LEDGER_FIELDS = {
 }
 QUANT_FIELDS = {"stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]}
 
+# What the monthly facts can answer exactly.
+MONTH_DIMENSIONS = {
+    "company_id",
+    "warehouse_id",
+    "location_id",
+    "product_id",
+    "product_tmpl_id",
+    "categ_id",
+    "movement_type",
+}
+MONTH_MEASURES = {"qty_in:sum", "qty_out:sum", "qty_net:sum", "move_count:sum", "__count"}
+
+
+def _month_bound(operator, value):
+    """Whether a date condition falls on month boundaries."""
+    try:
+        day = fields.Date.to_date(value)
+    except (TypeError, ValueError):
+        return False
+    if not isinstance(day, datetime.date):
+        return False
+    if operator in (">=", "<"):
+        return day.day == 1
+    if operator in (">", "<="):
+        return (day + datetime.timedelta(days=1)).day == 1
+    return False
+
 MOVEMENT_TYPES = [
     ("receipt", "Receipt"),
     ("sale", "Sale"),
@@ -33,15 +63,10 @@ MOVEMENT_TYPES = [
 ]
 
 
-class StockMovementReport(models.Model):
-    """Daily movement facts: day × company × warehouse × internal location ×
-    product × movement type. The materialized view holds everything up to
-    its last refresh; the journal adds what committed since (exact)."""
-
-    _name = "stock.movement.report"
-    _description = "Stock Movements Analysis"
+class StockMovementReportMixin(models.AbstractModel):
+    _name = "stock.movement.report.mixin"
+    _description = "Stock Movement Facts"
     _auto = False
-    _order = "date desc, id desc"
     _rec_name = "product_id"
     _depends = LEDGER_FIELDS
 
@@ -58,12 +83,78 @@ class StockMovementReport(models.Model):
     qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
     move_count = fields.Integer(string="# Move Lines", readonly=True)
 
-    def init(self):
+    def _create_report_view(self, query):
         self.env["stock.report.refresh"]._ensure_report_views()
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
-            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), ledger.MOVEMENT_REPORT_QUERY)
+            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), query)
         )
+
+
+class StockMovementMonthReport(models.Model):
+    """The movement facts by month (no menu: stock.movement.report reads it
+    for questions that only need months)."""
+
+    _name = "stock.movement.month.report"
+    _inherit = "stock.movement.report.mixin"
+    _description = "Stock Movements by Month"
+    _auto = False
+    _order = "date desc, id desc"
+
+    def init(self):
+        self._create_report_view(ledger.MOVEMENT_MONTH_REPORT_QUERY)
+
+
+class StockMovementReport(models.Model):
+    """Daily movement facts: day × company × warehouse × internal location ×
+    product × movement type. The materialized view holds everything up to
+    its last refresh; the journal adds what committed since (exact).
+    Questions that only need months (groupings by month, quarter or year,
+    date filters on month boundaries, sums) are answered from the monthly
+    facts, a fraction of the rows."""
+
+    _name = "stock.movement.report"
+    _inherit = "stock.movement.report.mixin"
+    _description = "Stock Movements Analysis"
+    _auto = False
+    _order = "date desc, id desc"
+
+    def init(self):
+        self._create_report_view(ledger.MOVEMENT_REPORT_QUERY)
+
+    @api.model
+    def _read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None):
+        if self._sscale_months_suffice(domain, groupby, aggregates, having):
+            monthly = self.env["stock.movement.month.report"].with_context(self.env.context)
+            return monthly._read_group(domain, groupby, aggregates, having, offset, limit, order)
+        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    @api.model
+    def _sscale_months_suffice(self, domain, groupby, aggregates, having):
+        """Whether the monthly facts give the same answer (``__count`` then
+        counts monthly rows)."""
+        for spec in groupby:
+            name, _sep, granularity = spec.partition(":")
+            if name == "date":
+                if granularity not in ("month", "quarter", "year"):
+                    return False
+            elif name not in MONTH_DIMENSIONS:
+                return False
+        if not set(aggregates) <= MONTH_MEASURES or having:
+            return False
+        for leaf in domain or []:
+            if not isinstance(leaf, (list, tuple)) or len(leaf) != 3:
+                if leaf in expression.DOMAIN_OPERATORS:
+                    continue
+                return False
+            name, operator, value = leaf
+            field = str(name).split(".", 1)[0]
+            if field == "date":
+                if not _month_bound(operator, value):
+                    return False
+            elif field not in MONTH_DIMENSIONS:
+                return False
+        return True
 
     @api.model
     def action_refresh_now(self):
@@ -71,8 +162,9 @@ class StockMovementReport(models.Model):
 
 
 class StockLevelReport(models.Model):
-    """Current levels per company, warehouse, location, product and lot, with
-    the date of the last movement (materialized view + journal)."""
+    """Current levels per company, warehouse, location, product and lot (one
+    row per quant; group them), with the date of the last movement
+    (materialized view + journal)."""
 
     _name = "stock.level.report"
     _description = "Stock Levels Analysis"

@@ -71,10 +71,11 @@ class StockReportRefresh(models.Model):
         for name in missing:
             query, unique, indexes = ledger.MATERIALIZED_VIEWS[name]
             matview.create(cr, name, query, unique, indexes)
-        self._refresh_reports(views=missing, log_progress=lines)
+        # All of them, so that they share the stored snapshot.
+        self._refresh_reports(log_progress=lines)
 
     @api.model
-    def _refresh_reports(self, views=None, log_progress=None):
+    def _refresh_reports(self, log_progress=None):
         """Refresh the reports' materialized views in this transaction, all
         under one snapshot that is stored for the reports' read-time delta.
         Returns the log rows, or a 'skipped' row when a refresh is running."""
@@ -84,7 +85,7 @@ class StockReportRefresh(models.Model):
             return self.sudo().create(
                 {"view_name": REFRESH_LOCK, "duration": 0.0, "state": "skipped"}
             )
-        views = views or list(ledger.MATERIALIZED_VIEWS)
+        views = list(ledger.MATERIALIZED_VIEWS)
         # Under REPEATABLE READ this is the snapshot the refreshes read with.
         cr.execute("SELECT pg_current_snapshot()")
         snapshot = cr.fetchone()[0]
@@ -117,12 +118,16 @@ class StockReportRefresh(models.Model):
                 total,
             )
         )
-        # Journal rows the views now hold.
+        # Journal rows the views now hold (committed before the snapshot).
         cr.execute(
             SQL(
-                "DELETE FROM sscale_rpt_journal"
-                " WHERE xid < pg_snapshot_xmin(%s::pg_snapshot) OR xid = pg_current_xact_id()",
-                snapshot,
+                """
+                DELETE FROM sscale_rpt_journal
+                 WHERE (xid < pg_snapshot_xmax(%(snap)s::pg_snapshot)
+                        AND pg_visible_in_snapshot(xid, %(snap)s::pg_snapshot))
+                    OR xid = pg_current_xact_id()
+                """,
+                snap=snapshot,
             )
         )
         return logs
@@ -160,7 +165,7 @@ class StockReportRefresh(models.Model):
         refreshed_at, _duration = self._data_as_of()
         if refreshed_at:
             local = fields.Datetime.context_timestamp(self, refreshed_at)
-            action["name"] = _(
+            action["name"] = action["display_name"] = _(
                 "%(report)s (views of %(when)s + live postings)",
                 report=action["name"],
                 when=local.strftime("%Y-%m-%d %H:%M"),

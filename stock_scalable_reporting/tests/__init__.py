@@ -1,2 +1,3 @@
 from . import test_matview
 from . import test_report_actions
+from . import test_tour

@@ -20,12 +20,15 @@ How the reports stay exact (the watermark)
   views already, and are deleted.
 """
 
+import datetime
+
 from odoo.tools import SQL
 
 JOURNAL = "sscale_rpt_journal"
 STATE = "sscale_rpt_state"
 JOURNAL_FUNCTION = "sscale_rpt_journal_fn"
 MOVEMENT_MV = "sscale_rpt_movement"
+MOVEMENT_MONTH_MV = "sscale_rpt_movement_month"
 LAST_MOVE_MV = "sscale_rpt_last_move"
 # Ids of report rows that come from the journal: far above the views' row
 # numbers, below 2**53 (JavaScript integers in the web client).
@@ -179,56 +182,85 @@ LAST_MOVE_MV_QUERY = SQL(
     """
 )
 
+# The same facts by month, read instead of the daily ones when a question
+# only needs months (see stock.movement.report._read_group).
+MOVEMENT_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, location_id,
+                                       product_id, movement_type) AS id, f.*
+      FROM (SELECT date_trunc('month', date)::date AS date, company_id, warehouse_id,
+                   location_id, product_id, movement_type, SUM(qty_in) AS qty_in,
+                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count
+              FROM sscale_rpt_movement
+             GROUP BY 1, 2, 3, 4, 5, 6) f
+    """
+)
+
+# Refreshed in this order (the monthly view reads the daily one).
 MATERIALIZED_VIEWS = {
     MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
+    MOVEMENT_MONTH_MV: (MOVEMENT_MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
     LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
 }
 
-MOVEMENT_REPORT_QUERY = SQL(
-    """
-    SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
-           p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
-           m.qty_in - m.qty_out AS qty_net, m.move_count
-      FROM (SELECT id, date, company_id, warehouse_id, location_id, product_id, movement_type,
-                   qty_in, qty_out, move_count
-              FROM sscale_rpt_movement
-            UNION ALL
-            SELECT %(offset)s + line_key, date, company_id, warehouse_id, location_id,
-                   product_id, movement_type, qty_in, qty_out, move_count
-              FROM (%(recent)s) recent) m
-      JOIN product_product p ON p.id = m.product_id
-      JOIN product_template t ON t.id = p.product_tmpl_id
-    """,
-    offset=JOURNAL_ID_OFFSET,
-    recent=movement_sides(RECENT_JOURNAL),
-)
+def movement_report_query(view, month=False):
+    """Rows of materialized view ``view`` plus the recent journal's movement
+    sides (by month when ``month``)."""
+    day = SQL("date_trunc('month', date)::date") if month else SQL("date")
+    return SQL(
+        """
+        SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
+               p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
+               m.qty_in - m.qty_out AS qty_net, m.move_count
+          FROM (SELECT id, date, company_id, warehouse_id, location_id, product_id,
+                       movement_type, qty_in, qty_out, move_count
+                  FROM %(view)s
+                UNION ALL
+                SELECT %(offset)s + line_key, %(day)s, company_id, warehouse_id, location_id,
+                       product_id, movement_type, qty_in, qty_out, move_count
+                  FROM (%(recent)s) recent) m
+          LEFT JOIN product_product p ON p.id = m.product_id
+          LEFT JOIN product_template t ON t.id = p.product_tmpl_id
+        """,
+        view=SQL.identifier(view),
+        offset=JOURNAL_ID_OFFSET,
+        day=day,
+        recent=movement_sides(RECENT_JOURNAL),
+    )
 
+
+MOVEMENT_REPORT_QUERY = movement_report_query(MOVEMENT_MV)
+MOVEMENT_MONTH_REPORT_QUERY = movement_report_query(MOVEMENT_MONTH_MV, month=True)
+
+
+# One row per quant of an internal location (stock_scalable keeps one quant
+# per key). The product and last-movement joins are LEFT JOINs on unique
+# keys, so PostgreSQL drops them when a query does not ask for their columns
+# (join removal): totals by warehouse read the quants alone.
 LEVEL_REPORT_QUERY = SQL(
     """
-    SELECT MIN(q.id) AS id, q.company_id, l.warehouse_id, q.location_id, q.product_id,
+    SELECT q.id, q.company_id, l.warehouse_id, q.location_id, q.product_id,
            p.product_tmpl_id, t.categ_id, q.lot_id,
-           SUM(q.quantity) AS quantity, SUM(q.reserved_quantity) AS reserved_quantity,
-           SUM(q.quantity) - SUM(q.reserved_quantity) AS available_quantity,
-           MAX(lm.last_date) AS last_movement_date,
-           (NOW() AT TIME ZONE 'UTC')::date - MAX(lm.last_date)::date AS days_since_last_movement
+           q.quantity, q.reserved_quantity, q.quantity - q.reserved_quantity AS available_quantity,
+           GREATEST(lm.last_date, recent.last_date) AS last_movement_date,
+           (NOW() AT TIME ZONE 'UTC')::date
+               - GREATEST(lm.last_date, recent.last_date)::date AS days_since_last_movement
       FROM stock_quant q
       JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
-      JOIN product_product p ON p.id = q.product_id
-      JOIN product_template t ON t.id = p.product_tmpl_id
-      LEFT JOIN (SELECT location_id, product_id, lot_key, MAX(last_date) AS last_date
-                   FROM (SELECT location_id, product_id, lot_key, last_date
-                           FROM sscale_rpt_last_move
-                         UNION ALL
-                         SELECT r.location_id, r.product_id, COALESCE(r.lot_id, 0), r.date
+      LEFT JOIN product_product p ON p.id = q.product_id
+      LEFT JOIN product_template t ON t.id = p.product_tmpl_id
+      LEFT JOIN sscale_rpt_last_move lm
+        ON lm.location_id = q.location_id AND lm.product_id = q.product_id
+       AND lm.lot_key = COALESCE(q.lot_id, 0)
+      LEFT JOIN (SELECT location_id, product_id, lot_key, MAX(date) AS last_date
+                   FROM (SELECT r.location_id, r.product_id, COALESCE(r.lot_id, 0) AS lot_key, r.date
                            FROM (%(recent)s) r
                          UNION ALL
                          SELECT r.location_dest_id, r.product_id, COALESCE(r.lot_id, 0), r.date
                            FROM (%(recent)s) r) ends
-                  GROUP BY location_id, product_id, lot_key) lm
-        ON lm.location_id = q.location_id AND lm.product_id = q.product_id
-       AND lm.lot_key = COALESCE(q.lot_id, 0)
-     GROUP BY q.company_id, l.warehouse_id, q.location_id, q.product_id, p.product_tmpl_id,
-              t.categ_id, q.lot_id
+                  GROUP BY location_id, product_id, lot_key) recent
+        ON recent.location_id = q.location_id AND recent.product_id = q.product_id
+       AND recent.lot_key = COALESCE(q.lot_id, 0)
     """,
     recent=RECENT_JOURNAL,
 )
@@ -237,11 +269,13 @@ LEVEL_REPORT_QUERY = SQL(
 def inventory_at_date_query(date):
     """On-hand per warehouse and product at the end of ``date`` (UTC days):
     today's quants minus the net movements dated after it. Row ids carry the
-    day, so that the ORM cache never mixes two days' figures."""
+    day, warehouse and product (ids below 1,000 and 100,000,000), so that the
+    ORM cache never mixes two days' figures; no window function, so that a
+    filter on products reaches the inner queries."""
     return SQL(
         """
-        SELECT (%(date)s::date - DATE '2000-01-01')::bigint * 1000000000
-               + row_number() OVER (ORDER BY x.warehouse_id, x.product_id) AS id,
+        SELECT (%(date)s::date - DATE '2000-01-01')::bigint * 100000000000
+               + x.warehouse_id::bigint * 100000000 + x.product_id AS id,
                w.company_id, x.warehouse_id, x.product_id, p.product_tmpl_id, t.categ_id,
                %(date)s::date AS date, x.quantity
           FROM (SELECT warehouse_id, product_id, SUM(qty) AS quantity
@@ -250,13 +284,21 @@ def inventory_at_date_query(date):
                           JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
                          WHERE l.warehouse_id IS NOT NULL
                         UNION ALL
+                        -- the rest of the day's month, day by day
                         SELECT warehouse_id, product_id, -(qty_in - qty_out)
                           FROM stock_movement_report
-                         WHERE date > %(date)s::date AND warehouse_id IS NOT NULL) moves
+                         WHERE date > %(date)s::date AND date < %(next_month)s::date
+                           AND warehouse_id IS NOT NULL
+                        UNION ALL
+                        -- the following months, month by month (fewer rows)
+                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                          FROM stock_movement_month_report
+                         WHERE date >= %(next_month)s::date AND warehouse_id IS NOT NULL) moves
                  GROUP BY warehouse_id, product_id) x
           JOIN stock_warehouse w ON w.id = x.warehouse_id
-          JOIN product_product p ON p.id = x.product_id
-          JOIN product_template t ON t.id = p.product_tmpl_id
+          LEFT JOIN product_product p ON p.id = x.product_id
+          LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
         date=date,
+        next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
     )
