@@ -97,6 +97,29 @@ def questions(env, product_ids, day):
             ),
         ),
         (
+            "same, the query alone (_read_group, no formatting of 24k groups)",
+            lambda: Line._read_group(
+                [("state", "=", "done"), ("date", ">=", since)],
+                ["product_id", "date:month"],
+                ["quantity:sum"],
+            ),
+            lambda: Movement._read_group(
+                [("date", ">=", since)], ["product_id", "date:month"], ["qty_in:sum", "qty_out:sum"]
+            ),
+        ),
+        (
+            "movements by category × month, 12 months (the pivot's default)",
+            lambda: Line.read_group(
+                [("state", "=", "done"), ("date", ">=", since)],
+                ["quantity:sum"],
+                ["product_category_name", "date:month"],
+                lazy=False,
+            ),
+            lambda: Movement.read_group(
+                [("date", ">=", since)], ["qty_net:sum"], ["categ_id", "date:month"], lazy=False
+            ),
+        ),
+        (
             "inventory 180 days back, 200 products",
             vanilla_at_date,
             lambda: AtDate.read_group(
