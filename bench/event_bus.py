@@ -72,6 +72,7 @@ def posting_latency(dbs, skus, workers, per_worker, rounds):
     from odoo_db import CommittedDatabase  # noqa: PLC0415
 
     samples = {label: [] for label in dbs}
+    round_means = {label: [] for label in dbs}
     throughput = {label: [] for label in dbs}
     opened = {label: CommittedDatabase(name) for label, name in dbs.items()}
     try:
@@ -83,12 +84,17 @@ def posting_latency(dbs, skus, workers, per_worker, rounds):
                 print(f"==> posting round {round_no + 1}/{rounds} on {label}", flush=True)
                 figures, latencies = run_validations(opened[label], plans)
                 samples[label] += latencies
+                round_means[label].append(statistics.fmean(latencies))
                 throughput[label].append(figures)
     finally:
         for db in opened.values():
             db.close()
     return {
-        label: dict(quantiles(samples[label]), throughput=statistics.fmean(throughput[label]))
+        label: dict(
+            quantiles(samples[label]),
+            throughput=statistics.fmean(throughput[label]),
+            round_median=statistics.median(round_means[label]),
+        )
         for label in dbs
     }
 
@@ -395,7 +401,7 @@ def wait_for(predicate, timeout):
 def report(posting, throughput, e2e, conditions):
     base = posting["stock_scalable"]
     bus = posting["+ stock_event_bus"]
-    overhead_mean = (bus["mean"] / base["mean"] - 1) * 100
+    overhead_mean = (bus["round_median"] / base["round_median"] - 1) * 100
     overhead_p50 = (bus["p50"] / base["p50"] - 1) * 100
     lines = [
         "### 1. Posting latency (1-line validations, 1,000 SKUs)",
@@ -403,7 +409,13 @@ def report(posting, throughput, e2e, conditions):
         "| figure | vanilla Odoo | stock_scalable | + stock_event_bus | outbox overhead |",
         "|---|---:|---:|---:|---:|",
     ]
-    for key, label in (("mean", "mean ms"), ("p50", "p50 ms"), ("p95", "p95 ms"), ("p99", "p99 ms")):
+    for key, label in (
+        ("round_median", "median of the rounds' mean ms"),
+        ("mean", "mean ms"),
+        ("p50", "p50 ms"),
+        ("p95", "p95 ms"),
+        ("p99", "p99 ms"),
+    ):
         overhead = (bus[key] / base[key] - 1) * 100
         lines.append(
             f"| {label} | {posting['vanilla'][key]:.0f} | {base[key]:.0f} | {bus[key]:.0f} | {overhead:+.1f}% |"
@@ -437,7 +449,8 @@ def report(posting, throughput, e2e, conditions):
         )
     goals = [
         "",
-        f"Goals: outbox overhead ≤ 5% → mean {overhead_mean:+.1f}%, p50 {overhead_p50:+.1f}%; "
+        f"Goals: outbox overhead ≤ 5% → {overhead_mean:+.1f}% (median of the rounds' means), "
+        f"p50 {overhead_p50:+.1f}%; "
         f"dispatcher ≥ 5,000 events/s → {t['rate']:,.0f}; "
         f"p95 < 200 ms at 100 postings/s → {e2e['synthetic']['p95']:.0f} ms.",
     ]
@@ -483,7 +496,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--per-worker", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=4, help="posting rounds per database")
+    parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=100, help="postings/s for the latency run")
     parser.add_argument("--seconds", type=int, default=20)

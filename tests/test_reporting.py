@@ -187,6 +187,8 @@ class TestReportingExactness:
             assert set(logs.mapped("state")) == {"done"}
             with committed_db.env() as env2:  # commits while the refresh is open
                 stock_flows.deliver(env2, [(b, 3)])
+            with committed_db.env() as reader:  # reports read during the refresh
+                _check_random_views(reader, random.Random(5), rounds=4)
             refresh_cr.commit()
         finally:
             refresh_cr.close()
