@@ -7,7 +7,7 @@ import uuid
 
 import psycopg2
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, sql_db
 from odoo.exceptions import UserError
 from odoo.tools import SQL, config
 
@@ -192,7 +192,27 @@ class StockEventOutbox(models.Model):
             """,
             rows,
         )
-        self.env.cr.execute(SQL("SELECT pg_notify(%s, '')", events.NOTIFY_CHANNEL))
+        self._notify_dispatchers_after_commit()
+
+    @api.model
+    def _notify_dispatchers_after_commit(self):
+        """Wake the dispatchers once this transaction has committed (NOTIFY on
+        a pooled connection of this database, as Odoo's own bus does). A NOTIFY
+        inside the posting's transaction would make every notifying commit
+        wait for the others (PostgreSQL serializes them on a database lock).
+        If the process dies between the commit and this, the dispatchers'
+        polling finds the events anyway."""
+        cr = self.env.cr
+        if cr.postcommit.data.get("stock_event_bus.notify"):
+            return
+        cr.postcommit.data["stock_event_bus.notify"] = True
+        dbname = cr.dbname
+
+        def notify():
+            with sql_db.db_connect(dbname).cursor() as notify_cr:
+                notify_cr.execute(SQL("SELECT pg_notify(%s, '')", events.NOTIFY_CHANNEL))
+
+        cr.postcommit.add(notify)
 
     @api.model
     def _next_sequences(self, counts):
@@ -251,7 +271,7 @@ class StockEventOutbox(models.Model):
                 tuple(self.ids),
             )
         )
-        self.env.cr.execute(SQL("SELECT pg_notify(%s, '')", events.NOTIFY_CHANNEL))
+        self._notify_dispatchers_after_commit()
         self.invalidate_recordset(["state", "last_error"])
 
     def action_replay(self):
