@@ -131,7 +131,8 @@ class StockEventOutbox(models.Model):
     def _record_move_lines(self, lines):
         """Write the events of done move lines: one per warehouse whose stock
         each line changed, numbered per (product, warehouse) in commit order,
-        and wake the dispatchers (NOTIFY is delivered at commit)."""
+        and wake the dispatchers after the commit. One statement numbers and
+        writes them all (the counter rows stay locked until commit)."""
         planned = []
         for line in lines:
             src, dest = line.location_id, line.location_dest_id
@@ -141,65 +142,103 @@ class StockEventOutbox(models.Model):
                 is_return=bool(line.move_id.origin_returned_move_id),
                 is_scrap=bool(line.move_id.scrap_id),
             ):
-                planned.append((line, warehouse_id, event_type, sign))
+                # The company of the warehouse's side of the line.
+                company = (dest if sign > 0 else src).company_id.id
+                planned.append((line, warehouse_id, event_type, sign, company))
         if not planned:
             return
-        sequences = self._next_sequences(
-            collections.Counter((line.product_id.id, wh) for line, wh, _t, _s in planned)
-        )
-        companies = {
-            wh.id: wh.company_id.id
-            for wh in self.env["stock.warehouse"].browse({wh for _l, wh, _t, _s in planned})
-        }
+        counts = collections.Counter((line.product_id.id, wh) for line, wh, *_rest in planned)
+        rank = collections.Counter()
         rows = []
-        for line, warehouse_id, event_type, sign in planned:
+        for line, warehouse_id, event_type, sign, company in planned:
             values = self._line_values(line)
-            values["company_id"] = companies[warehouse_id]
-            sequence = sequences[line.product_id.id, warehouse_id]
-            sequences[line.product_id.id, warehouse_id] += 1
+            values["company_id"] = company
+            key = (line.product_id.id, warehouse_id)
+            rank[key] += 1
+            # sequence: the key's last number before this posting + rank,
+            # filled in by the statement below.
             payload = events.build_payload(
                 values,
                 event_id=str(uuid.uuid4()),
                 warehouse_id=warehouse_id,
                 event_type=event_type,
                 sign=sign,
-                sequence=sequence,
+                sequence=0,
             )
             rows.append(
                 (
                     payload["event_id"],
-                    payload["company_id"],
+                    company,
                     warehouse_id,
                     payload["product_id"],
                     event_type,
                     payload["quantity"],
-                    sequence,
+                    rank[key],
                     json.dumps(payload),
-                    self.env.uid,
                 )
             )
-        self.env.cr.execute_values(
-            """
-            INSERT INTO stock_event_outbox
-                (event_uuid, company_id, warehouse_id, product_id, event_type, quantity,
-                 sequence, payload, state, attempts, create_uid, write_uid,
-                 create_date, write_date)
-            SELECT v.uuid, v.company, v.warehouse, v.product, v.type, v.qty, v.seq,
-                   v.payload::jsonb, 'pending', 0, v.uid, v.uid,
-                   NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC'
-              FROM (VALUES %s) AS v(uuid, company, warehouse, product, type, qty, seq,
-                                    payload, uid)
-            """,
-            rows,
-        )
+        keys = sorted(counts)
+        columns = list(zip(*rows, strict=True))
+        try:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    WITH seq AS (
+                        INSERT INTO stock_event_sequence (product_id, warehouse_id, last_sequence)
+                        SELECT k.product, k.warehouse, k.n
+                          FROM unnest(%(kp)s::int[], %(kw)s::int[], %(kn)s::int[])
+                                 AS k(product, warehouse, n)
+                         ORDER BY k.product, k.warehouse
+                        ON CONFLICT (product_id, warehouse_id)
+                        DO UPDATE SET last_sequence = stock_event_sequence.last_sequence
+                                                      + EXCLUDED.last_sequence
+                        RETURNING product_id, warehouse_id, last_sequence
+                    )
+                    INSERT INTO stock_event_outbox
+                        (event_uuid, company_id, warehouse_id, product_id, event_type, quantity,
+                         sequence, payload, state, attempts, create_uid, write_uid,
+                         create_date, write_date)
+                    SELECT v.uuid, v.company, v.warehouse, v.product, v.type, v.qty,
+                           seq.last_sequence - k.n + v.rank,
+                           jsonb_set(v.payload, '{sequence}', to_jsonb(seq.last_sequence - k.n + v.rank)),
+                           'pending', 0, %(uid)s, %(uid)s,
+                           NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC'
+                      FROM unnest(%(uuid)s::varchar[], %(company)s::int[], %(warehouse)s::int[],
+                                  %(product)s::int[], %(type)s::varchar[], %(qty)s::float8[],
+                                  %(rank)s::int[], %(payload)s::jsonb[])
+                             WITH ORDINALITY
+                             AS v(uuid, company, warehouse, product, type, qty, rank, payload, pos)
+                      JOIN seq ON seq.product_id = v.product AND seq.warehouse_id = v.warehouse
+                      JOIN unnest(%(kp)s::int[], %(kw)s::int[], %(kn)s::int[]) AS k(product, warehouse, n)
+                        ON k.product = v.product AND k.warehouse = v.warehouse
+                     ORDER BY v.pos
+                    """,
+                    kp=[k[0] for k in keys],
+                    kw=[k[1] for k in keys],
+                    kn=[counts[k] for k in keys],
+                    uid=self.env.uid,
+                    uuid=list(columns[0]),
+                    company=list(columns[1]),
+                    warehouse=list(columns[2]),
+                    product=list(columns[3]),
+                    type=list(columns[4]),
+                    qty=list(columns[5]),
+                    rank=list(columns[6]),
+                    payload=list(columns[7]),
+                ),
+                log_exceptions=False,
+            )
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
+            turnstile.mark(self.env.cr, {product for product, _wh in keys})
+            raise
         self._notify_dispatchers_after_commit()
 
     @api.model
     def _notify_dispatchers_after_commit(self):
-        """Wake the dispatchers once this transaction has committed (NOTIFY on
-        a pooled connection of this database, as Odoo's own bus does). A NOTIFY
-        inside the posting's transaction would make every notifying commit
-        wait for the others (PostgreSQL serializes them on a database lock).
+        """Wake the dispatchers once this transaction has committed, like Odoo's
+        own bus (a NOTIFY inside the posting's transaction would make every
+        notifying commit wait for the others: PostgreSQL serializes them on a
+        database lock).
         If the process dies between the commit and this, the dispatchers'
         polling finds the events anyway."""
         cr = self.env.cr
@@ -209,40 +248,19 @@ class StockEventOutbox(models.Model):
         dbname = cr.dbname
 
         def notify():
+            if isinstance(cr, sql_db.Cursor) and not cr.closed:
+                # Right after COMMIT the connection is idle: a tiny transaction
+                # of its own on it (no new connection from the pool).
+                try:
+                    cr._obj.execute("SELECT pg_notify(%s, '')", [events.NOTIFY_CHANNEL])
+                    cr._cnx.commit()
+                    return
+                except psycopg2.Error:
+                    cr._cnx.rollback()
             with sql_db.db_connect(dbname).cursor() as notify_cr:
                 notify_cr.execute(SQL("SELECT pg_notify(%s, '')", events.NOTIFY_CHANNEL))
 
         cr.postcommit.add(notify)
-
-    @api.model
-    def _next_sequences(self, counts):
-        """Reserve ``counts[(product, warehouse)]`` numbers per key; return
-        the first number of each. The counter rows are locked until commit,
-        in key order; losing that race sends the replay through stock_scalable's
-        turnstile like a quant lock race."""
-        keys = sorted(counts)
-        try:
-            self.env.cr.execute(
-                """
-                INSERT INTO stock_event_sequence (product_id, warehouse_id, last_sequence)
-                SELECT k.product, k.warehouse, k.n
-                  FROM unnest(%s::int[], %s::int[], %s::int[]) AS k(product, warehouse, n)
-                 ORDER BY k.product, k.warehouse
-                ON CONFLICT (product_id, warehouse_id)
-                DO UPDATE SET last_sequence = stock_event_sequence.last_sequence
-                                              + EXCLUDED.last_sequence
-                RETURNING product_id, warehouse_id, last_sequence
-                """,
-                [[k[0] for k in keys], [k[1] for k in keys], [counts[k] for k in keys]],
-                log_exceptions=False,
-            )
-        except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
-            turnstile.mark(self.env.cr, {product for product, _wh in keys})
-            raise
-        return {
-            (product, warehouse): last - counts[product, warehouse] + 1
-            for product, warehouse, last in self.env.cr.fetchall()
-        }
 
     # ------------------------------------------------------------------
     # Administration
