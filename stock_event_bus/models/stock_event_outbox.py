@@ -40,10 +40,13 @@ class StockEventOutbox(models.Model):
     _order = "id desc"
     _rec_name = "event_uuid"
 
-    event_uuid = fields.Char(string="Event ID", required=True, readonly=True, index=True)
-    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
-    warehouse_id = fields.Many2one("stock.warehouse", readonly=True, index=True)
-    product_id = fields.Many2one("product.product", readonly=True, index=True)
+    # Few indexes: every posting inserts here (the unique constraint indexes
+    # event_uuid; the dispatcher and the admin screen use the partial indexes
+    # of init()).
+    event_uuid = fields.Char(string="Event ID", required=True, readonly=True)
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
+    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
+    product_id = fields.Many2one("product.product", readonly=True)
     event_type = fields.Selection(EVENT_TYPES, required=True, readonly=True)
     quantity = fields.Float(readonly=True, digits="Product Unit of Measure")
     sequence = fields.Integer(
@@ -57,11 +60,10 @@ class StockEventOutbox(models.Model):
         default="pending",
         required=True,
         readonly=True,
-        index=True,
     )
     attempts = fields.Integer(readonly=True)
     last_error = fields.Text(readonly=True)
-    sent_at = fields.Datetime(readonly=True, index=True)
+    sent_at = fields.Datetime(readonly=True, index="btree_not_null")
 
     _sql_constraints = [
         ("event_uuid_uniq", "unique(event_uuid)", "An event ID must be unique."),
@@ -72,6 +74,10 @@ class StockEventOutbox(models.Model):
         self.env.cr.execute(
             "CREATE INDEX IF NOT EXISTS stock_event_outbox_pending_idx"
             " ON stock_event_outbox (id) WHERE state = 'pending'"
+        )
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS stock_event_outbox_failed_idx"
+            " ON stock_event_outbox (id) WHERE state = 'failed'"
         )
         # Per-key order checks of the dispatcher.
         self.env.cr.execute(
