@@ -255,18 +255,20 @@ def main():
         )
         body = (
             f"## Stock reports at {lines:,} move lines\n\n"
-            f"Command: `bench/report_latency.py --lines {args.lines} --write`. {conditions}\n\n"
+            f"Command: `bench/report_latency.py --lines {args.lines}"
+            + (f" --runs {args.runs}" if args.runs != 10 else "")
+            + f" --write`. {conditions}\n\n"
             + "\n".join(lines_out)
             + "\n\nInitial build (install log):\n\n"
             + "\n".join(f"    {line}" for line in progress)
-            + "\n\n![vanilla vs ours, p95 per question](img/report_latency.png)"
+            + f"\n\n![vanilla vs ours, p95 per question](img/report_latency_{args.lines}.png)"
         )
         print()
         print(body)
         if args.write:
-            plot(results, ROOT / "docs" / "img" / "report_latency.png")
+            plot(results, ROOT / "docs" / "img" / f"report_latency_{args.lines}.png")
             benchdocs.replace_section(f"report_latency_{args.lines}", body)
-            print("==> wrote docs/benchmarks.md and docs/img/report_latency.png")
+            print(f"==> wrote docs/benchmarks.md and docs/img/report_latency_{args.lines}.png")
     finally:
         if not args.keep:
             odoo.sql_db.close_db(db_name)
