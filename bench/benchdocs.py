@@ -6,6 +6,11 @@ from pathlib import Path
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
+def row(*cells):
+    """One line of a Markdown table."""
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
 def replace_section(name, body):
     """Put ``body`` between ``<!-- name:start -->`` and ``<!-- name:end -->``
     (appended at the end the first time)."""

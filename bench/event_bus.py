@@ -55,7 +55,8 @@ def build(conf, prefix):
     print(f"==> copying {ours} to {bus} and installing stock_event_bus", flush=True)
     stacklib.copy_database(ours, bus, Path(conf).parent / "data")
     subprocess.run(
-        stacklib.odoo_command() + ["-c", str(conf), "-d", bus, "-i", "stock_event_bus", "--stop-after-init"],
+        stacklib.odoo_command()
+        + ["-c", str(conf), "-d", bus, "-i", "stock_event_bus", "--stop-after-init"],
         env=stacklib.odoo_env(),
         check=True,
         capture_output=True,
@@ -99,27 +100,31 @@ def posting_latency(dbs, skus, workers, per_worker, rounds):
     }
 
 
+def _run_workers(db, worker, picking_plans):
+    """``worker(picking_ids)`` for each plan, all at once; a worker's error stops the run."""
+    outcomes = db.run_concurrently([lambda ids=ids: worker(ids) for ids in picking_plans])
+    for kind, value in outcomes:
+        if kind == "error":
+            raise value
+
+
 def run_validations(db, plans):
     import stock_flows  # noqa: PLC0415
 
     picking_plans = quant_contention.create_pickings(db, plans)
     latencies, lock = [], threading.Lock()
-    barrier = threading.Barrier(len(picking_plans))
 
     def worker(picking_ids):
-        barrier.wait()
         for picking_id in picking_ids:
             started = time.perf_counter()
-            db.call(lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p)))
+            db.call(
+                lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p))
+            )
             with lock:
                 latencies.append((time.perf_counter() - started) * 1000)
 
-    threads = [threading.Thread(target=worker, args=(p,)) for p in picking_plans]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_workers(db, worker, picking_plans)
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
@@ -332,46 +337,65 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                 env["stock.event.outbox"].sudo()._record_move_lines(
                     env["stock.move.line"].browse(line_ids[n % len(line_ids)])
                 )
-                env.cr.execute("SELECT event_uuid FROM stock_event_outbox ORDER BY id DESC LIMIT 1")
+                env.cr.execute(
+                    "SELECT event_uuid FROM stock_event_outbox ORDER BY id DESC LIMIT 1"
+                )
                 event_id = env.cr.fetchone()[0]
             committed[event_id] = time.time()
         achieved = len(committed) / (time.perf_counter() - start)
         wait_for(lambda: all(e in receiver.arrivals for e in committed), 60)
-        latencies = [(receiver.arrivals[e][0] - t) * 1000 for e, t in committed.items() if e in receiver.arrivals]
+        latencies = [
+            (receiver.arrivals[e][0] - t) * 1000
+            for e, t in committed.items()
+            if e in receiver.arrivals
+        ]
         results["synthetic"] = dict(
-            quantiles(latencies), rate=achieved, count=len(committed), lost=len(committed) - len(latencies)
+            quantiles(latencies),
+            rate=achieved,
+            count=len(committed),
+            lost=len(committed) - len(latencies),
         )
 
         print(f"==> ORM validations ({workers} workers), commit to receipt", flush=True)
         plans = quant_contention.plan(workers, validations, skus, 1 / 2, seed=99)
         picking_plans = quant_contention.create_pickings(db, plans)
         with db.cursor() as cr:
-            cr.execute("SELECT id, name FROM stock_picking WHERE id = ANY(%s)", [[p for ps in picking_plans for p in ps]])
+            cr.execute(
+                "SELECT id, name FROM stock_picking WHERE id = ANY(%s)",
+                [[p for ps in picking_plans for p in ps]],
+            )
             names = dict(cr.fetchall())
         commits, lock = {}, threading.Lock()
 
         def worker(picking_ids):
             for picking_id in picking_ids:
-                db.call(lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p)))
+                db.call(
+                    lambda env, p=picking_id: stock_flows.validate_all(
+                        env["stock.picking"].browse(p)
+                    )
+                )
                 with lock:
                     commits[names[picking_id]] = time.time()
 
-        threads = [threading.Thread(target=worker, args=(p,)) for p in picking_plans]
         start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _run_workers(db, worker, picking_plans)
         achieved = len(commits) / (time.perf_counter() - start)
 
         def received_by_picking():
-            return {ev["picking"]: t for t, ev in list(receiver.arrivals.values()) if ev.get("picking")}
+            return {
+                ev["picking"]: t for t, ev in list(receiver.arrivals.values()) if ev.get("picking")
+            }
 
         wait_for(lambda: set(commits) <= set(received_by_picking()), 60)
         arrivals = received_by_picking()
-        latencies = [(arrivals[name] - t) * 1000 for name, t in commits.items() if name in arrivals]
+        latencies = [
+            (arrivals[name] - t) * 1000 for name, t in commits.items() if name in arrivals
+        ]
         results["orm"] = dict(
-            quantiles(latencies), rate=achieved, count=len(commits), lost=len(commits) - len(latencies)
+            quantiles(latencies),
+            rate=achieved,
+            count=len(commits),
+            lost=len(commits) - len(latencies),
         )
     finally:
         dispatcher.terminate()
@@ -418,7 +442,13 @@ def report(posting, throughput, e2e, conditions):
     ):
         overhead = (bus[key] / base[key] - 1) * 100
         lines.append(
-            f"| {label} | {posting['vanilla'][key]:.0f} | {base[key]:.0f} | {bus[key]:.0f} | {overhead:+.1f}% |"
+            benchdocs.row(
+                label,
+                f"{posting['vanilla'][key]:.0f}",
+                f"{base[key]:.0f}",
+                f"{bus[key]:.0f}",
+                f"{overhead:+.1f}%",
+            )
         )
     lines.append(
         f"| validations/s | {posting['vanilla']['throughput']:.1f} | {base['throughput']:.1f} "
@@ -431,8 +461,16 @@ def report(posting, throughput, e2e, conditions):
         "",
         "| figure | stock_event_dispatch | naive: one blocking publish + confirm per message |",
         "|---|---:|---:|",
-        f"| events/s | {t['rate']:,.0f} (wall incl. {t['startup']:.1f} s startup: {t['rate_wall']:,.0f}) | {t['naive_rate']:,.0f} |",
-        f"| events | {t['pending']:,} pending → {t['sent']:,} sent, {t['delivered']:,} in the queue | 3,000 |",
+        benchdocs.row(
+            "events/s",
+            f"{t['rate']:,.0f} (wall incl. {t['startup']:.1f} s startup: {t['rate_wall']:,.0f})",
+            f"{t['naive_rate']:,.0f}",
+        ),
+        benchdocs.row(
+            "events",
+            f"{t['pending']:,} pending → {t['sent']:,} sent, {t['delivered']:,} in the queue",
+            "3,000",
+        ),
         f"| wall time s | {t['wall']:.1f} | |",
         f"| dispatcher peak memory (RSS) MB | {t['rss_mb']:.0f} | |",
         f"| outbox pre-fill through the posting hook, events/s | {t['fill_rate']:,.0f} | |",
@@ -442,10 +480,21 @@ def report(posting, throughput, e2e, conditions):
         "| load | postings/s achieved | events | lost | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for key, label in (("synthetic", "posting hook, paced"), ("orm", "ORM validations, as fast as possible")):
+    for key, label in (
+        ("synthetic", "posting hook, paced"),
+        ("orm", "ORM validations, as fast as possible"),
+    ):
         r = e2e[key]
         lines.append(
-            f"| {label} | {r['rate']:.1f} | {r['count']} | {r['lost']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} |"
+            benchdocs.row(
+                label,
+                f"{r['rate']:.1f}",
+                r["count"],
+                r["lost"],
+                f"{r['p50']:.0f}",
+                f"{r['p95']:.0f}",
+                f"{r['p99']:.0f}",
+            )
         )
     goals = [
         "",
@@ -472,17 +521,29 @@ def plot(posting, throughput, e2e, path):
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     labels = list(posting)
     for offset, key in ((-0.2, "p50"), (0.2, "p95")):
-        axes[0].bar([i + offset for i in range(len(labels))], [posting[l][key] for l in labels], 0.4, label=key)
+        axes[0].bar(
+            [i + offset for i in range(len(labels))],
+            [posting[label][key] for label in labels],
+            0.4,
+            label=key,
+        )
     axes[0].set_xticks(range(len(labels)), labels, fontsize=8)
     axes[0].set_title("posting latency (ms)")
     axes[0].legend()
-    axes[1].bar(["stock_event_dispatch", "naive publish"], [throughput["rate"], throughput["naive_rate"]])
+    axes[1].bar(
+        ["stock_event_dispatch", "naive publish"], [throughput["rate"], throughput["naive_rate"]]
+    )
     axes[1].axhline(5000, color="red", linestyle="--", label="goal 5,000/s")
     axes[1].set_title("events/s with publisher confirms")
     axes[1].legend()
     names = ["posting hook", "ORM validations"]
     for offset, key in ((-0.25, "p50"), (0, "p95"), (0.25, "p99")):
-        axes[2].bar([i + offset for i in range(2)], [e2e["synthetic"][key], e2e["orm"][key]], 0.25, label=key)
+        axes[2].bar(
+            [i + offset for i in range(2)],
+            [e2e["synthetic"][key], e2e["orm"][key]],
+            0.25,
+            label=key,
+        )
     axes[2].axhline(200, color="red", linestyle="--", label="p95 goal")
     axes[2].set_xticks(range(2), names)
     axes[2].set_title("commit → consumer (ms)")
@@ -506,11 +567,14 @@ def main():
     stacklib.require_odoo()
     stacklib.require_postgres()
     stacklib.require_rabbitmq()
-    import odoo  # noqa: PLC0415
     from odoo_db import CommittedDatabase  # noqa: PLC0415
 
+    import odoo  # noqa: PLC0415
+
     workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
-    conf = stacklib.write_odoo_conf(workdir / "odoo.conf", workdir / "data", db_maxconn=64, log_level="warn")
+    conf = stacklib.write_odoo_conf(
+        workdir / "odoo.conf", workdir / "data", db_maxconn=64, log_level="warn"
+    )
     odoo.tools.config.parse_config(["-c", str(conf)])
     prefix = f"sscale_bench_{int(time.time())}"
     try:
@@ -521,7 +585,14 @@ def main():
         try:
             throughput = dispatcher_throughput(bus_db, bus_name, conf, args.events)
             e2e = end_to_end(
-                bus_db, bus_name, conf, args.rate, args.seconds, args.workers, args.per_worker, skus
+                bus_db,
+                bus_name,
+                conf,
+                args.rate,
+                args.seconds,
+                args.workers,
+                args.per_worker,
+                skus,
             )
         finally:
             bus_db.close()

@@ -136,6 +136,28 @@ SELECT l.product_id, l.location_id, NULLIF(l.lot_id, 0), NULLIF(l.package_id, 0)
 """
 
 
+def build_database(conf, db_name, lines):
+    """Create ``db_name`` with stock + stock_scalable (no demo data) and load
+    ``lines`` generated done move lines into it (this script, as its own
+    process). Returns the seconds the generation took."""
+    print(f"==> {db_name}: stock + stock_scalable, no demo data", flush=True)
+    subprocess.run(
+        stacklib.odoo_command()
+        + ["-c", str(conf), "-d", db_name, "-i", "stock_scalable", "--without-demo=all"]
+        + ["--stop-after-init"],
+        env=stacklib.odoo_env(),
+        check=True,
+        capture_output=True,
+    )
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, __file__, "--conf", str(conf), "--database", db_name]
+        + ["--lines", str(lines)],
+        check=True,
+    )
+    return time.monotonic() - started
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conf", required=True, help="odoo.conf of the database")

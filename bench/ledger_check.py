@@ -23,8 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
 
+import benchdocs  # noqa: E402
+import generate_stock_data  # noqa: E402
 import stacklib  # noqa: E402
 
 
@@ -55,8 +57,6 @@ def main():
     args = parser.parse_args()
     stacklib.require_odoo()
     stacklib.require_postgres()
-    import subprocess  # noqa: PLC0415
-
     import stock_flows  # noqa: PLC0415
     from odoo_db import CommittedDatabase  # noqa: PLC0415
 
@@ -67,36 +67,7 @@ def main():
     odoo.tools.config.parse_config(["-c", str(conf)])
     db_name = f"sscale_bench_ledger_{int(time.time())}"
     try:
-        print(f"==> {db_name}: stock + stock_scalable, no demo data", flush=True)
-        subprocess.run(
-            stacklib.odoo_command()
-            + [
-                "-c",
-                str(conf),
-                "-d",
-                db_name,
-                "-i",
-                "stock_scalable",
-                "--without-demo=all",
-                "--stop-after-init",
-            ],
-            env=stacklib.odoo_env(),
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "generate_stock_data.py"),
-                "--conf",
-                str(conf),
-                "--database",
-                db_name,
-                "--lines",
-                str(args.lines),
-            ],
-            check=True,
-        )
+        generate_stock_data.build_database(conf, db_name, args.lines)
         db = CommittedDatabase(db_name)
         with db.env() as env:
             products = env["product.product"].search(
@@ -156,23 +127,13 @@ def main():
         table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
         print("\n".join(table))
         if args.write:
-            doc = ROOT / "docs" / "benchmarks.md"
-            text = doc.read_text()
-            section = (
-                "<!-- ledger_check:start -->\n## The stock ledger check at scale\n\n"
+            benchdocs.replace_section(
+                "ledger_check",
+                "## The stock ledger check at scale\n\n"
                 f"Command: `bench/ledger_check.py --lines {args.lines} --write`. The check is "
                 "one read-only query (MVCC, no row lock); deliveries posted while it runs "
-                "are not blocked.\n\n" + "\n".join(table) + "\n<!-- ledger_check:end -->"
+                "are not blocked.\n\n" + "\n".join(table),
             )
-            if "<!-- ledger_check:start -->" in text:
-                text = (
-                    text.split("<!-- ledger_check:start -->")[0]
-                    + section
-                    + text.split("<!-- ledger_check:end -->")[1]
-                )
-            else:
-                text = text.rstrip() + "\n\n" + section + "\n"
-            doc.write_text(text)
     finally:
         odoo.sql_db.close_db(db_name)
         stacklib.drop_database(db_name)

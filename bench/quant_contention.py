@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
 
+import benchdocs  # noqa: E402
 import stacklib  # noqa: E402
 
 SEED_PRODUCTS = """
@@ -268,31 +269,13 @@ def plot(results, path):
 
 
 def write_docs(results, conditions):
-    doc = ROOT / "docs" / "benchmarks.md"
-    section = (
-        "<!-- quant_contention:start -->\n"
+    benchdocs.replace_section(
+        "quant_contention",
         "## Concurrent postings: vanilla Odoo vs stock_scalable\n\n"
         f"Command: `bench/quant_contention.py --write`. {conditions}\n\n"
         f"{table(results)}\n\n"
-        "![throughput, p95 latency and oversold units](img/quant_contention.png)\n"
-        "<!-- quant_contention:end -->"
+        "![throughput, p95 latency and oversold units](img/quant_contention.png)",
     )
-    text = (
-        doc.read_text()
-        if doc.exists()
-        else (
-            "# Benchmarks\n\nEvery figure here was produced by the script named with it, "
-            "on the project's 2-core machine, vanilla Odoo and the addon side by side in one "
-            "run. Timings are noisy; ratios matter more than absolute numbers.\n"
-        )
-    )
-    if "<!-- quant_contention:start -->" in text:
-        before = text.split("<!-- quant_contention:start -->")[0]
-        after = text.split("<!-- quant_contention:end -->")[1]
-        text = before + section + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    doc.write_text(text)
 
 
 def main():

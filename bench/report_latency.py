@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import benchdocs  # noqa: E402
+import generate_stock_data  # noqa: E402
 import stacklib  # noqa: E402
 
 
@@ -64,7 +65,9 @@ def questions(env, product_ids, day):
     products = env["product.product"].browse(product_ids)
 
     def vanilla_stock():
-        Quant.read_group([("location_id.usage", "=", "internal")], ["quantity:sum"], ["location_id"])
+        Quant.read_group(
+            [("location_id.usage", "=", "internal")], ["quantity:sum"], ["location_id"]
+        )
         return Line.read_group(
             [("state", "=", "done"), ("location_dest_id.usage", "=", "internal")],
             ["quantity:sum"],
@@ -79,7 +82,9 @@ def questions(env, product_ids, day):
         (
             "stock by warehouse",
             vanilla_stock,
-            lambda: Level.read_group([], ["quantity:sum", "available_quantity:sum"], ["warehouse_id"]),
+            lambda: Level.read_group(
+                [], ["quantity:sum", "available_quantity:sum"], ["warehouse_id"]
+            ),
         ),
         (
             "movements by product × month, 12 months",
@@ -104,7 +109,9 @@ def questions(env, product_ids, day):
                 ["quantity:sum"],
             ),
             lambda: Movement._read_group(
-                [("date", ">=", since)], ["product_id", "date:month"], ["qty_in:sum", "qty_out:sum"]
+                [("date", ">=", since)],
+                ["product_id", "date:month"],
+                ["qty_in:sum", "qty_out:sum"],
             ),
         ),
         (
@@ -150,20 +157,7 @@ def main():
     db_name = f"sscale_bench_rpt_{int(time.time())}"
     odoo_cmd = stacklib.odoo_command() + ["-c", str(conf), "-d", db_name, "--stop-after-init"]
     try:
-        print(f"==> {db_name}: stock + stock_scalable, no demo data", flush=True)
-        subprocess.run(
-            odoo_cmd + ["-i", "stock_scalable", "--without-demo=all"],
-            env=stacklib.odoo_env(),
-            check=True,
-            capture_output=True,
-        )
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "generate_stock_data.py"), "--conf", str(conf),
-             "--database", db_name, "--lines", str(args.lines)],
-            check=True,
-        )
-        generate_time = time.perf_counter() - started
+        generate_time = generate_stock_data.build_database(conf, db_name, args.lines)
         print("==> installing stock_scalable_reporting (initial build of the views)", flush=True)
         started = time.perf_counter()
         install = subprocess.run(
@@ -174,13 +168,19 @@ def main():
             text=True,
         )
         install_time = time.perf_counter() - started
-        progress = [line.split(": ", 2)[-1] for line in install.stderr.splitlines() if "stock_scalable_reporting:" in line]
+        progress = [
+            line.split(": ", 2)[-1]
+            for line in install.stderr.splitlines()
+            if "stock_scalable_reporting:" in line
+        ]
         print("\n".join("    " + line for line in progress))
         db = CommittedDatabase(db_name)
         with db.env() as env:
             env.cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
             lines = env.cr.fetchone()[0]
-            products = env["product.product"].search([("default_code", "=like", "GEN-%")], limit=200, order="id")
+            products = env["product.product"].search(
+                [("default_code", "=like", "GEN-%")], limit=200, order="id"
+            )
             product_ids = products.ids
             for product in products[: args.postings]:
                 stock_flows.set_inventory(env, product, 500)
@@ -199,7 +199,10 @@ def main():
             mv_rows = env.cr.fetchone()[0]
             env.cr.execute("SELECT pg_total_relation_size('stock_move_line')")
             sml_bytes = env.cr.fetchone()[0]
-        print(f"==> {args.postings} deliveries posted after the refresh (read-time delta)", flush=True)
+        print(
+            f"==> {args.postings} deliveries posted after the refresh (read-time delta)",
+            flush=True,
+        )
         for product_id in product_ids[: args.postings]:
             db.call(lambda env, p=product_id: stock_flows.deliver(env, [(p, 1)]))
         day = datetime.date.today() - datetime.timedelta(days=180)
@@ -209,19 +212,25 @@ def main():
                 print(f"==> {name}", flush=True)
                 v, o = timed(vanilla, args.runs), timed(ours, args.runs)
                 results.append((name, v, o))
-                print(f"    vanilla p50 {v['p50']:.0f} ms p95 {v['p95']:.0f} ms; ours p50 {o['p50']:.1f} ms p95 {o['p95']:.1f} ms")
+                print(
+                    f"    vanilla p50 {v['p50']:.0f} ms p95 {v['p95']:.0f} ms; "
+                    f"ours p50 {o['p50']:.1f} ms p95 {o['p95']:.1f} ms"
+                )
             # Cross-check: inventory at date equals Odoo's own to_date figure.
             end_of_day = datetime.datetime.combine(day, datetime.time(23, 59, 59))
             env.invalidate_all()
             vanilla_qty = {
                 r["id"]: r["qty_available"]
-                for r in env["product.product"].browse(product_ids).with_context(to_date=end_of_day).read(["qty_available"])
+                for r in env["product.product"]
+                .browse(product_ids)
+                .with_context(to_date=end_of_day)
+                .read(["qty_available"])
             }
             ours_qty = {
                 g["product_id"][0]: g["quantity"]
-                for g in env["stock.inventory.date.report"].with_context(inventory_date=str(day)).read_group(
-                    [("product_id", "in", product_ids)], ["quantity:sum"], ["product_id"]
-                )
+                for g in env["stock.inventory.date.report"]
+                .with_context(inventory_date=str(day))
+                .read_group([("product_id", "in", product_ids)], ["quantity:sum"], ["product_id"])
             }
             mismatches = sum(
                 abs(vanilla_qty[p] - ours_qty.get(p, 0.0)) > 1e-6 for p in product_ids
@@ -233,7 +242,12 @@ def main():
         ]
         for name, v, o in results:
             lines_out.append(
-                f"| {name} | {v['p50']:.0f} / {v['p95']:.0f} | {o['p50']:.1f} / {o['p95']:.1f} | {v['p95'] / o['p95']:.0f}× |"
+                benchdocs.row(
+                    name,
+                    f"{v['p50']:.0f} / {v['p95']:.0f}",
+                    f"{o['p50']:.1f} / {o['p95']:.1f}",
+                    f"{v['p95'] / o['p95']:.0f}×",
+                )
             )
         lines_out += [
             "",
@@ -241,17 +255,27 @@ def main():
             "|---|---:|",
             f"| done move lines | {lines:,} |",
             f"| data generation (set-based SQL), s | {generate_time:.0f} |",
-            f"| install of stock_scalable_reporting incl. the initial build, s | {install_time:.0f} |",
+            benchdocs.row(
+                "install of stock_scalable_reporting incl. the initial build, s",
+                f"{install_time:.0f}",
+            ),
             f"| REFRESH ... CONCURRENTLY of both views, s | {refresh_time:.1f} |",
-            f"| materialized views on disk (rows of movement facts) | {mv_bytes / 2**20:.0f} MB ({mv_rows:,} rows) |",
+            benchdocs.row(
+                "materialized views on disk (rows of movement facts)",
+                f"{mv_bytes / 2**20:.0f} MB ({mv_rows:,} rows)",
+            ),
             f"| stock_move_line on disk, for comparison | {sml_bytes / 2**20:.0f} MB |",
             f"| postings after the refresh (in the read-time delta) | {args.postings} |",
-            f"| inventory at date: products where ours ≠ Odoo's to_date | {mismatches} of {len(product_ids)} |",
+            benchdocs.row(
+                "inventory at date: products where ours ≠ Odoo's to_date",
+                f"{mismatches} of {len(product_ids)}",
+            ),
         ]
         conditions = (
             f"{args.runs} timed runs per question after one warm-up, through the ORM "
             f"(read_group, as the pivot and grouped lists call it), on one database; "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL on this machine."
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+            "PostgreSQL on this machine."
         )
         body = (
             f"## Stock reports at {lines:,} move lines\n\n"
@@ -285,7 +309,12 @@ def plot(results, path):
     names = [name for name, _v, _o in results]
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], [v["p95"] for _n, v, _o in results], 0.4, label="vanilla Odoo")
-    ax.bar([x + 0.2 for x in xs], [o["p95"] for _n, _v, o in results], 0.4, label="stock_scalable_reporting")
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [o["p95"] for _n, _v, o in results],
+        0.4,
+        label="stock_scalable_reporting",
+    )
     ax.set_yscale("log")
     ax.axhline(100, color="red", linestyle="--", label="100 ms goal")
     ax.set_xticks(list(xs), names, fontsize=8)

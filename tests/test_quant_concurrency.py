@@ -205,9 +205,9 @@ class TestQuantConcurrency:
         def worker(index):
             def run():
                 return [
-                    committed_db.call(lambda env, n=n: flows[(index + n) % 2](env, [(product_id, 1)]))[
-                        1
-                    ]
+                    committed_db.call(
+                        lambda env, n=n: flows[(index + n) % 2](env, [(product_id, 1)])
+                    )[1]
                     for n in range(10)
                 ]
 

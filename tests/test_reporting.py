@@ -8,7 +8,6 @@ or committed out of id order; a refresh blocks neither readers nor postings.
 import collections
 import datetime
 import random
-import threading
 
 import pytest
 import stock_flows
@@ -85,7 +84,7 @@ def _report(env, groupby, domain=()):
 
 
 def _assert_same(report, truth):
-    assert set(report) == set(truth), (set(report) ^ set(truth))
+    assert set(report) == set(truth), set(report) ^ set(truth)
     for key, values in truth.items():
         for measure, value in values.items():
             assert report[key][measure] == pytest.approx(value), (key, measure)
@@ -96,7 +95,16 @@ def _check_random_views(env, rng, rounds=6):
     dims = ["warehouse_id", "location_id", "product_id", "movement_type", "company_id"]
     env.cr.execute("SELECT DISTINCT product_id FROM stock_move_line WHERE state = 'done'")
     products = [r[0] for r in env.cr.fetchall()]
-    types = ["receipt", "sale", "return", "adjustment", "scrap", "internal", "transfer_in", "transfer_out"]
+    types = [
+        "receipt",
+        "sale",
+        "return",
+        "adjustment",
+        "scrap",
+        "internal",
+        "transfer_in",
+        "transfer_out",
+    ]
     for _round in range(rounds):
         groupby = rng.sample(dims, rng.randint(1, 3))
         domain, checks = [], []
@@ -161,8 +169,12 @@ class TestReportingExactness:
         with committed_db.env() as env:
             _check_random_views(env, rng)
             day = (datetime.datetime.now() - datetime.timedelta(days=20)).date()
-            backdated = _report(env, ["movement_type"], [("date", "=", day), ("product_id", "=", ids[0])])
-            assert backdated == {("receipt",): {"qty_in": 7.0, "qty_out": 0.0, "qty_net": 7.0, "move_count": 1.0}}
+            backdated = _report(
+                env, ["movement_type"], [("date", "=", day), ("product_id", "=", ids[0])]
+            )
+            assert backdated == {
+                ("receipt",): {"qty_in": 7.0, "qty_out": 0.0, "qty_net": 7.0, "move_count": 1.0}
+            }
         _refresh(committed_db)
         with committed_db.env() as env:
             _check_random_views(env, rng)
@@ -195,7 +207,9 @@ class TestReportingExactness:
         t1.commit()
         t1.close()
         with committed_db.env() as env:
-            report = _report(env, ["product_id"], [("product_id", "in", [a, b]), ("movement_type", "=", "sale")])
+            report = _report(
+                env, ["product_id"], [("product_id", "in", [a, b]), ("movement_type", "=", "sale")]
+            )
             assert report[(a,)]["qty_out"] == 2 and report[(b,)]["qty_out"] == 3
             _check_random_views(env, random.Random(3), rounds=4)
 
@@ -207,9 +221,13 @@ class TestReportingExactness:
             stock_flows.validate_all(old)
             _backdate(env, old, 10)
             stock_flows.deliver(env, [(product.id, 4)])
-            env["stock.move.line"].search([("product_id", "=", product.id), ("state", "=", "done"), ("location_id.usage", "=", "inventory")]).write(
-                {"date": datetime.datetime.now() - datetime.timedelta(days=30)}
-            )
+            env["stock.move.line"].search(
+                [
+                    ("product_id", "=", product.id),
+                    ("state", "=", "done"),
+                    ("location_id.usage", "=", "inventory"),
+                ]
+            ).write({"date": datetime.datetime.now() - datetime.timedelta(days=30)})
         _refresh(committed_db)
         with committed_db.env() as env:
             stock_flows.receive(env, [(product.id, 6)])
@@ -217,13 +235,16 @@ class TestReportingExactness:
             for days in (40, 20, 5, 0):
                 day = datetime.date.today() - datetime.timedelta(days=days)
                 Report = env["stock.inventory.date.report"].with_context(inventory_date=str(day))
-                rows = Report.search([("product_id", "=", product.id), ("warehouse_id", "=", wh.id)])
+                rows = Report.search(
+                    [("product_id", "=", product.id), ("warehouse_id", "=", wh.id)]
+                )
                 env.cr.execute(
                     """
-                    SELECT COALESCE(SUM(CASE WHEN dst.warehouse_id = %(wh)s AND dst.usage = 'internal'
-                                             THEN ml.quantity_product_uom ELSE 0 END)
-                                  - SUM(CASE WHEN src.warehouse_id = %(wh)s AND src.usage = 'internal'
-                                             THEN ml.quantity_product_uom ELSE 0 END), 0)
+                    SELECT COALESCE(
+                               SUM(CASE WHEN dst.warehouse_id = %(wh)s AND dst.usage = 'internal'
+                                        THEN ml.quantity_product_uom ELSE 0 END)
+                             - SUM(CASE WHEN src.warehouse_id = %(wh)s AND src.usage = 'internal'
+                                        THEN ml.quantity_product_uom ELSE 0 END), 0)
                       FROM stock_move_line ml
                       JOIN stock_location src ON src.id = ml.location_id
                       JOIN stock_location dst ON dst.id = ml.location_dest_id
@@ -253,12 +274,18 @@ class TestReportingExactness:
             product_id = stock_flows.create_product(env, "Unblocked", 10).id
         refresh_cr = committed_db.cursor()
         try:
-            api.Environment(refresh_cr, SUPERUSER_ID, {})["stock.report.refresh"]._refresh_reports()
+            api.Environment(refresh_cr, SUPERUSER_ID, {})[
+                "stock.report.refresh"
+            ]._refresh_reports()
 
             def read():
                 with committed_db.env() as env:
                     env.cr.execute("SET LOCAL lock_timeout = '5s'")
-                    return len(env["stock.movement.report"].read_group([], ["qty_net:sum"], ["warehouse_id"]))
+                    return len(
+                        env["stock.movement.report"].read_group(
+                            [], ["qty_net:sum"], ["warehouse_id"]
+                        )
+                    )
 
             def post():
                 with committed_db.env() as env:
@@ -302,7 +329,9 @@ class TestReportingExactness:
                     if row["company_id"]
                 }
                 assert companies == {main_id}, (model, companies)
-            at_date = env["stock.inventory.date.report"].with_context(inventory_date=str(datetime.date.today()))
+            at_date = env["stock.inventory.date.report"].with_context(
+                inventory_date=str(datetime.date.today())
+            )
             assert set(at_date.search([]).mapped("company_id").ids) <= {main_id}
         with committed_db.env() as env:
             seen = env["stock.level.report"].search([("company_id", "=", other_id)])
@@ -347,7 +376,9 @@ class TestReportingMonths:
             start = (datetime.date.today() - datetime.timedelta(days=365)).replace(day=1)
             domain = [("date", ">=", start), ("product_id", "in", ids)]
             Report = env["stock.movement.report"]
-            assert Report._sscale_months_suffice(domain, ["product_id", "date:month"], ["qty_net:sum"], [])
+            assert Report._sscale_months_suffice(
+                domain, ["product_id", "date:month"], ["qty_net:sum"], []
+            )
             assert not Report._sscale_months_suffice(
                 [("date", ">=", start + datetime.timedelta(days=3))], ["product_id"], [], []
             )
@@ -377,7 +408,9 @@ class TestReportingUpgrade:
             env.cr.execute("DROP MATERIALIZED VIEW sscale_rpt_movement CASCADE")
             env.cr.execute("SELECT to_regclass('stock_movement_report')")
             assert env.cr.fetchone()[0] is None, "the report view went with it"
-        result = odoo_cli("-d", committed_db.name, "-u", "stock_scalable_reporting", "--stop-after-init")
+        result = odoo_cli(
+            "-d", committed_db.name, "-u", "stock_scalable_reporting", "--stop-after-init"
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         assert "building sscale_rpt_movement" in result.stderr
         with committed_db.env() as env:

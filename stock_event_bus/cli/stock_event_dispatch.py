@@ -32,11 +32,15 @@ class StockEventDispatch(Command):
             description=self.__doc__,
         )
         parser.add_argument("-c", "--config", help="the odoo.conf (its [stock_event_bus] section)")
-        parser.add_argument("-d", "--database", help="the database (default: db_name of odoo.conf)")
+        parser.add_argument(
+            "-d", "--database", help="the database (default: db_name of odoo.conf)"
+        )
         parser.add_argument(
             "--once", action="store_true", help="publish what is pending, then exit"
         )
-        parser.add_argument("--batch-size", type=int, help="events per claim (default: batch_size)")
+        parser.add_argument(
+            "--batch-size", type=int, help="events per claim (default: batch_size)"
+        )
         parser.add_argument(
             "--poll-interval",
             type=float,

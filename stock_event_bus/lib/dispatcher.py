@@ -22,9 +22,9 @@ import logging
 import os
 import select
 import socket
-import time
 
 import psycopg2
+from psycopg2 import sql
 
 from . import events
 from .publisher import BrokerError, Publisher
@@ -102,7 +102,7 @@ class Dispatcher:
             self._listen = self.connect_db()
             self._listen.autocommit = True
             with self._listen.cursor() as cr:
-                cr.execute(f"LISTEN {events.NOTIFY_CHANNEL}")
+                cr.execute(sql.SQL("LISTEN {}").format(sql.Identifier(events.NOTIFY_CHANNEL)))
 
     def _close_db(self):
         for conn in (self._db, self._listen):
@@ -343,7 +343,9 @@ class Dispatcher:
             self._record_status("stopped", self.last_error)
             self.publisher.close()
             self._close_db()
-        _logger.info("stock_event_dispatch %s: stopped, %s events sent", self.name, self.sent_total)
+        _logger.info(
+            "stock_event_dispatch %s: stopped, %s events sent", self.name, self.sent_total
+        )
         return 0
 
 

@@ -119,7 +119,10 @@ def build_payload(line, *, event_id, warehouse_id, event_type, sign, sequence):
 def message_properties(payload):
     """AMQP properties of an event's message (besides delivery mode)."""
     return properties_of(
-        payload["event_id"], payload["event_type"], payload["occurred_at"], payload["schema_version"]
+        payload["event_id"],
+        payload["event_type"],
+        payload["occurred_at"],
+        payload["schema_version"],
     )
 
 
@@ -156,4 +159,6 @@ def validate(payload):
     error = next(iter(_validator.iter_errors(payload)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise PayloadError(f"payload does not follow schema {SCHEMA_VERSION}: {where}: {error.message}")
+        raise PayloadError(
+            f"payload does not follow schema {SCHEMA_VERSION}: {where}: {error.message}"
+        )

@@ -222,7 +222,8 @@ def describe_error(exc):
         exc = exc.exception
         if isinstance(
             exc,
-            pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError,
+            pika.exceptions.ProbableAuthenticationError
+            | pika.exceptions.ProbableAccessDeniedError,
         ):
             return describe_error(exc)
     if isinstance(exc, connection_workflow.AMQPConnectorPhaseErrorBase):

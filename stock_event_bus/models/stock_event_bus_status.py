@@ -22,7 +22,9 @@ class StockEventBusStatus(models.TransientModel):
     oldest_pending_age = fields.Char(string="Oldest pending event", readonly=True)
     sent_last_hour = fields.Integer(string="Sent in the last hour", readonly=True)
     throughput_last_hour = fields.Float(string="Events/s (last hour)", readonly=True)
-    dispatcher_ids = fields.Many2many("stock.event.dispatcher", string="Dispatchers", readonly=True)
+    dispatcher_ids = fields.Many2many(
+        "stock.event.dispatcher", string="Dispatchers", readonly=True
+    )
 
     @api.model
     def default_get(self, fields_list):
@@ -45,14 +47,18 @@ class StockEventBusStatus(models.TransientModel):
             "retention_days": settings.retention_days,
             "pending_count": Outbox.search_count([("state", "=", "pending")]),
             "failed_count": Outbox.search_count([("state", "=", "failed")]),
-            "oldest_pending_age": self._format_age(now - oldest.create_date) if oldest else _("none"),
+            "oldest_pending_age": self._format_age(now - oldest.create_date)
+            if oldest
+            else _("none"),
             "sent_last_hour": sent_last_hour,
             "throughput_last_hour": sent_last_hour / 3600.0,
             "dispatcher_ids": [(6, 0, self.env["stock.event.dispatcher"].sudo().search([]).ids)],
         }
 
     def action_refresh(self):
-        return self.env["ir.actions.act_window"]._for_xml_id("stock_event_bus.action_event_bus_status")
+        return self.env["ir.actions.act_window"]._for_xml_id(
+            "stock_event_bus.action_event_bus_status"
+        )
 
     def action_test_connection(self):
         """Connect to the configured broker and declare the exchange."""
@@ -73,8 +79,11 @@ class StockEventBusStatus(models.TransientModel):
         finally:
             publisher.close()
         return self.env["stock.event.outbox"]._notify(
-            _("Connected to %(broker)s, exchange %(exchange)s is ready.",
-              broker=settings.safe_amqp_url, exchange=settings.exchange)
+            _(
+                "Connected to %(broker)s, exchange %(exchange)s is ready.",
+                broker=settings.safe_amqp_url,
+                exchange=settings.exchange,
+            )
         )
 
     def action_retry_failed(self):
@@ -92,7 +101,9 @@ class StockEventBusStatus(models.TransientModel):
         return _("%s days", seconds // 86400)
 
     def _open_outbox(self, state):
-        action = self.env["ir.actions.act_window"]._for_xml_id("stock_event_bus.action_stock_event_outbox")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stock_event_bus.action_stock_event_outbox"
+        )
         action["context"] = {f"search_default_{state}": 1}
         return action
 
@@ -101,4 +112,3 @@ class StockEventBusStatus(models.TransientModel):
 
     def action_open_failed(self):
         return self._open_outbox("failed")
-

@@ -206,7 +206,8 @@ class StockEventOutbox(models.Model):
                          create_date, write_date)
                     SELECT v.uuid, v.company, v.warehouse, v.product, v.type, v.qty,
                            seq.last_sequence - k.n + v.rank,
-                           jsonb_set(v.payload, '{sequence}', to_jsonb(seq.last_sequence - k.n + v.rank)),
+                           jsonb_set(v.payload, '{sequence}',
+                                     to_jsonb(seq.last_sequence - k.n + v.rank)),
                            'pending', 0, %(uid)s, %(uid)s,
                            NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC'
                       FROM unnest(%(uuid)s::varchar[], %(company)s::int[], %(warehouse)s::int[],
@@ -215,7 +216,8 @@ class StockEventOutbox(models.Model):
                              WITH ORDINALITY
                              AS v(uuid, company, warehouse, product, type, qty, rank, payload, pos)
                       JOIN seq ON seq.product_id = v.product AND seq.warehouse_id = v.warehouse
-                      JOIN unnest(%(kp)s::int[], %(kw)s::int[], %(kn)s::int[]) AS k(product, warehouse, n)
+                      JOIN unnest(%(kp)s::int[], %(kw)s::int[], %(kn)s::int[])
+                             AS k(product, warehouse, n)
                         ON k.product = v.product AND k.warehouse = v.warehouse
                      ORDER BY v.pos
                     """,

@@ -16,5 +16,9 @@ class StockEventSequence(models.Model):
     last_sequence = fields.Integer(required=True, default=0)
 
     _sql_constraints = [
-        ("key_uniq", "unique(product_id, warehouse_id)", "One sequence per product and warehouse."),
+        (
+            "key_uniq",
+            "unique(product_id, warehouse_id)",
+            "One sequence per product and warehouse.",
+        ),
     ]

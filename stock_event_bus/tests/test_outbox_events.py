@@ -56,7 +56,9 @@ class TestOutboxEvents(EventBusCommon):
         self.assertEqual(sale["move_line_id"], delivery.move_line_ids.id)
         self.assertEqual(sale["uom"], self.product.uom_id.name)
         self.assertEqual(found[0].payload["picking"], receipt.name)
-        self.assertEqual(found[1].routing_key, f"stock.{self.env.company.id}.{self.warehouse.id}.sale")
+        self.assertEqual(
+            found[1].routing_key, f"stock.{self.env.company.id}.{self.warehouse.id}.sale"
+        )
         self._check_payloads(found)
 
     def test_transfer_between_warehouses_and_internal_move(self):
@@ -122,7 +124,9 @@ class TestOutboxEvents(EventBusCommon):
             [(e.event_type, e.quantity) for e in found],
             [("ADJUSTMENT", 7.0), ("SCRAP", -1.0), ("SALE", -2.0), ("RETURN", 2.0)],
         )
-        self.assertEqual(found.mapped("sequence"), list(range(found[0].sequence, found[0].sequence + 4)))
+        self.assertEqual(
+            found.mapped("sequence"), list(range(found[0].sequence, found[0].sequence + 4))
+        )
         self._check_payloads(found)
 
     def test_events_add_up_to_on_hand(self):

@@ -183,7 +183,8 @@ class StockQuant(models.Model):
         with self._sscale_lock_race(products):
             self.env.cr.execute(
                 SQL(
-                    "SELECT id FROM stock_quant WHERE id IN %s AND %s ORDER BY %s FOR NO KEY UPDATE",
+                    "SELECT id FROM stock_quant WHERE id IN %s AND %s"
+                    " ORDER BY %s FOR NO KEY UPDATE",
                     tuple(quants.ids),
                     turnstile.gate_sql(products),
                     KEY_COLUMNS,

@@ -77,9 +77,7 @@ def _enter(cr, products):
             "SELECT pg_advisory_xact_lock(%s, p) FROM unnest(%s::int[]) p", (LOCK_CLASS, ids)
         )
         # Only now (the transaction level is held) let the session level go.
-        raw.execute(
-            "SELECT pg_advisory_unlock(%s, p) FROM unnest(%s::int[]) p", (LOCK_CLASS, ids)
-        )
+        raw.execute("SELECT pg_advisory_unlock(%s, p) FROM unnest(%s::int[]) p", (LOCK_CLASS, ids))
         held = []
     finally:
         if held:

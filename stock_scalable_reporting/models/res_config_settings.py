@@ -19,7 +19,9 @@ class ResConfigSettings(models.TransientModel):
     def _compute_sscale_report_refresh_minutes(self):
         cron = self.env.ref(CRON, raise_if_not_found=False)
         factor = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 43200}
-        minutes = cron.sudo().interval_number * factor.get(cron.sudo().interval_type, 1) if cron else 0
+        minutes = (
+            cron.sudo().interval_number * factor.get(cron.sudo().interval_type, 1) if cron else 0
+        )
         for settings in self:
             settings.sscale_report_refresh_minutes = minutes
 
@@ -28,5 +30,8 @@ class ResConfigSettings(models.TransientModel):
         for settings in self:
             if cron and settings.sscale_report_refresh_minutes > 0:
                 cron.sudo().write(
-                    {"interval_number": settings.sscale_report_refresh_minutes, "interval_type": "minutes"}
+                    {
+                        "interval_number": settings.sscale_report_refresh_minutes,
+                        "interval_type": "minutes",
+                    }
                 )

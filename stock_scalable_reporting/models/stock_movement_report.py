@@ -21,7 +21,9 @@ LEDGER_FIELDS = {
         "company_id",
     ],
 }
-QUANT_FIELDS = {"stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]}
+QUANT_FIELDS = {
+    "stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]
+}
 
 # What the monthly facts can answer exactly.
 MONTH_DIMENSIONS = {
@@ -50,6 +52,7 @@ def _month_bound(operator, value):
         return (day + datetime.timedelta(days=1)).day == 1
     return False
 
+
 MOVEMENT_TYPES = [
     ("receipt", "Receipt"),
     ("sale", "Sale"),
@@ -63,8 +66,27 @@ MOVEMENT_TYPES = [
 ]
 
 
+class StockReportViewMixin(models.AbstractModel):
+    """A report model whose table is a view over the reporting views."""
+
+    _name = "stock.report.view.mixin"
+    _description = "Stock Report on Materialized Views"
+
+    def _create_report_view(self, query):
+        # stock.report.refresh's init() made the views this one reads.
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), query)
+        )
+
+    @api.model
+    def action_refresh_now(self):
+        return self.env["stock.report.refresh"].action_refresh_now()
+
+
 class StockMovementReportMixin(models.AbstractModel):
     _name = "stock.movement.report.mixin"
+    _inherit = "stock.report.view.mixin"
     _description = "Stock Movement Facts"
     _auto = False
     _rec_name = "product_id"
@@ -82,13 +104,6 @@ class StockMovementReportMixin(models.AbstractModel):
     qty_out = fields.Float(string="Quantity Out", readonly=True, digits="Product Unit of Measure")
     qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
     move_count = fields.Integer(string="# Move Lines", readonly=True)
-
-    def _create_report_view(self, query):
-        self.env["stock.report.refresh"]._ensure_report_views()
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), query)
-        )
 
 
 class StockMovementMonthReport(models.Model):
@@ -123,9 +138,11 @@ class StockMovementReport(models.Model):
         self._create_report_view(ledger.MOVEMENT_REPORT_QUERY)
 
     @api.model
-    def _read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None):
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
         if self._sscale_months_suffice(domain, groupby, aggregates, having):
-            monthly = self.env["stock.movement.month.report"].with_context(self.env.context)
+            monthly = self.env["stock.movement.month.report"]
             return monthly._read_group(domain, groupby, aggregates, having, offset, limit, order)
         return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
@@ -143,7 +160,7 @@ class StockMovementReport(models.Model):
         if not set(aggregates) <= MONTH_MEASURES or having:
             return False
         for leaf in domain or []:
-            if not isinstance(leaf, (list, tuple)) or len(leaf) != 3:
+            if not isinstance(leaf, list | tuple) or len(leaf) != 3:
                 if leaf in expression.DOMAIN_OPERATORS:
                     continue
                 return False
@@ -156,10 +173,6 @@ class StockMovementReport(models.Model):
                 return False
         return True
 
-    @api.model
-    def action_refresh_now(self):
-        return self.env["stock.report.refresh"].action_refresh_now()
-
 
 class StockLevelReport(models.Model):
     """Current levels per company, warehouse, location, product and lot (one
@@ -167,6 +180,7 @@ class StockLevelReport(models.Model):
     (materialized view + journal)."""
 
     _name = "stock.level.report"
+    _inherit = "stock.report.view.mixin"
     _description = "Stock Levels Analysis"
     _auto = False
     _order = "warehouse_id, product_id"
@@ -181,21 +195,17 @@ class StockLevelReport(models.Model):
     categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
     lot_id = fields.Many2one("stock.lot", string="Lot/Serial Number", readonly=True)
     quantity = fields.Float(string="On Hand", readonly=True, digits="Product Unit of Measure")
-    reserved_quantity = fields.Float(string="Reserved", readonly=True, digits="Product Unit of Measure")
-    available_quantity = fields.Float(string="Available", readonly=True, digits="Product Unit of Measure")
+    reserved_quantity = fields.Float(
+        string="Reserved", readonly=True, digits="Product Unit of Measure"
+    )
+    available_quantity = fields.Float(
+        string="Available", readonly=True, digits="Product Unit of Measure"
+    )
     last_movement_date = fields.Datetime(readonly=True)
     days_since_last_movement = fields.Integer(readonly=True, aggregator="max")
 
     def init(self):
-        self.env["stock.report.refresh"]._ensure_report_views()
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), ledger.LEVEL_REPORT_QUERY)
-        )
-
-    @api.model
-    def action_refresh_now(self):
-        return self.env["stock.report.refresh"].action_refresh_now()
+        self._create_report_view(ledger.LEVEL_REPORT_QUERY)
 
 
 class StockInventoryDateReport(models.Model):
@@ -217,7 +227,9 @@ class StockInventoryDateReport(models.Model):
     product_id = fields.Many2one("product.product", readonly=True)
     product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
     categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
-    quantity = fields.Float(string="On Hand at Date", readonly=True, digits="Product Unit of Measure")
+    quantity = fields.Float(
+        string="On Hand at Date", readonly=True, digits="Product Unit of Measure"
+    )
 
     @property
     def _table_query(self):

@@ -30,6 +30,11 @@ class StockReportRefresh(models.Model):
         readonly=True,
     )
 
+    def init(self):
+        # This model is registered (so initialized) before the report models,
+        # whose views read what this creates.
+        self._ensure_report_views()
+
     @api.model
     def _refresh_view(self, view_name):
         """Refresh one of this addon's materialized views and log it.
@@ -58,7 +63,7 @@ class StockReportRefresh(models.Model):
     def _ensure_report_views(self):
         """Create what the reports need when it is missing: the journal and
         its trigger, the materialized views (built at once, with progress in
-        the log). Called by the report models' init(), so an upgrade rebuilds
+        the log). Called by init() at install and upgrade, so an upgrade rebuilds
         views that a column change dropped (PostgreSQL drops dependent views
         with CASCADE)."""
         cr = self.env.cr
@@ -151,7 +156,9 @@ class StockReportRefresh(models.Model):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "message": _("A refresh of the stock reports is queued; it runs in the background."),
+                "message": _(
+                    "A refresh of the stock reports is queued; it runs in the background."
+                ),
                 "type": "info",
                 "sticky": False,
             },

@@ -35,7 +35,9 @@ class TestReportActions(StockScalableCommon):
         settings.execute()
         cron = self.env.ref("stock_scalable_reporting.ir_cron_refresh_reports")
         self.assertEqual((cron.interval_number, cron.interval_type), (5, "minutes"))
-        self.assertEqual(self.env["res.config.settings"].create({}).sscale_report_refresh_minutes, 5)
+        self.assertEqual(
+            self.env["res.config.settings"].create({}).sscale_report_refresh_minutes, 5
+        )
 
     def test_inventory_at_date_wizard(self):
         self._receive(self.product, 8)

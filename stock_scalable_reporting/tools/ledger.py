@@ -131,8 +131,10 @@ def movement_sides(lines):
                    WHEN o.scrap_location THEN 'scrap'
                    WHEN o.usage = 'inventory' THEN 'adjustment'
                    WHEN o.usage = 'production' THEN 'production'
-                   WHEN o.usage = 'supplier' THEN CASE WHEN s.incoming THEN 'receipt' ELSE 'return' END
-                   WHEN o.usage = 'customer' THEN CASE WHEN s.incoming THEN 'return' ELSE 'sale' END
+                   WHEN o.usage = 'supplier'
+                       THEN CASE WHEN s.incoming THEN 'receipt' ELSE 'return' END
+                   WHEN o.usage = 'customer'
+                       THEN CASE WHEN s.incoming THEN 'return' ELSE 'sale' END
                    WHEN o.usage = 'internal' AND o.warehouse_id IS NOT DISTINCT FROM l.warehouse_id
                        THEN 'internal'
                    WHEN s.incoming THEN 'transfer_in'
@@ -203,6 +205,7 @@ MATERIALIZED_VIEWS = {
     LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
 }
 
+
 def movement_report_query(view, month=False):
     """Rows of materialized view ``view`` plus the recent journal's movement
     sides (by month when ``month``)."""
@@ -253,7 +256,8 @@ LEVEL_REPORT_QUERY = SQL(
         ON lm.location_id = q.location_id AND lm.product_id = q.product_id
        AND lm.lot_key = COALESCE(q.lot_id, 0)
       LEFT JOIN (SELECT location_id, product_id, lot_key, MAX(date) AS last_date
-                   FROM (SELECT r.location_id, r.product_id, COALESCE(r.lot_id, 0) AS lot_key, r.date
+                   FROM (SELECT r.location_id, r.product_id, COALESCE(r.lot_id, 0) AS lot_key,
+                                r.date
                            FROM (%(recent)s) r
                          UNION ALL
                          SELECT r.location_dest_id, r.product_id, COALESCE(r.lot_id, 0), r.date

@@ -36,19 +36,15 @@ def create(cr, name, query, unique_columns, indexes=()):
     ident = _identifier(name)
     cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", ident))
     cr.execute(SQL("CREATE MATERIALIZED VIEW %s AS %s WITH NO DATA", ident, query))
-    cr.execute(
-        SQL(
-            "CREATE UNIQUE INDEX %s ON %s (%s)",
-            SQL.identifier(f"{name}_uniq"),
-            ident,
-            SQL(", ").join(SQL.identifier(c) for c in unique_columns),
-        )
-    )
-    for number, columns in enumerate(indexes, 1):
+    named = [(f"{name}_uniq", SQL("UNIQUE"), unique_columns)] + [
+        (f"{name}_idx{number}", SQL(""), columns) for number, columns in enumerate(indexes, 1)
+    ]
+    for index, unique, columns in named:
         cr.execute(
             SQL(
-                "CREATE INDEX %s ON %s (%s)",
-                SQL.identifier(f"{name}_idx{number}"),
+                "CREATE %s INDEX %s ON %s (%s)",
+                unique,
+                SQL.identifier(index),
                 ident,
                 SQL(", ").join(SQL.identifier(c) for c in columns),
             )
