@@ -376,10 +376,15 @@ class TestReportingMonths:
             start = (datetime.date.today() - datetime.timedelta(days=365)).replace(day=1)
             domain = [("date", ">=", start), ("product_id", "in", ids)]
             Report = env["stock.movement.report"]
-            assert Report._sscale_months_suffice(
-                domain, ["product_id", "date:month"], ["qty_net:sum"], []
+            assert (
+                Report._sscale_rollup(domain, ["product_id", "date:month"], ["qty_net:sum"], [])
+                == "stock.movement.product.month.report"
             )
-            assert not Report._sscale_months_suffice(
+            assert (
+                Report._sscale_rollup(domain, ["movement_type", "date:month"], ["qty_net:sum"], [])
+                == "stock.movement.month.report"
+            )
+            assert not Report._sscale_rollup(
                 [("date", ">=", start + datetime.timedelta(days=3))], ["product_id"], [], []
             )
             for groupby in (["product_id"], ["product_id", "movement_type"], ["warehouse_id"]):

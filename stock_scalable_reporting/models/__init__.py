@@ -1,3 +1,4 @@
+from . import report_read_group
 from . import stock_report_refresh
 from . import stock_movement_report
 from . import stock_inventory_date_wizard

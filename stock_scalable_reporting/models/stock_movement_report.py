@@ -25,16 +25,20 @@ QUANT_FIELDS = {
     "stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]
 }
 
-# What the monthly facts can answer exactly.
-MONTH_DIMENSIONS = {
+# What the monthly rollups can answer exactly, narrowest first: (model, the
+# dimensions it keeps). Dates must be whole months.
+PRODUCT_MONTH_DIMENSIONS = {
     "company_id",
     "warehouse_id",
-    "location_id",
     "product_id",
     "product_tmpl_id",
     "categ_id",
-    "movement_type",
 }
+MONTH_DIMENSIONS = PRODUCT_MONTH_DIMENSIONS | {"location_id", "movement_type"}
+ROLLUPS = [
+    ("stock.movement.product.month.report", PRODUCT_MONTH_DIMENSIONS),
+    ("stock.movement.month.report", MONTH_DIMENSIONS),
+]
 MONTH_MEASURES = {"qty_in:sum", "qty_out:sum", "qty_net:sum", "move_count:sum", "__count"}
 
 
@@ -70,6 +74,7 @@ class StockReportViewMixin(models.AbstractModel):
     """A report model whose table is a view over the reporting views."""
 
     _name = "stock.report.view.mixin"
+    _inherit = "stock.report.read.group.mixin"
     _description = "Stock Report on Materialized Views"
 
     def _create_report_view(self, query):
@@ -105,6 +110,15 @@ class StockMovementReportMixin(models.AbstractModel):
     qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
     move_count = fields.Integer(string="# Move Lines", readonly=True)
 
+    # Whether every row is dated on the first day of its month (the monthly
+    # rollups): grouping by month then groups by the column itself.
+    _sscale_month_rows = False
+
+    def _read_group_groupby(self, groupby_spec, query):
+        if self._sscale_month_rows and groupby_spec == "date:month":
+            return self._field_to_sql(self._table, "date", query)
+        return super()._read_group_groupby(groupby_spec, query)
+
 
 class StockMovementMonthReport(models.Model):
     """The movement facts by month (no menu: stock.movement.report reads it
@@ -112,12 +126,29 @@ class StockMovementMonthReport(models.Model):
 
     _name = "stock.movement.month.report"
     _inherit = "stock.movement.report.mixin"
+    _sscale_month_rows = True
     _description = "Stock Movements by Month"
     _auto = False
     _order = "date desc, id desc"
 
     def init(self):
         self._create_report_view(ledger.MOVEMENT_MONTH_REPORT_QUERY)
+
+
+class StockMovementProductMonthReport(models.Model):
+    """The movement facts by month, warehouse and product, without location
+    and movement type (left empty). No menu: stock.movement.report reads it
+    for the questions it can answer, such as the product × month pivot."""
+
+    _name = "stock.movement.product.month.report"
+    _inherit = "stock.movement.report.mixin"
+    _sscale_month_rows = True
+    _description = "Stock Movements by Product and Month"
+    _auto = False
+    _order = "date desc, id desc"
+
+    def init(self):
+        self._create_report_view(ledger.PRODUCT_MONTH_REPORT_QUERY)
 
 
 class StockMovementReport(models.Model):
@@ -141,37 +172,40 @@ class StockMovementReport(models.Model):
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
-        if self._sscale_months_suffice(domain, groupby, aggregates, having):
-            monthly = self.env["stock.movement.month.report"]
-            return monthly._read_group(domain, groupby, aggregates, having, offset, limit, order)
+        rollup = self._sscale_rollup(domain, groupby, aggregates, having)
+        if rollup:
+            return self.env[rollup]._read_group(
+                domain, groupby, aggregates, having, offset, limit, order
+            )
         return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
     @api.model
-    def _sscale_months_suffice(self, domain, groupby, aggregates, having):
-        """Whether the monthly facts give the same answer (``__count`` then
-        counts monthly rows)."""
+    def _sscale_rollup(self, domain, groupby, aggregates, having):
+        """The narrowest monthly rollup that gives the same answer, or None
+        (``__count`` then counts the rollup's rows)."""
+        if not set(aggregates) <= MONTH_MEASURES or having:
+            return None
+        used = set()
         for spec in groupby:
             name, _sep, granularity = spec.partition(":")
             if name == "date":
                 if granularity not in ("month", "quarter", "year"):
-                    return False
-            elif name not in MONTH_DIMENSIONS:
-                return False
-        if not set(aggregates) <= MONTH_MEASURES or having:
-            return False
+                    return None
+            else:
+                used.add(name)
         for leaf in domain or []:
             if not isinstance(leaf, list | tuple) or len(leaf) != 3:
                 if leaf in expression.DOMAIN_OPERATORS:
                     continue
-                return False
+                return None
             name, operator, value = leaf
             field = str(name).split(".", 1)[0]
             if field == "date":
                 if not _month_bound(operator, value):
-                    return False
-            elif field not in MONTH_DIMENSIONS:
-                return False
-        return True
+                    return None
+            else:
+                used.add(field)
+        return next((model for model, dims in ROLLUPS if used <= dims), None)
 
 
 class StockLevelReport(models.Model):
@@ -215,6 +249,7 @@ class StockInventoryDateReport(models.Model):
     by the Inventory at Date wizard."""
 
     _name = "stock.inventory.date.report"
+    _inherit = "stock.report.read.group.mixin"
     _description = "Inventory at Date"
     _auto = False
     _order = "warehouse_id, product_id"
@@ -235,3 +270,12 @@ class StockInventoryDateReport(models.Model):
     def _table_query(self):
         day = self.env.context.get("inventory_date") or fields.Date.context_today(self)
         return ledger.inventory_at_date_query(fields.Date.to_date(day))
+
+    @api.model
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        # A few thousand index rows: parallel workers would take longer to
+        # start than the query takes.
+        with self._sscale_settings(max_parallel_workers_per_gather=0):
+            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)

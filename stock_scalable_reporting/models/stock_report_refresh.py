@@ -104,7 +104,7 @@ class StockReportRefresh(models.Model):
                     f"{log_progress:,}",
                 )
             started = fields.Datetime.now()
-            duration = matview.refresh(cr, name, lock=False)
+            duration = matview.refresh(cr, name, lock=False, analyze=True)
             total += duration
             if log_progress is not None:
                 _logger.info("stock_scalable_reporting: %s built in %.1f s", name, duration)

@@ -29,6 +29,7 @@ STATE = "sscale_rpt_state"
 JOURNAL_FUNCTION = "sscale_rpt_journal_fn"
 MOVEMENT_MV = "sscale_rpt_movement"
 MOVEMENT_MONTH_MV = "sscale_rpt_movement_month"
+PRODUCT_MONTH_MV = "sscale_rpt_product_month"
 LAST_MOVE_MV = "sscale_rpt_last_move"
 # Ids of report rows that come from the journal: far above the views' row
 # numbers, below 2**53 (JavaScript integers in the web client).
@@ -198,29 +199,51 @@ MOVEMENT_MONTH_MV_QUERY = SQL(
     """
 )
 
-# Refreshed in this order (the monthly view reads the daily one).
+# The narrowest rollup: month × company × warehouse × product (no location,
+# no movement type), about a quarter of the monthly rows. It answers the
+# product × month pivot and the months of Inventory at Date.
+PRODUCT_MONTH_GRAIN = ["date", "company_id", "warehouse_id", "product_id"]
+PRODUCT_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, product_id) AS id, f.*
+      FROM (SELECT date, company_id, warehouse_id, product_id, SUM(qty_in) AS qty_in,
+                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count
+              FROM sscale_rpt_movement_month
+             GROUP BY 1, 2, 3, 4) f
+    """
+)
+
+# Refreshed in this order (each rollup reads the one before it).
 MATERIALIZED_VIEWS = {
     MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
     MOVEMENT_MONTH_MV: (MOVEMENT_MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
+    PRODUCT_MONTH_MV: (
+        PRODUCT_MONTH_MV_QUERY,
+        ["id"],
+        [PRODUCT_MONTH_GRAIN, ["product_id", "date"]],
+    ),
     LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
 }
 
 
-def movement_report_query(view, month=False):
+def movement_report_query(view, month=False, detailed=True):
     """Rows of materialized view ``view`` plus the recent journal's movement
-    sides (by month when ``month``)."""
+    sides (by month when ``month``; without location and movement type, left
+    NULL, when not ``detailed``)."""
     day = SQL("date_trunc('month', date)::date") if month else SQL("date")
+    location = SQL("location_id") if detailed else SQL("NULL::integer")
+    kind = SQL("movement_type") if detailed else SQL("NULL::varchar")
     return SQL(
         """
         SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
                p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
                m.qty_in - m.qty_out AS qty_net, m.move_count
-          FROM (SELECT id, date, company_id, warehouse_id, location_id, product_id,
-                       movement_type, qty_in, qty_out, move_count
+          FROM (SELECT id, date, company_id, warehouse_id, %(location)s AS location_id,
+                       product_id, %(kind)s AS movement_type, qty_in, qty_out, move_count
                   FROM %(view)s
                 UNION ALL
-                SELECT %(offset)s + line_key, %(day)s, company_id, warehouse_id, location_id,
-                       product_id, movement_type, qty_in, qty_out, move_count
+                SELECT %(offset)s + line_key, %(day)s, company_id, warehouse_id,
+                       %(location)s, product_id, %(kind)s, qty_in, qty_out, move_count
                   FROM (%(recent)s) recent) m
           LEFT JOIN product_product p ON p.id = m.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
@@ -228,12 +251,15 @@ def movement_report_query(view, month=False):
         view=SQL.identifier(view),
         offset=JOURNAL_ID_OFFSET,
         day=day,
+        location=location,
+        kind=kind,
         recent=movement_sides(RECENT_JOURNAL),
     )
 
 
 MOVEMENT_REPORT_QUERY = movement_report_query(MOVEMENT_MV)
 MOVEMENT_MONTH_REPORT_QUERY = movement_report_query(MOVEMENT_MONTH_MV, month=True)
+PRODUCT_MONTH_REPORT_QUERY = movement_report_query(PRODUCT_MONTH_MV, month=True, detailed=False)
 
 
 # One row per quant of an internal location (stock_scalable keeps one quant
@@ -272,10 +298,12 @@ LEVEL_REPORT_QUERY = SQL(
 
 def inventory_at_date_query(date):
     """On-hand per warehouse and product at the end of ``date`` (UTC days):
-    today's quants minus the net movements dated after it. Row ids carry the
-    day, warehouse and product (ids below 1,000 and 100,000,000), so that the
-    ORM cache never mixes two days' figures; no window function, so that a
-    filter on products reaches the inner queries."""
+    today's quants minus the net movements dated after it: the rest of the
+    day's month from the daily facts, the following months from the narrowest
+    monthly rollup, and the journal rows the views do not hold yet. Row ids
+    carry the day, warehouse and product (ids below 1,000 and 100,000,000),
+    so that the ORM cache never mixes two days' figures; no window function,
+    so that a filter on products reaches the inner queries."""
     return SQL(
         """
         SELECT (%(date)s::date - DATE '2000-01-01')::bigint * 100000000000
@@ -290,14 +318,19 @@ def inventory_at_date_query(date):
                         UNION ALL
                         -- the rest of the day's month, day by day
                         SELECT warehouse_id, product_id, -(qty_in - qty_out)
-                          FROM stock_movement_report
+                          FROM %(daily)s
                          WHERE date > %(date)s::date AND date < %(next_month)s::date
                            AND warehouse_id IS NOT NULL
                         UNION ALL
-                        -- the following months, month by month (fewer rows)
+                        -- the following months, month by month
                         SELECT warehouse_id, product_id, -(qty_in - qty_out)
-                          FROM stock_movement_month_report
-                         WHERE date >= %(next_month)s::date AND warehouse_id IS NOT NULL) moves
+                          FROM %(monthly)s
+                         WHERE date >= %(next_month)s::date AND warehouse_id IS NOT NULL
+                        UNION ALL
+                        -- what the views do not hold yet
+                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                          FROM (%(recent)s) recent
+                         WHERE date > %(date)s::date AND warehouse_id IS NOT NULL) moves
                  GROUP BY warehouse_id, product_id) x
           JOIN stock_warehouse w ON w.id = x.warehouse_id
           LEFT JOIN product_product p ON p.id = x.product_id
@@ -305,4 +338,7 @@ def inventory_at_date_query(date):
         """,
         date=date,
         next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
+        daily=SQL.identifier(MOVEMENT_MV),
+        monthly=SQL.identifier(PRODUCT_MONTH_MV),
+        recent=movement_sides(RECENT_JOURNAL),
     )

@@ -62,12 +62,15 @@ def is_populated(cr, name):
     return bool(row and row[0])
 
 
-def refresh(cr, name, lock=True):
+def refresh(cr, name, lock=True, analyze=False):
     """Refresh ``name`` under its advisory lock, in the caller's transaction.
 
     Returns the duration in seconds, or ``None`` when another refresh of the
     same view holds the lock (nothing is done then). The first refresh of a
     view that was created WITH NO DATA cannot be concurrent; later ones are.
+    With ``analyze``, the planner's statistics are taken at once (a refresh
+    does not, and autovacuum comes later), so that the next reads get good
+    plans.
     """
     ident = _identifier(name)
     # Transaction-level advisory lock, tried without waiting: a second
@@ -79,6 +82,8 @@ def refresh(cr, name, lock=True):
         cr.execute(SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY %s", ident))
     else:
         cr.execute(SQL("REFRESH MATERIALIZED VIEW %s", ident))
+    if analyze:
+        cr.execute(SQL("ANALYZE %s", ident))
     return time.monotonic() - started
 
 

@@ -1,0 +1,115 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
+from unittest.mock import patch
+
+from odoo import models
+from odoo.tests import tagged
+
+from odoo.addons.stock_scalable.tests.common import StockScalableCommon
+
+from ..models.report_read_group import StockReportReadGroupMixin
+
+
+@tagged("post_install", "-at_install")
+class TestReportReadGroup(StockScalableCommon):
+    """The reports' read_group formats each distinct value once; the groups
+    it returns are Odoo's own, list for list, and the monthly rollups give
+    the daily facts' sums."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other = cls.env["product.product"].create(
+            {"name": "Read group other", "is_storable": True, "default_code": "RG-2"}
+        )
+        for product, qty in ((cls.product, 7), (cls.other, 5)):
+            cls._receive(product, qty)
+        cls._deliver(cls.product, 2)
+        cls._deliver(cls.other, 1)
+
+    def _plain(self, model, *args, **kwargs):
+        """read_group with Odoo's formatting, row by row."""
+        base = models.BaseModel
+        with (
+            patch.object(
+                StockReportReadGroupMixin,
+                "_read_group_format_result",
+                base._read_group_format_result,
+            ),
+            patch.object(
+                StockReportReadGroupMixin,
+                "_read_group_postprocess_groupby",
+                base._read_group_postprocess_groupby,
+            ),
+        ):
+            return model.read_group(*args, **kwargs)
+
+    def test_groups_equal_odoos_formatting(self):
+        since = datetime.date.today().replace(day=1) - datetime.timedelta(days=40)
+        domains = [
+            [],
+            [("date", ">=", since)],
+            ["|", ("product_id", "=", self.product.id), ("movement_type", "=", "sale")],
+        ]
+        groupbys = [
+            ["product_id", "date:month"],
+            ["date:day", "movement_type"],
+            ["warehouse_id", "location_id", "date:year"],
+            ["categ_id", "movement_type"],
+        ]
+        measures = ["qty_in:sum", "qty_out:sum", "qty_net:sum", "move_count:sum"]
+        cases = [
+            ("stock.movement.report", domain, groupby, measures)
+            for domain in domains
+            for groupby in groupbys
+        ] + [
+            ("stock.level.report", [], groupby, ["quantity:sum", "available_quantity:sum"])
+            for groupby in (
+                ["warehouse_id", "product_id"],
+                ["product_id", "last_movement_date:day"],
+            )
+        ]
+        several = 0
+        for model, domain, groupby, fields_ in cases:
+            Report = self.env[model].with_context(lang="en_US", tz="Europe/Brussels")
+            for lazy in (False, True):
+                with self.subTest(model=model, domain=domain, groupby=groupby, lazy=lazy):
+                    ours = Report.read_group(domain, fields_, groupby, lazy=lazy)
+                    self.assertTrue(ours)
+                    several += len(ours) > 1
+                    self.assertEqual(
+                        ours, self._plain(Report, domain, fields_, groupby, lazy=lazy)
+                    )
+        # Most cases have several groups, where the fast path runs.
+        self.assertGreater(several, len(cases))
+
+    def test_rollup_routing(self):
+        Report = self.env["stock.movement.report"]
+        month = datetime.date.today().replace(day=1)
+        cases = [
+            (["product_id", "date:month"], [("date", ">=", month)], "product"),
+            (["categ_id", "date:quarter"], [("warehouse_id", "!=", False)], "product"),
+            (["product_id", "date:month"], [("movement_type", "=", "sale")], "month"),
+            (["location_id"], [], "month"),
+            (["product_id", "date:day"], [], None),
+            (["product_id"], [("date", ">=", month + datetime.timedelta(days=2))], None),
+        ]
+        names = {
+            "product": "stock.movement.product.month.report",
+            "month": "stock.movement.month.report",
+            None: None,
+        }
+        measures = ["qty_in:sum", "qty_out:sum", "qty_net:sum", "move_count:sum"]
+        for groupby, domain, expected in cases:
+            with self.subTest(groupby=groupby, domain=domain):
+                self.assertEqual(
+                    Report._sscale_rollup(domain, groupby, measures, []), names[expected]
+                )
+                # Same sums whichever facts answer.
+                # Odoo's own _read_group: the daily facts.
+                daily = models.BaseModel._read_group(Report, domain, groupby, measures)
+                self.assertEqual(
+                    sorted(map(repr, Report._read_group(domain, groupby, measures))),
+                    sorted(map(repr, daily)),
+                )
+        self.assertIsNone(Report._sscale_rollup([], ["product_id"], ["qty_in:max"], []))
