@@ -139,6 +139,15 @@ def questions(env, product_ids, day):
                 [("product_id", "in", product_ids)], ["quantity:sum"], ["product_id"]
             ),
         ),
+        (
+            "same, the quantities alone (no product names)",
+            lambda: products.with_context(to_date=end_of_day)._compute_quantities_dict(
+                None, None, None, False, end_of_day
+            ),
+            lambda: AtDate._read_group(
+                [("product_id", "in", product_ids)], ["product_id"], ["quantity:sum"]
+            ),
+        ),
     ]
 
 

@@ -158,6 +158,16 @@ def movement_sides(lines):
     )
 
 
+# The movement sides of the recent journal, for the report views. The journal
+# rows are read once (a materialized CTE), whatever plan joins them to the
+# locations: with a nested loop over the internal locations, PostgreSQL would
+# otherwise read the journal again for each location.
+RECENT_SIDES = SQL(
+    "WITH recent_lines AS MATERIALIZED (%s) %s",
+    RECENT_JOURNAL,
+    movement_sides(SQL("SELECT * FROM recent_lines")),
+)
+
 GRAIN = ["date", "company_id", "warehouse_id", "location_id", "product_id", "movement_type"]
 
 MOVEMENT_MV_QUERY = SQL(
@@ -253,7 +263,7 @@ def movement_report_query(view, month=False, detailed=True):
         day=day,
         location=location,
         kind=kind,
-        recent=movement_sides(RECENT_JOURNAL),
+        recent=RECENT_SIDES,
     )
 
 
@@ -340,5 +350,5 @@ def inventory_at_date_query(date):
         next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
         daily=SQL.identifier(MOVEMENT_MV),
         monthly=SQL.identifier(PRODUCT_MONTH_MV),
-        recent=movement_sides(RECENT_JOURNAL),
+        recent=RECENT_SIDES,
     )
