@@ -287,7 +287,8 @@ def main():
             ),
         ]
         conditions = (
-            f"{args.runs} timed runs per question after one warm-up, through the ORM "
+            f"{args.runs} timed runs per question after one warm-up, each with an empty "
+            "ORM cache as a new request has, through the ORM "
             f"(read_group, as the pivot and grouped lists call it), on one database; "
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
             "PostgreSQL on this machine."

@@ -1,6 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import contextlib
 
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
+
 from odoo import models
 from odoo.osv import expression
 from odoo.tools import SQL
@@ -95,9 +97,13 @@ class StockReportReadGroupMixin(models.AbstractModel):
         try:
             yield
         finally:
-            cr.execute(
-                SQL(
-                    "SELECT %s",
-                    SQL(", ").join(SQL("set_config(%s, %s, true)", n, previous[n]) for n in names),
+            # In a failed transaction the settings go with the rollback.
+            if cr._cnx.get_transaction_status() != TRANSACTION_STATUS_INERROR:
+                cr.execute(
+                    SQL(
+                        "SELECT %s",
+                        SQL(", ").join(
+                            SQL("set_config(%s, %s, true)", n, previous[n]) for n in names
+                        ),
+                    )
                 )
-            )

@@ -113,3 +113,16 @@ class TestReportReadGroup(StockScalableCommon):
                     sorted(map(repr, daily)),
                 )
         self.assertIsNone(Report._sscale_rollup([], ["product_id"], ["qty_in:max"], []))
+
+    def test_planner_settings_are_put_back(self):
+        cr = self.env.cr
+        Report = self.env["stock.inventory.date.report"]
+
+        def workers():
+            cr.execute("SHOW max_parallel_workers_per_gather")
+            return cr.fetchone()[0]
+
+        cr.execute("SET LOCAL max_parallel_workers_per_gather = 3")
+        with Report._sscale_settings(max_parallel_workers_per_gather=0):
+            self.assertEqual(workers(), "0")
+        self.assertEqual(workers(), "3")
