@@ -267,6 +267,40 @@ class TestReportingExactness:
             assert all(levels.mapped("last_movement_date"))
             assert levels.mapped("days_since_last_movement") == [0] * len(levels)
 
+    def test_last_movement_follows_edited_dates(self, committed_db):
+        """A done line's date edited backwards after the refresh: the last
+        movement date is the ledger's again, before the next refresh too."""
+
+        def ledger_last(env, level):
+            env.cr.execute(
+                """
+                SELECT MAX(date) FROM stock_move_line
+                 WHERE state = 'done' AND product_id = %s
+                   AND %s IN (location_id, location_dest_id)
+                """,
+                (level.product_id.id, level.location_id.id),
+            )
+            return env.cr.fetchone()[0]
+
+        with committed_db.env() as env:
+            # One receipt: the only line of its key.
+            product = stock_flows.create_product(env, "Edited back")
+            wh = stock_flows.main_warehouse(env)
+            picking = stock_flows.create_picking(env, wh.in_type_id, [(product.id, 4)])
+            stock_flows.validate_all(picking)
+        _refresh(committed_db)
+        for days in (30, 200):
+            with committed_db.env() as env:
+                _backdate(env, env["stock.picking"].browse(picking.id), days)
+            with committed_db.env() as env:
+                levels = env["stock.level.report"].search([("product_id", "=", product.id)])
+                assert levels
+                for level in levels:
+                    last = level.last_movement_date.replace(microsecond=0)
+                    assert last == ledger_last(env, level).replace(microsecond=0)
+                    expected = (datetime.date.today() - ledger_last(env, level).date()).days
+                    assert level.days_since_last_movement == expected == days
+
     def test_refresh_blocks_neither_readers_nor_postings(self, committed_db):
         """While a refresh holds its lock (its transaction is open), a reader
         and a posting both finish (each with a 5 s lock timeout)."""

@@ -276,14 +276,30 @@ PRODUCT_MONTH_REPORT_QUERY = movement_report_query(PRODUCT_MONTH_MV, month=True,
 # per key). The product and last-movement joins are LEFT JOINs on unique
 # keys, so PostgreSQL drops them when a query does not ask for their columns
 # (join removal): totals by warehouse read the quants alone.
+#
+# Last movement: the view's date, or a newer one from the recent journal.
+# When the journal also removed a contribution of the key since the refresh
+# (a done line's date, location or quantity edited, a done line deleted), the
+# view's date may be gone: those keys (rare) read the ledger itself.
+LAST_MOVEMENT = SQL(
+    """
+    CASE WHEN recent.removed
+         THEN (SELECT MAX(ml.date) FROM stock_move_line ml
+                WHERE ml.state = 'done' AND ml.product_id = q.product_id
+                  AND q.location_id IN (ml.location_id, ml.location_dest_id)
+                  AND COALESCE(ml.lot_id, 0) = COALESCE(q.lot_id, 0))
+         ELSE GREATEST(lm.last_date, recent.last_date)
+    END
+    """
+)
+
 LEVEL_REPORT_QUERY = SQL(
     """
     SELECT q.id, q.company_id, l.warehouse_id, q.location_id, q.product_id,
            p.product_tmpl_id, t.categ_id, q.lot_id,
            q.quantity, q.reserved_quantity, q.quantity - q.reserved_quantity AS available_quantity,
-           GREATEST(lm.last_date, recent.last_date) AS last_movement_date,
-           (NOW() AT TIME ZONE 'UTC')::date
-               - GREATEST(lm.last_date, recent.last_date)::date AS days_since_last_movement
+           %(last)s AS last_movement_date,
+           (NOW() AT TIME ZONE 'UTC')::date - (%(last)s)::date AS days_since_last_movement
       FROM stock_quant q
       JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
       LEFT JOIN product_product p ON p.id = q.product_id
@@ -291,18 +307,22 @@ LEVEL_REPORT_QUERY = SQL(
       LEFT JOIN sscale_rpt_last_move lm
         ON lm.location_id = q.location_id AND lm.product_id = q.product_id
        AND lm.lot_key = COALESCE(q.lot_id, 0)
-      LEFT JOIN (SELECT location_id, product_id, lot_key, MAX(date) AS last_date
+      LEFT JOIN (SELECT location_id, product_id, lot_key,
+                        MAX(date) FILTER (WHERE sign > 0) AS last_date,
+                        bool_or(sign < 0) AS removed
                    FROM (SELECT r.location_id, r.product_id, COALESCE(r.lot_id, 0) AS lot_key,
-                                r.date
+                                r.date, r.sign
                            FROM (%(recent)s) r
                          UNION ALL
-                         SELECT r.location_dest_id, r.product_id, COALESCE(r.lot_id, 0), r.date
+                         SELECT r.location_dest_id, r.product_id, COALESCE(r.lot_id, 0), r.date,
+                                r.sign
                            FROM (%(recent)s) r) ends
                   GROUP BY location_id, product_id, lot_key) recent
         ON recent.location_id = q.location_id AND recent.product_id = q.product_id
        AND recent.lot_key = COALESCE(q.lot_id, 0)
     """,
     recent=RECENT_JOURNAL,
+    last=LAST_MOVEMENT,
 )
 
 
