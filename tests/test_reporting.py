@@ -438,8 +438,9 @@ class TestReportingMonths:
 @pytest.mark.committed
 class TestReportingUpgrade:
     def test_upgrade_rebuilds_views_dropped_by_a_column_change(self, committed_db, odoo_cli):
-        """A column change elsewhere drops the views (CASCADE); upgrading the
-        module builds them again, with the same figures."""
+        """A column change elsewhere drops the views (CASCADE), and a view
+        was built from an older definition; upgrading the module builds them
+        again, with the same figures."""
         with committed_db.env() as env:
             stock_flows.create_product(env, "Rebuilt", 9)
             before = _report(env, ["product_id"])
@@ -447,10 +448,15 @@ class TestReportingUpgrade:
             env.cr.execute("DROP MATERIALIZED VIEW sscale_rpt_movement CASCADE")
             env.cr.execute("SELECT to_regclass('stock_movement_report')")
             assert env.cr.fetchone()[0] is None, "the report view went with it"
+            # A view built by an older version (its definition changed since).
+            env.cr.execute("COMMENT ON MATERIALIZED VIEW sscale_rpt_last_move IS 'older'")
         result = odoo_cli(
             "-d", committed_db.name, "-u", "stock_scalable_reporting", "--stop-after-init"
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        assert "building sscale_rpt_movement" in result.stderr
+        for name in ("movement", "movement_month", "product_month", "last_move"):
+            assert f"building sscale_rpt_{name} from" in result.stderr
         with committed_db.env() as env:
             assert _report(env, ["product_id"]) == before
+            env.cr.execute("SELECT obj_description('sscale_rpt_last_move'::regclass)")
+            assert env.cr.fetchone()[0].startswith("stock_scalable_reporting ")

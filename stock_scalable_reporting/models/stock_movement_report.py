@@ -119,6 +119,13 @@ class StockMovementReportMixin(models.AbstractModel):
             return self._field_to_sql(self._table, "date", query)
         return super()._read_group_groupby(groupby_spec, query)
 
+    def _read_group_select(self, aggregate_spec, query):
+        if self._sscale_month_rows and aggregate_spec == "__count":
+            # The daily report's rows that the monthly ones stand for: the
+            # count its list shows, whichever view answers.
+            return SQL("SUM(%s)::integer", SQL.identifier(self._table, "fact_rows"))
+        return super()._read_group_select(aggregate_spec, query)
+
 
 class StockMovementMonthReport(models.Model):
     """The movement facts by month (no menu: stock.movement.report reads it
@@ -181,8 +188,8 @@ class StockMovementReport(models.Model):
 
     @api.model
     def _sscale_rollup(self, domain, groupby, aggregates, having):
-        """The narrowest monthly rollup that gives the same answer, or None
-        (``__count`` then counts the rollup's rows)."""
+        """The narrowest monthly rollup that gives the same answer (sums,
+        and ``__count`` as the daily rows it stands for), or None."""
         if not set(aggregates) <= MONTH_MEASURES or having:
             return None
         used = set()

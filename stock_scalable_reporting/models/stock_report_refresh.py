@@ -61,21 +61,25 @@ class StockReportRefresh(models.Model):
 
     @api.model
     def _ensure_report_views(self):
-        """Create what the reports need when it is missing: the journal and
-        its trigger, the materialized views (built at once, with progress in
-        the log). Called by init() at install and upgrade, so an upgrade rebuilds
-        views that a column change dropped (PostgreSQL drops dependent views
-        with CASCADE)."""
+        """Create what the reports need when it is missing or out of date:
+        the journal and its trigger, the materialized views (built at once,
+        with progress in the log). Called by init() at install and upgrade, so
+        an upgrade rebuilds views that a column change dropped (PostgreSQL
+        drops dependent views with CASCADE) and views whose definition this
+        version changed (each view's comment holds a tag of its definition)."""
         cr = self.env.cr
         cr.execute(ledger.CREATE_JOURNAL)
-        missing = [name for name in ledger.MATERIALIZED_VIEWS if not matview.exists(cr, name)]
-        if not missing:
+        rebuilt = False
+        # In order: rebuilding a view drops the rollups read from it, which
+        # are then missing and rebuilt too.
+        for name, (query, unique, indexes) in ledger.MATERIALIZED_VIEWS.items():
+            if matview.stored_tag(cr, name) != matview.definition_tag(query, unique, indexes):
+                matview.create(cr, name, query, unique, indexes)
+                rebuilt = True
+        if not rebuilt:
             return
         cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
         lines = cr.fetchone()[0]
-        for name in missing:
-            query, unique, indexes = ledger.MATERIALIZED_VIEWS[name]
-            matview.create(cr, name, query, unique, indexes)
         # All of them, so that they share the stored snapshot.
         self._refresh_reports(log_progress=lines)
 
@@ -97,9 +101,13 @@ class StockReportRefresh(models.Model):
         logs = self.browse()
         total = 0.0
         for name in views:
+            # A view created by this install or upgrade is built; the others
+            # (an upgrade that added a view) are refreshed with it.
+            built = not matview.is_populated(cr, name)
             if log_progress is not None:
                 _logger.info(
-                    "stock_scalable_reporting: building %s from %s done move lines ...",
+                    "stock_scalable_reporting: %s %s from %s done move lines ...",
+                    "building" if built else "refreshing",
                     name,
                     f"{log_progress:,}",
                 )
@@ -107,7 +115,12 @@ class StockReportRefresh(models.Model):
             duration = matview.refresh(cr, name, lock=False, analyze=True)
             total += duration
             if log_progress is not None:
-                _logger.info("stock_scalable_reporting: %s built in %.1f s", name, duration)
+                _logger.info(
+                    "stock_scalable_reporting: %s %s in %.1f s",
+                    name,
+                    "built" if built else "refreshed",
+                    duration,
+                )
             logs |= self.sudo().create(
                 {"view_name": name, "started_at": started, "duration": duration, "state": "done"}
             )

@@ -203,7 +203,8 @@ MOVEMENT_MONTH_MV_QUERY = SQL(
                                        product_id, movement_type) AS id, f.*
       FROM (SELECT date_trunc('month', date)::date AS date, company_id, warehouse_id,
                    location_id, product_id, movement_type, SUM(qty_in) AS qty_in,
-                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count
+                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count,
+                   COUNT(*)::integer AS fact_rows
               FROM sscale_rpt_movement
              GROUP BY 1, 2, 3, 4, 5, 6) f
     """
@@ -217,7 +218,8 @@ PRODUCT_MONTH_MV_QUERY = SQL(
     """
     SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, product_id) AS id, f.*
       FROM (SELECT date, company_id, warehouse_id, product_id, SUM(qty_in) AS qty_in,
-                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count
+                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count,
+                   SUM(fact_rows)::integer AS fact_rows
               FROM sscale_rpt_movement_month
              GROUP BY 1, 2, 3, 4) f
     """
@@ -239,21 +241,25 @@ MATERIALIZED_VIEWS = {
 def movement_report_query(view, month=False, detailed=True):
     """Rows of materialized view ``view`` plus the recent journal's movement
     sides (by month when ``month``; without location and movement type, left
-    NULL, when not ``detailed``)."""
+    NULL, when not ``detailed``). ``fact_rows``: how many rows of the daily
+    report each row stands for (a monthly view counts them; a journal side
+    is a row of its own), so that a count is the same whichever answers."""
     day = SQL("date_trunc('month', date)::date") if month else SQL("date")
+    fact_rows = SQL("fact_rows") if month else SQL("1")
     location = SQL("location_id") if detailed else SQL("NULL::integer")
     kind = SQL("movement_type") if detailed else SQL("NULL::varchar")
     return SQL(
         """
         SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
                p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
-               m.qty_in - m.qty_out AS qty_net, m.move_count
+               m.qty_in - m.qty_out AS qty_net, m.move_count, m.fact_rows
           FROM (SELECT id, date, company_id, warehouse_id, %(location)s AS location_id,
-                       product_id, %(kind)s AS movement_type, qty_in, qty_out, move_count
+                       product_id, %(kind)s AS movement_type, qty_in, qty_out, move_count,
+                       %(fact_rows)s AS fact_rows
                   FROM %(view)s
                 UNION ALL
                 SELECT %(offset)s + line_key, %(day)s, company_id, warehouse_id,
-                       %(location)s, product_id, %(kind)s, qty_in, qty_out, move_count
+                       %(location)s, product_id, %(kind)s, qty_in, qty_out, move_count, 1
                   FROM (%(recent)s) recent) m
           LEFT JOIN product_product p ON p.id = m.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
@@ -263,6 +269,7 @@ def movement_report_query(view, month=False, detailed=True):
         day=day,
         location=location,
         kind=kind,
+        fact_rows=fact_rows,
         recent=RECENT_SIDES,
     )
 

@@ -8,6 +8,7 @@ behind it. ``REFRESH ... CONCURRENTLY`` lets readers go on during a refresh; it
 needs a unique index on plain columns.
 """
 
+import hashlib
 import time
 import zlib
 
@@ -29,13 +30,36 @@ def advisory_key(name):
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
+def definition_tag(query, unique_columns=(), indexes=()):
+    """A stable tag of a view's definition (query and indexes), stored as the
+    view's comment: an upgrade rebuilds a view whose tag changed."""
+    text = repr((query.code, query.params, list(unique_columns), [list(i) for i in indexes]))
+    return "stock_scalable_reporting " + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stored_tag(cr, name):
+    """The definition tag stored on view ``name``, or None (missing view, or
+    one created before tags existed)."""
+    cr.execute(SQL("SELECT obj_description(to_regclass(%s), 'pg_class')", name))
+    row = cr.fetchone()
+    return row[0] if row else None
+
+
 def create(cr, name, query, unique_columns, indexes=()):
     """(Re)create materialized view ``name`` from ``query`` (an ``SQL``),
     WITH NO DATA, plus the unique index that ``REFRESH ... CONCURRENTLY``
-    needs and the other ``indexes`` (lists of columns)."""
+    needs and the other ``indexes`` (lists of columns). Views that read it
+    go with it (CASCADE)."""
     ident = _identifier(name)
     cr.execute(SQL("DROP MATERIALIZED VIEW IF EXISTS %s CASCADE", ident))
     cr.execute(SQL("CREATE MATERIALIZED VIEW %s AS %s WITH NO DATA", ident, query))
+    cr.execute(
+        SQL(
+            "COMMENT ON MATERIALIZED VIEW %s IS %s",
+            ident,
+            definition_tag(query, unique_columns, indexes),
+        )
+    )
     named = [(f"{name}_uniq", SQL("UNIQUE"), unique_columns)] + [
         (f"{name}_idx{number}", SQL(""), columns) for number, columns in enumerate(indexes, 1)
     ]
