@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -321,8 +322,8 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(10, 4))
-    names = [name for name, _v, _o in results]
+    fig, ax = plt.subplots(figsize=(12, 5))
+    names = [textwrap.fill(name, 22) for name, _v, _o in results]
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], [v["p95"] for _n, v, _o in results], 0.4, label="vanilla Odoo")
     ax.bar(
