@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
+import gc
 from unittest.mock import patch
 
 from odoo import models
@@ -8,6 +9,7 @@ from odoo.tests import tagged
 from odoo.addons.stock_scalable.tests.common import StockScalableCommon
 
 from ..models.report_read_group import StockReportReadGroupMixin
+from ..tools import gcpause
 
 
 @tagged("post_install", "-at_install")
@@ -127,3 +129,33 @@ class TestReportReadGroup(StockScalableCommon):
         with Report._sscale_settings(max_parallel_workers_per_gather=0):
             self.assertEqual(workers(), "0")
         self.assertEqual(workers(), "3")
+
+    def test_garbage_collector_pause_nests_and_resumes(self):
+        self.assertTrue(gc.isenabled())
+        with gcpause.paused():
+            self.assertFalse(gc.isenabled())
+            with gcpause.paused():
+                self.assertFalse(gc.isenabled())
+            self.assertFalse(gc.isenabled(), "an inner pause ends: still paused")
+        self.assertTrue(gc.isenabled())
+        with self.assertRaises(ZeroDivisionError), gcpause.paused():
+            _ = 1 / 0
+        self.assertTrue(gc.isenabled(), "resumed after an error")
+        gc.disable()
+        try:
+            with gcpause.paused():
+                pass
+            self.assertFalse(gc.isenabled(), "a collector paused by someone else stays paused")
+        finally:
+            gc.enable()
+        # The reports' read_group runs paused.
+        seen = []
+        Report = self.env["stock.movement.report"]
+        with patch.object(
+            StockReportReadGroupMixin,
+            "_read_group_format_result",
+            lambda self, rows, groupby: seen.append(gc.isenabled()),
+        ):
+            Report.read_group([], ["qty_in:sum"], ["product_id"])
+        self.assertEqual(seen, [False])
+        self.assertTrue(gc.isenabled())
