@@ -75,11 +75,6 @@ def create(cr, name, query, unique_columns, indexes=()):
         )
 
 
-def exists(cr, name):
-    cr.execute(SQL("SELECT 1 FROM pg_matviews WHERE matviewname = %s", name))
-    return bool(cr.fetchone())
-
-
 def is_populated(cr, name):
     cr.execute(SQL("SELECT ispopulated FROM pg_matviews WHERE matviewname = %s", name))
     row = cr.fetchone()
