@@ -20,12 +20,14 @@ class StockInventoryDateWizard(models.TransientModel):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "stock_scalable_reporting.action_stock_inventory_date_report"
         )
+        day = fields.Date.to_string(self.date)
+        title = _("Inventory at %s", day)
         action.update(
             {
-                "name": _("Inventory at %s", fields.Date.to_string(self.date)),
-                "display_name": _("Inventory at %s", fields.Date.to_string(self.date)),
+                "name": title,
+                "display_name": title,
                 "domain": domain,
-                "context": {"inventory_date": fields.Date.to_string(self.date)},
+                "context": {"inventory_date": day},
                 "target": "main",
             }
         )

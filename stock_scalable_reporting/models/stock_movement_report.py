@@ -110,17 +110,23 @@ class StockMovementReportMixin(models.AbstractModel):
     qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
     move_count = fields.Integer(string="# Move Lines", readonly=True)
 
-    # Whether every row is dated on the first day of its month (the monthly
-    # rollups): grouping by month then groups by the column itself.
-    _sscale_month_rows = False
+
+class StockMovementRollupMixin(models.AbstractModel):
+    """Movement facts rolled up by month: every row is dated on the first
+    day of its month and carries ``fact_rows``, the daily rows it stands for."""
+
+    _name = "stock.movement.rollup.mixin"
+    _inherit = "stock.movement.report.mixin"
+    _description = "Stock Movement Facts by Month"
 
     def _read_group_groupby(self, groupby_spec, query):
-        if self._sscale_month_rows and groupby_spec == "date:month":
+        if groupby_spec == "date:month":
+            # Already the first of the month: the column itself.
             return self._field_to_sql(self._table, "date", query)
         return super()._read_group_groupby(groupby_spec, query)
 
     def _read_group_select(self, aggregate_spec, query):
-        if self._sscale_month_rows and aggregate_spec == "__count":
+        if aggregate_spec == "__count":
             # The daily report's rows that the monthly ones stand for: the
             # count its list shows, whichever view answers.
             return SQL("SUM(%s)::integer", SQL.identifier(self._table, "fact_rows"))
@@ -132,8 +138,7 @@ class StockMovementMonthReport(models.Model):
     for questions that only need months)."""
 
     _name = "stock.movement.month.report"
-    _inherit = "stock.movement.report.mixin"
-    _sscale_month_rows = True
+    _inherit = "stock.movement.rollup.mixin"
     _description = "Stock Movements by Month"
     _auto = False
     _order = "date desc, id desc"
@@ -148,8 +153,7 @@ class StockMovementProductMonthReport(models.Model):
     for the questions it can answer, such as the product × month pivot."""
 
     _name = "stock.movement.product.month.report"
-    _inherit = "stock.movement.report.mixin"
-    _sscale_month_rows = True
+    _inherit = "stock.movement.rollup.mixin"
     _description = "Stock Movements by Product and Month"
     _auto = False
     _order = "date desc, id desc"

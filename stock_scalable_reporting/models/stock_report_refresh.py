@@ -103,7 +103,7 @@ class StockReportRefresh(models.Model):
         for name in views:
             # A view created by this install or upgrade is built; the others
             # (an upgrade that added a view) are refreshed with it.
-            built = not matview.is_populated(cr, name)
+            built = log_progress is not None and not matview.is_populated(cr, name)
             if log_progress is not None:
                 _logger.info(
                     "stock_scalable_reporting: %s %s from %s done move lines ...",
