@@ -27,7 +27,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -571,11 +570,7 @@ def main():
 
     import odoo  # noqa: PLC0415
 
-    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
-    conf = stacklib.write_odoo_conf(
-        workdir / "odoo.conf", workdir / "data", db_maxconn=64, log_level="warn"
-    )
-    odoo.tools.config.parse_config(["-c", str(conf)])
+    conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
         dbs, skus = build(conf, prefix)

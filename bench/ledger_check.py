@@ -17,7 +17,6 @@ done move lines (bench/generate_stock_data.py). Then:
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -62,9 +61,7 @@ def main():
 
     import odoo  # noqa: PLC0415
 
-    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
-    conf = stacklib.write_odoo_conf(workdir / "odoo.conf", workdir / "data", log_level="warn")
-    odoo.tools.config.parse_config(["-c", str(conf)])
+    conf = stacklib.bench_odoo_conf(log_level="warn")
     db_name = f"sscale_bench_ledger_{int(time.time())}"
     try:
         generate_stock_data.build_database(conf, db_name, args.lines)

@@ -24,7 +24,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -295,11 +294,7 @@ def main():
 
     import odoo  # noqa: PLC0415
 
-    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
-    conf = stacklib.write_odoo_conf(
-        workdir / "odoo.conf", workdir / "data", db_maxconn=64, log_level="warn"
-    )
-    odoo.tools.config.parse_config(["-c", str(conf)])
+    conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
         vanilla, ours, product_ids = build_databases(conf, prefix, args.hot_stock)

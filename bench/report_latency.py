@@ -34,7 +34,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -167,9 +166,7 @@ def main():
 
     import odoo  # noqa: PLC0415
 
-    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
-    conf = stacklib.write_odoo_conf(workdir / "odoo.conf", workdir / "data", log_level="info")
-    odoo.tools.config.parse_config(["-c", str(conf)])
+    conf = stacklib.bench_odoo_conf(log_level="info")
     db_name = f"sscale_bench_rpt_{int(time.time())}"
     odoo_cmd = stacklib.odoo_command() + ["-c", str(conf), "-d", db_name, "--stop-after-init"]
     try:

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 from pathlib import Path
 
@@ -159,6 +160,17 @@ def write_odoo_conf(path, data_dir, **options):
     lines += ["", "[stock_event_bus]", f"amqp_url = {amqp_url()}", ""]
     Path(path).write_text("\n".join(lines))
     return Path(path)
+
+
+def bench_odoo_conf(**options):
+    """An odoo.conf (``options`` as in write_odoo_conf) in a new temporary
+    directory, for a benchmark; also loaded into this process's Odoo."""
+    import odoo  # noqa: PLC0415
+
+    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
+    conf = write_odoo_conf(workdir / "odoo.conf", workdir / "data", **options)
+    odoo.tools.config.parse_config(["-c", str(conf)])
+    return conf
 
 
 def connect(dbname="postgres"):
