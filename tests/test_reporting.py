@@ -412,6 +412,10 @@ class TestReportingMonths:
             Report = env["stock.movement.report"]
             assert (
                 Report._sscale_rollup(domain, ["product_id", "date:month"], ["qty_net:sum"], [])
+                == "stock.movement.company.product.month.report"
+            )
+            assert (
+                Report._sscale_rollup(domain, ["warehouse_id", "date:month"], ["qty_net:sum"], [])
                 == "stock.movement.product.month.report"
             )
             assert (
@@ -421,7 +425,12 @@ class TestReportingMonths:
             assert not Report._sscale_rollup(
                 [("date", ">=", start + datetime.timedelta(days=3))], ["product_id"], [], []
             )
-            for groupby in (["product_id"], ["product_id", "movement_type"], ["warehouse_id"]):
+            for groupby in (
+                ["product_id"],
+                ["product_id", "movement_type"],
+                ["warehouse_id"],
+                ["warehouse_id", "product_id"],
+            ):
                 truth = _ground_truth(
                     env,
                     ["date", *groupby],
@@ -454,7 +463,13 @@ class TestReportingUpgrade:
             "-d", committed_db.name, "-u", "stock_scalable_reporting", "--stop-after-init"
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        for name in ("movement", "movement_month", "product_month", "last_move"):
+        for name in (
+            "movement",
+            "movement_month",
+            "product_month",
+            "company_product_month",
+            "last_move",
+        ):
             assert f"building sscale_rpt_{name} from" in result.stderr
         with committed_db.env() as env:
             assert _report(env, ["product_id"]) == before

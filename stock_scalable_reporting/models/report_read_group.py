@@ -4,10 +4,25 @@ import contextlib
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import api, models
+from odoo.models import READ_GROUP_TIME_GRANULARITY, parse_read_group_spec
 from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import gcpause, groups
+
+
+def _key_kind(spec, field):
+    """How groups of ``spec`` are told apart (see groups.column_keys)."""
+    if field.type == "many2one":
+        return "records"
+    granularity = spec.partition(":")[2]
+    if field.type in ("char", "selection") or (
+        field.type in ("date", "datetime")
+        and (not granularity or granularity in READ_GROUP_TIME_GRANULARITY)
+    ):
+        return "plain"
+    # Numbers (False and 0 are equal keys), date parts, booleans.
+    return "value"
 
 
 class StockReportReadGroupMixin(models.AbstractModel):
@@ -29,6 +44,26 @@ class StockReportReadGroupMixin(models.AbstractModel):
             return super().read_group(
                 domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
             )
+
+    @api.model
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        # Tens of thousands of rows of tuples and records, for callers of
+        # _read_group too (read_group's pause is counted: it nests).
+        with gcpause.paused():
+            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    def _read_group_select(self, aggregate_spec, query):
+        sql = super()._read_group_select(aggregate_spec, query)
+        fname, _property, func = parse_read_group_spec(aggregate_spec)
+        field = self._fields.get(fname)
+        if func == "sum" and field and field.type == "float":
+            # Summed exactly in numeric; sent as the double Python would
+            # make of it (both round to the nearest), which psycopg2
+            # converts in C instead of parsing a decimal string per value.
+            return SQL("(%s)::float8", sql)
+        return sql
 
     def _read_group_postprocess_groupby(self, groupby_spec, raw_values):
         # One recordset per distinct id instead of one per row.
@@ -57,36 +92,77 @@ class StockReportReadGroupMixin(models.AbstractModel):
             or any(row["__domain"] is not domain for row in rows_dict)
         ):
             return super()._read_group_format_result(rows_dict, lazy_groupby)
-        try:
-            keys = [[groups.value_key(row[spec]) for row in rows_dict] for spec in lazy_groupby]
-        except TypeError:
-            return super()._read_group_format_result(rows_dict, lazy_groupby)
-        pieces = []
-        for spec, spec_keys in zip(lazy_groupby, keys, strict=False):
-            # Odoo's formatting, once per distinct value.
-            distinct = {}
-            for key, row in zip(spec_keys, rows_dict, strict=False):
-                distinct.setdefault(key, row[spec])
-            probes = [{spec: value, "__domain": []} for value in distinct.values()]
-            super()._read_group_format_result(probes, [spec])
-            pieces.append(
-                {
-                    key: (probe[spec], probe.get("__range", {}).get(spec, ()), probe["__domain"])
-                    for key, probe in zip(distinct, probes, strict=False)
-                }
-            )
         base = expression.normalize_domain(domain)
+        if base == expression.FALSE_DOMAIN:
+            return super()._read_group_format_result(rows_dict, lazy_groupby)
+        try:
+            keys = [
+                groups.column_keys(_key_kind(spec, field), [row[spec] for row in rows_dict])
+                for spec, field in zip(lazy_groupby, fields_, strict=True)
+            ]
+        except (TypeError, AttributeError):
+            return super()._read_group_format_result(rows_dict, lazy_groupby)
+        pieces = [
+            self._sscale_format_distinct(spec, field, spec_keys, rows_dict)
+            for spec, field, spec_keys in zip(lazy_groupby, fields_, keys, strict=True)
+        ]
+        # Each row's domain is expression.AND of the domain and its groups'
+        # domains, in order: the operators, the domain and the first group's
+        # part are the same for all rows of that first group.
+        head = list(base) if base != expression.TRUE_DOMAIN else []
+        head[:0] = [expression.AND_OPERATOR] * (bool(head) + len(lazy_groupby) - 1)
+        prefixes = {key: head + part[2] for key, part in pieces[0].items()}
+        columns = list(zip(lazy_groupby, keys, pieces, strict=True))
+        # With one grouping a row's domain is its prefix: copied, as rows
+        # must not share lists.
+        shared = len(columns) == 1
         for index, row in enumerate(rows_dict):
-            domains = [base]
-            for spec, spec_keys, spec_pieces in zip(lazy_groupby, keys, pieces, strict=False):
-                label, bounds, spec_domain = spec_pieces[spec_keys[index]]
+            row_domain = None
+            for spec, spec_keys, spec_pieces in columns:
+                key = spec_keys[index]
+                label, bounds, spec_domain = spec_pieces[key]
                 row[spec] = label
-                if bounds != ():
-                    row.setdefault("__range", {})[spec] = (
-                        dict(bounds) if isinstance(bounds, dict) else bounds
-                    )
-                domains.append(spec_domain)
-            row["__domain"] = groups.and_normalized(domains)
+                if bounds is not None:
+                    row.setdefault("__range", {})[spec] = dict(bounds)
+                row_domain = prefixes[key] if row_domain is None else row_domain + spec_domain
+            row["__domain"] = list(row_domain) if shared else row_domain
+
+    def _sscale_format_distinct(self, spec, field, spec_keys, rows_dict):
+        """Odoo's formatting of one grouping, once per distinct value:
+        {key: (label, range or None, the group's domain)}."""
+        distinct = {}
+        for key, row in zip(spec_keys, rows_dict, strict=True):
+            if key not in distinct:
+                distinct[key] = row[spec]
+        if field.type == "many2one" and len(distinct) > 1:
+            self._sscale_fetch_display_name_fields(
+                self.env[field.comodel_name]
+                .sudo()
+                .browse(record.id for record in distinct.values() if record)
+            )
+        probes = [{spec: value, "__domain": []} for value in distinct.values()]
+        super()._read_group_format_result(probes, [spec])
+        return {
+            key: (probe[spec], probe.get("__range", {}).get(spec), probe["__domain"])
+            for key, probe in zip(distinct, probes, strict=True)
+        }
+
+    @api.model
+    def _sscale_fetch_display_name_fields(self, records):
+        """Read the columns the records' display names are computed from,
+        and only those. The first read of a name would otherwise load every
+        prefetchable column of the records (and of the product templates
+        behind product names): descriptions, weights, images' metadata."""
+        records.fetch(["display_name"])
+        # One step further for related fields, such as a product's name
+        # (its template's).
+        for dotted in records.pool.field_depends[records._fields["display_name"]]:
+            field = records._fields.get(dotted.split(".", 1)[0])
+            if not (field and field.related and not field.store):
+                continue
+            through, _dot, target = field.related.partition(".")
+            if records._fields[through].type == "many2one" and "." not in target:
+                records[through].fetch([target])
 
     @contextlib.contextmanager
     def _sscale_settings(self, **settings):

@@ -8,26 +8,6 @@ months over tens of thousands of rows; these helpers let the report models
 format each distinct value once and assemble the rows from the pieces.
 """
 
-from odoo.osv.expression import AND_OPERATOR, FALSE_DOMAIN, TRUE_DOMAIN
-
-
-def and_normalized(domains):
-    """``expression.AND(domains)`` for domains that are already normalized:
-    the same list, without normalizing each part again."""
-    kept = []
-    for domain in domains:
-        if domain == TRUE_DOMAIN:
-            continue
-        if domain == FALSE_DOMAIN:
-            return list(FALSE_DOMAIN)
-        kept.append(domain)
-    if not kept:
-        return list(TRUE_DOMAIN)
-    result = [AND_OPERATOR] * (len(kept) - 1)
-    for domain in kept:
-        result += domain
-    return result
-
 
 def value_key(value):
     """A dictionary key telling group values apart (``False`` from ``0``),
@@ -39,3 +19,15 @@ def value_key(value):
     key = (type(value), value)
     hash(key)
     return key
+
+
+def column_keys(kind, values):
+    """``value_key`` of each of ``values``, one column of read_group rows,
+    faster for the common kinds: "records" (their ids), "plain" (values that
+    tell groups apart as they are, such as dates and strings, with False for
+    none: never equal to another of them)."""
+    if kind == "records":
+        return [value._ids for value in values]
+    if kind == "plain":
+        return values
+    return [value_key(value) for value in values]

@@ -30,6 +30,7 @@ JOURNAL_FUNCTION = "sscale_rpt_journal_fn"
 MOVEMENT_MV = "sscale_rpt_movement"
 MOVEMENT_MONTH_MV = "sscale_rpt_movement_month"
 PRODUCT_MONTH_MV = "sscale_rpt_product_month"
+COMPANY_PRODUCT_MONTH_MV = "sscale_rpt_company_product_month"
 LAST_MOVE_MV = "sscale_rpt_last_move"
 # Ids of report rows that come from the journal: far above the views' row
 # numbers, below 2**53 (JavaScript integers in the web client).
@@ -210,9 +211,9 @@ MOVEMENT_MONTH_MV_QUERY = SQL(
     """
 )
 
-# The narrowest rollup: month × company × warehouse × product (no location,
-# no movement type), about a quarter of the monthly rows. It answers the
-# product × month pivot and the months of Inventory at Date.
+# Month × company × warehouse × product (no location, no movement type),
+# about a quarter of the monthly rows. It answers questions by product and
+# warehouse, and the months of Inventory at Date.
 PRODUCT_MONTH_GRAIN = ["date", "company_id", "warehouse_id", "product_id"]
 PRODUCT_MONTH_MV_QUERY = SQL(
     """
@@ -225,6 +226,22 @@ PRODUCT_MONTH_MV_QUERY = SQL(
     """
 )
 
+# The narrowest rollup: month × company × product, one row per group of the
+# product × month pivot (a third of the rows above with three warehouses).
+# Its index is in the pivot's order (product, month): the groups can be read
+# in that order and summed as they come, without a sort or a hash table.
+COMPANY_PRODUCT_MONTH_GRAIN = ["product_id", "date", "company_id"]
+COMPANY_PRODUCT_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY product_id, date, company_id) AS id, f.*
+      FROM (SELECT date, company_id, product_id, SUM(qty_in) AS qty_in,
+                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count,
+                   SUM(fact_rows)::integer AS fact_rows
+              FROM sscale_rpt_product_month
+             GROUP BY 1, 2, 3) f
+    """
+)
+
 # Refreshed in this order (each rollup reads the one before it).
 MATERIALIZED_VIEWS = {
     MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
@@ -234,32 +251,47 @@ MATERIALIZED_VIEWS = {
         ["id"],
         [PRODUCT_MONTH_GRAIN, ["product_id", "date"]],
     ),
+    COMPANY_PRODUCT_MONTH_MV: (
+        COMPANY_PRODUCT_MONTH_MV_QUERY,
+        ["id"],
+        [COMPANY_PRODUCT_MONTH_GRAIN],
+    ),
     LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
 }
 
 
-def movement_report_query(view, month=False, detailed=True):
+def movement_report_query(view, month=False, without=()):
     """Rows of materialized view ``view`` plus the recent journal's movement
-    sides (by month when ``month``; without location and movement type, left
-    NULL, when not ``detailed``). ``fact_rows``: how many rows of the daily
-    report each row stands for (a monthly view counts them; a journal side
-    is a row of its own), so that a count is the same whichever answers."""
+    sides (by month when ``month``), with the columns of ``without`` (some of
+    location_id, movement_type, warehouse_id) left NULL, as the view does
+    not keep them. ``fact_rows``: how many rows of the daily report each row
+    stands for (a monthly view counts them; a journal side is a row of its
+    own), so that a count is the same whichever answers."""
+
+    def kept(column, sql_type):
+        if column in without:
+            return SQL("NULL::%s AS %s", SQL(sql_type), SQL.identifier(column))
+        return SQL.identifier(column)
+
     day = SQL("date_trunc('month', date)::date") if month else SQL("date")
     fact_rows = SQL("fact_rows") if month else SQL("1")
-    location = SQL("location_id") if detailed else SQL("NULL::integer")
-    kind = SQL("movement_type") if detailed else SQL("NULL::varchar")
+    columns = SQL(
+        "company_id, %s, %s, product_id, %s",
+        kept("warehouse_id", "integer"),
+        kept("location_id", "integer"),
+        kept("movement_type", "varchar"),
+    )
     return SQL(
         """
         SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
                p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
                m.qty_in - m.qty_out AS qty_net, m.move_count, m.fact_rows
-          FROM (SELECT id, date, company_id, warehouse_id, %(location)s AS location_id,
-                       product_id, %(kind)s AS movement_type, qty_in, qty_out, move_count,
+          FROM (SELECT id, date, %(columns)s, qty_in, qty_out, move_count,
                        %(fact_rows)s AS fact_rows
                   FROM %(view)s
                 UNION ALL
-                SELECT %(offset)s + line_key, %(day)s, company_id, warehouse_id,
-                       %(location)s, product_id, %(kind)s, qty_in, qty_out, move_count, 1
+                SELECT %(offset)s + line_key, %(day)s, %(columns)s, qty_in, qty_out,
+                       move_count, 1
                   FROM (%(recent)s) recent) m
           LEFT JOIN product_product p ON p.id = m.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
@@ -267,8 +299,7 @@ def movement_report_query(view, month=False, detailed=True):
         view=SQL.identifier(view),
         offset=JOURNAL_ID_OFFSET,
         day=day,
-        location=location,
-        kind=kind,
+        columns=columns,
         fact_rows=fact_rows,
         recent=RECENT_SIDES,
     )
@@ -276,7 +307,12 @@ def movement_report_query(view, month=False, detailed=True):
 
 MOVEMENT_REPORT_QUERY = movement_report_query(MOVEMENT_MV)
 MOVEMENT_MONTH_REPORT_QUERY = movement_report_query(MOVEMENT_MONTH_MV, month=True)
-PRODUCT_MONTH_REPORT_QUERY = movement_report_query(PRODUCT_MONTH_MV, month=True, detailed=False)
+PRODUCT_MONTH_REPORT_QUERY = movement_report_query(
+    PRODUCT_MONTH_MV, month=True, without=("location_id", "movement_type")
+)
+COMPANY_PRODUCT_MONTH_REPORT_QUERY = movement_report_query(
+    COMPANY_PRODUCT_MONTH_MV, month=True, without=("warehouse_id", "location_id", "movement_type")
+)
 
 
 # One row per quant of an internal location (stock_scalable keeps one quant
