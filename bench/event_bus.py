@@ -201,7 +201,7 @@ def dispatcher_throughput(db, dbname, conf, events):
         )
         peak_kb = 0
         while process.poll() is None:
-            peak_kb = max(peak_kb, _peak_rss_kb(process.pid))
+            peak_kb = max(peak_kb, stacklib.proc_status_kb(process.pid, "VmHWM") or 0)
             time.sleep(0.1)
         wall = time.perf_counter() - started
         output = process.stdout.read()
@@ -240,18 +240,6 @@ def dispatcher_throughput(db, dbname, conf, events):
         channel.queue_delete(queue)
         channel.exchange_delete(exchange)
         connection.close()
-
-
-def _peak_rss_kb(pid):
-    """The process's peak resident memory so far (VmHWM), in kB."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def naive_publish(channel, exchange, count):

@@ -337,23 +337,13 @@ class BackendMemory(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
         self.pid = pid
-        self.start_kb = self._rss_anon_kb()
+        self.start_kb = stacklib.proc_status_kb(self.pid, "RssAnon")
         self.peak_kb = self.start_kb
         self._done = threading.Event()
 
-    def _rss_anon_kb(self):
-        try:
-            with open(f"/proc/{self.pid}/status") as status:
-                for line in status:
-                    if line.startswith("RssAnon:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return None
-
     def run(self):
         while not self._done.wait(0.01):
-            kb = self._rss_anon_kb()
+            kb = stacklib.proc_status_kb(self.pid, "RssAnon")
             if kb is not None and self.peak_kb is not None:
                 self.peak_kb = max(self.peak_kb, kb)
 

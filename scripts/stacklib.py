@@ -173,6 +173,19 @@ def bench_odoo_conf(**options):
     return conf
 
 
+def proc_status_kb(pid, key):
+    """A kB figure of /proc/<pid>/status (``VmHWM``, ``RssAnon``, ...), or
+    None when the process is not on this machine (or gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def connect(dbname="postgres"):
     import psycopg2  # noqa: PLC0415
 

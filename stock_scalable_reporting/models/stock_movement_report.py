@@ -146,7 +146,8 @@ class StockMovementMonthReport(models.Model):
 class StockMovementProductMonthReport(models.Model):
     """The movement facts by month, warehouse and product, without location
     and movement type (left empty). No menu: stock.movement.report reads it
-    for the questions it can answer, such as the product × month pivot."""
+    for the questions it can answer, such as months by warehouse; Inventory
+    at Date reads its view for the months after the day."""
 
     _name = "stock.movement.product.month.report"
     _inherit = "stock.movement.rollup.mixin"
