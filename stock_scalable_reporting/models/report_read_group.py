@@ -29,8 +29,9 @@ class StockReportReadGroupMixin(models.AbstractModel):
     """read_group for report models whose pivots return tens of thousands of
     groups: each distinct group value is formatted once (Odoo's own code,
     called on one row per value) and the rows are assembled from the
-    pieces, with the cyclic garbage collector paused. The result is the same
-    as Odoo's, list for list."""
+    pieces, with the cyclic garbage collector paused; sums of floats come
+    as double precision (the same values). The result is the same as
+    Odoo's, list for list."""
 
     _name = "stock.report.read.group.mixin"
     _description = "Stock Report Fast Grouping"

@@ -228,8 +228,7 @@ PRODUCT_MONTH_MV_QUERY = SQL(
 
 # The narrowest rollup: month × company × product, one row per group of the
 # product × month pivot (a third of the rows above with three warehouses).
-# Its index is in the pivot's order (product, month): the groups can be read
-# in that order and summed as they come, without a sort or a hash table.
+# Its index leads with the product, for questions on a few products.
 COMPANY_PRODUCT_MONTH_GRAIN = ["product_id", "date", "company_id"]
 COMPANY_PRODUCT_MONTH_MV_QUERY = SQL(
     """
