@@ -4,25 +4,11 @@ import contextlib
 from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import api, models
-from odoo.models import READ_GROUP_TIME_GRANULARITY, parse_read_group_spec
+from odoo.models import parse_read_group_spec
 from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools import gcpause, groups
-
-
-def _key_kind(spec, field):
-    """How groups of ``spec`` are told apart (see groups.column_keys)."""
-    if field.type == "many2one":
-        return "records"
-    granularity = spec.partition(":")[2]
-    if field.type in ("char", "selection") or (
-        field.type in ("date", "datetime")
-        and (not granularity or granularity in READ_GROUP_TIME_GRANULARITY)
-    ):
-        return "plain"
-    # Numbers (False and 0 are equal keys), date parts, booleans.
-    return "value"
 
 
 class StockReportReadGroupMixin(models.AbstractModel):
@@ -98,7 +84,9 @@ class StockReportReadGroupMixin(models.AbstractModel):
             return super()._read_group_format_result(rows_dict, lazy_groupby)
         try:
             keys = [
-                groups.column_keys(_key_kind(spec, field), [row[spec] for row in rows_dict])
+                groups.column_keys(
+                    groups.key_kind(spec, field.type), [row[spec] for row in rows_dict]
+                )
                 for spec, field in zip(lazy_groupby, fields_, strict=True)
             ]
         except (TypeError, AttributeError):

@@ -4,9 +4,12 @@
 Odoo formats each group on its own: a babel date label, a display name and
 a domain combined with ``expression.AND``, for every row. A report grouped
 by product and month repeats the same few thousand products and twelve
-months over tens of thousands of rows; these helpers let the report models
-format each distinct value once and assemble the rows from the pieces.
+months over tens of thousands of rows; these helpers tell a column's
+distinct values apart, so that the report models format each once and
+assemble the rows from the pieces.
 """
+
+from odoo.models import READ_GROUP_TIME_GRANULARITY
 
 
 def value_key(value):
@@ -19,6 +22,21 @@ def value_key(value):
     key = (type(value), value)
     hash(key)
     return key
+
+
+def key_kind(spec, field_type):
+    """How the groups of grouping ``spec`` (on a field of type
+    ``field_type``) are told apart by ``column_keys``."""
+    if field_type == "many2one":
+        return "records"
+    granularity = spec.partition(":")[2]
+    if field_type in ("char", "selection") or (
+        field_type in ("date", "datetime")
+        and (not granularity or granularity in READ_GROUP_TIME_GRANULARITY)
+    ):
+        return "plain"
+    # Numbers (False and 0 are equal keys), date parts, booleans.
+    return "value"
 
 
 def column_keys(kind, values):
