@@ -19,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ("stock_scalable", "stock_event_bus", "stock_scalable_reporting")
+# The Odoo apps the addons are almost always installed beside: the test
+# template has them too (stock_account comes with purchase_stock).
+BUSINESS_MODULES = ("mrp", "purchase_stock", "sale_stock")
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 

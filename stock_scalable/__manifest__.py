@@ -2,7 +2,7 @@
 {
     "name": "Stock Scalable",
     "summary": "Row-locked quant updates that keep inventory exact under concurrent postings",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
@@ -17,9 +17,6 @@
         "views/res_config_settings_views.xml",
         "views/product_views.xml",
         "views/stock_location_views.xml",
-    ],
-    "demo": [
-        "demo/stock_scalable_demo.xml",
     ],
     "post_load": "post_load",
     "post_init_hook": "post_init_hook",

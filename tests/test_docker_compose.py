@@ -32,12 +32,12 @@ def _mounts(service):
 @tagged("-at_install", "post_install", "sscale_static")
 class TestDockerCompose:
     def test_services_and_images(self, compose):
-        """The five services run the images the README promises."""
+        """The six services run the images the README promises."""
         services = compose["services"]
-        assert set(services) == {"db", "rabbitmq", "odoo-init", "odoo", "dispatcher"}
+        assert set(services) == {"db", "rabbitmq", "odoo-init", "odoo-demo", "odoo", "dispatcher"}
         assert services["db"]["image"] == "postgres:16"
         assert services["rabbitmq"]["image"] == "rabbitmq:3-management"
-        for name in ("odoo-init", "odoo", "dispatcher"):
+        for name in ("odoo-init", "odoo-demo", "odoo", "dispatcher"):
             build = services[name]["build"]
             dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
             assert re.search(r"^FROM odoo:18\s*$", dockerfile, re.M), name
@@ -64,7 +64,10 @@ class TestDockerCompose:
             "db": {"condition": "service_healthy"},
             "rabbitmq": {"condition": "service_healthy"},
         }
-        assert services["odoo"]["depends_on"]["odoo-init"] == {
+        assert services["odoo-demo"]["depends_on"]["odoo-init"] == {
+            "condition": "service_completed_successfully"
+        }
+        assert services["odoo"]["depends_on"]["odoo-demo"] == {
             "condition": "service_completed_successfully"
         }
         assert services["dispatcher"]["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
@@ -84,6 +87,15 @@ class TestDockerCompose:
             manifest = ast.literal_eval((ROOT / addon / "__manifest__.py").read_text())
             assert manifest["installable"]
         assert init[init.index("-d") + 1] == web[web.index("-d") + 1]
+
+    def test_demo_loads_the_story_into_the_served_database(self, compose):
+        """The one-shot demo service runs scripts/demo_loader.py in an Odoo
+        shell of the database the web service serves."""
+        command = " ".join(_command(compose["services"]["odoo-demo"]))
+        web = _command(compose["services"]["odoo"])
+        assert "/mnt/extra-addons/scripts/demo_loader.py" in command
+        assert (ROOT / "scripts" / "demo_loader.py").is_file()
+        assert f"odoo shell -d {web[web.index('-d') + 1]}" in command
 
     def test_dispatcher_runs_the_dispatch_command(self, compose):
         """The dispatcher service runs the addon's Odoo command on the demo

@@ -36,9 +36,10 @@ def _get(url):
 @pytest.mark.slow
 class TestRunDemo:
     def test_run_demo_serves_the_login_page(self, fresh_database, harness, tmp_path):
-        """scripts/run-demo starts Odoo on the demo database and the event
-        dispatcher; /web/login is 200, the dispatcher reaches the broker, the
-        demo warehouses are there; Ctrl-C stops both cleanly."""
+        """scripts/run-demo loads the demo story, starts Odoo on the demo
+        database and the event dispatcher; /web/login is 200, the dispatcher
+        reaches the broker, the demo warehouses, a year of postings and their
+        events are there; Ctrl-C stops both cleanly."""
         db = fresh_database()
         port = _free_port()
         log_path = tmp_path / "run-demo.log"
@@ -61,7 +62,8 @@ class TestRunDemo:
         )
         try:
             status = None
-            deadline = time.monotonic() + 120
+            # The first run loads the demo story (a year of postings) first.
+            deadline = time.monotonic() + 300
             while time.monotonic() < deadline and proc.poll() is None:
                 status, body = _get(f"http://127.0.0.1:{port}/web/login")
                 if status == 200:
@@ -88,6 +90,18 @@ class TestRunDemo:
             with conn.cursor() as cr:
                 cr.execute("SELECT code FROM stock_warehouse")
                 codes = {row[0] for row in cr.fetchall()}
+                cr.execute(
+                    "SELECT COUNT(DISTINCT date_trunc('month', date)) FROM stock_move_line"
+                    " WHERE state = 'done' AND reference LIKE 'EAST/%'"
+                )
+                months = cr.fetchone()[0]
+                cr.execute("SELECT state, COUNT(*) FROM stock_event_outbox GROUP BY state")
+                events = dict(cr.fetchall())
         finally:
             conn.close()
         assert {"EAST", "WEST"} <= codes, "the demo warehouses are missing"
+        # A year of history, month by month, and its events (published by the
+        # dispatcher that run-demo started, or still pending).
+        assert months >= 12, months
+        assert sum(events.values()) > 500, events
+        assert "loading the demo story" in output and "demo loaded:" in output

@@ -6,7 +6,6 @@ the same definitions. The payload is described by
 ``schemas/stock_event.v1.schema.json`` (SCHEMA_VERSION below).
 """
 
-import dataclasses
 import datetime
 import json
 from pathlib import Path
@@ -15,6 +14,9 @@ SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stock_event.v1.schema.json"
 NOTIFY_CHANNEL = "stock_event_outbox"
 
+# The movement types of stock_scalable's one table (lib/movement_types.py),
+# written out here so that this module stays importable without Odoo;
+# classify.py turns a move line into them, and a test checks both agree.
 RECEIPT = "RECEIPT"
 SALE = "SALE"
 RETURN = "RETURN"
@@ -24,54 +26,6 @@ ADJUSTMENT = "ADJUSTMENT"
 SCRAP = "SCRAP"
 PRODUCTION = "PRODUCTION"
 EVENT_TYPES = (RECEIPT, SALE, RETURN, TRANSFER, INTERNAL, ADJUSTMENT, SCRAP, PRODUCTION)
-
-
-@dataclasses.dataclass(frozen=True)
-class Place:
-    """One end of a move line: its location's usage, warehouse (0 when the
-    location belongs to none) and whether it is a scrap location."""
-
-    usage: str
-    warehouse_id: int = 0
-    scrap: bool = False
-
-    @property
-    def stock_warehouse(self):
-        """The warehouse whose on-hand this end counts in (internal
-        locations only), or 0."""
-        return self.warehouse_id if self.usage == "internal" else 0
-
-
-def _counterpart_type(other, incoming, is_return, is_scrap):
-    if is_scrap or other.scrap:
-        return SCRAP
-    if other.usage == "inventory":
-        return ADJUSTMENT
-    if other.usage == "production":
-        return PRODUCTION
-    if is_return:
-        return RETURN
-    if other.usage == "customer":
-        return RETURN if incoming else SALE
-    if other.usage == "supplier":
-        return RECEIPT if incoming else RETURN
-    return TRANSFER
-
-
-def classify(src, dest, *, is_return=False, is_scrap=False):
-    """The events of one done move line: ``[(warehouse_id, event_type,
-    sign)]`` with sign -1 (stock leaves that warehouse), +1 (enters it) or 0
-    (moves inside it). Empty when no warehouse's on-hand changes (a
-    dropship, a move between two non-warehouse locations)."""
-    out_wh, in_wh = src.stock_warehouse, dest.stock_warehouse
-    if out_wh and out_wh == in_wh:
-        return [(out_wh, INTERNAL, 0)]
-    events = []
-    if out_wh:
-        events.append((out_wh, _counterpart_type(dest, False, is_return, is_scrap), -1))
-    if in_wh:
-        events.append((in_wh, _counterpart_type(src, True, is_return, is_scrap), 1))
-    return events
 
 
 def routing_key(company_id, warehouse_id, event_type):

@@ -13,8 +13,8 @@ from odoo.tools import SQL, config
 
 from odoo.addons.stock_scalable.tools import turnstile
 
+from ..lib import classify, events
 from ..lib import config as bus_config
-from ..lib import events
 
 _logger = logging.getLogger(__name__)
 
@@ -142,11 +142,9 @@ class StockEventOutbox(models.Model):
         planned = []
         for line in lines:
             src, dest = line.location_id, line.location_dest_id
-            for warehouse_id, event_type, sign in events.classify(
-                events.Place(src.usage, src.warehouse_id.id or 0, src.scrap_location),
-                events.Place(dest.usage, dest.warehouse_id.id or 0, dest.scrap_location),
-                is_return=bool(line.move_id.origin_returned_move_id),
-                is_scrap=bool(line.move_id.scrap_id),
+            for warehouse_id, event_type, sign in classify.classify(
+                classify.Place(src.usage, src.warehouse_id.id or 0, src.scrap_location),
+                classify.Place(dest.usage, dest.warehouse_id.id or 0, dest.scrap_location),
             ):
                 # The company of the warehouse's side of the line.
                 company = (dest if sign > 0 else src).company_id.id

@@ -7,8 +7,10 @@ import uuid
 
 from odoo.tests import BaseCase, tagged
 
+from odoo.addons.stock_scalable.lib import movement_types
+
 from ..lib import events
-from ..lib.events import Place
+from ..lib.classify import Place, classify
 
 WH1, WH2 = 1, 2
 STOCK1 = Place("internal", WH1)
@@ -55,32 +57,32 @@ class TestClassify(BaseCase):
             (STOCK1, CUSTOMER, {}, [(WH1, "SALE", -1)]),
             (CUSTOMER, STOCK1, {}, [(WH1, "RETURN", 1)]),
             (STOCK1, VENDOR, {}, [(WH1, "RETURN", -1)]),
-            (STOCK1, CUSTOMER, {"is_return": True}, [(WH1, "RETURN", -1)]),
             (INVENTORY, STOCK1, {}, [(WH1, "ADJUSTMENT", 1)]),
             (STOCK1, INVENTORY, {}, [(WH1, "ADJUSTMENT", -1)]),
             (STOCK1, SCRAP, {}, [(WH1, "SCRAP", -1)]),
-            (STOCK1, INVENTORY, {"is_scrap": True}, [(WH1, "SCRAP", -1)]),
             (PRODUCTION, STOCK1, {}, [(WH1, "PRODUCTION", 1)]),
             (STOCK1, PRODUCTION, {}, [(WH1, "PRODUCTION", -1)]),
         ]
         for src, dest, flags, expected in cases:
             with self.subTest(src=src, dest=dest, flags=flags):
-                self.assertEqual(events.classify(src, dest, **flags), expected)
+                self.assertEqual(classify(src, dest, **flags), expected)
+
+    def test_event_types_are_the_movement_types(self):
+        """events.py spells out stock_scalable's table for consumers."""
+        self.assertEqual(events.EVENT_TYPES, movement_types.TYPES)
 
     def test_transfers_and_internal(self):
-        self.assertEqual(events.classify(STOCK1, SHELF1), [(WH1, "INTERNAL", 0)])
-        self.assertEqual(
-            events.classify(STOCK1, STOCK2), [(WH1, "TRANSFER", -1), (WH2, "TRANSFER", 1)]
-        )
-        self.assertEqual(events.classify(STOCK1, TRANSIT), [(WH1, "TRANSFER", -1)])
-        self.assertEqual(events.classify(TRANSIT, STOCK2), [(WH2, "TRANSFER", 1)])
+        self.assertEqual(classify(STOCK1, SHELF1), [(WH1, "INTERNAL", 0)])
+        self.assertEqual(classify(STOCK1, STOCK2), [(WH1, "TRANSFER", -1), (WH2, "TRANSFER", 1)])
+        self.assertEqual(classify(STOCK1, TRANSIT), [(WH1, "TRANSFER", -1)])
+        self.assertEqual(classify(TRANSIT, STOCK2), [(WH2, "TRANSFER", 1)])
 
     def test_no_warehouse_no_event(self):
         """A dropship (vendor to customer) changes no warehouse's stock."""
-        self.assertEqual(events.classify(VENDOR, CUSTOMER), [])
-        self.assertEqual(events.classify(Place("internal", 0), CUSTOMER), [])
+        self.assertEqual(classify(VENDOR, CUSTOMER), [])
+        self.assertEqual(classify(Place("internal", 0), CUSTOMER), [])
         # A view or non-internal location of a warehouse holds no stock.
-        self.assertEqual(events.classify(Place("view", WH1), CUSTOMER), [])
+        self.assertEqual(classify(Place("view", WH1), CUSTOMER), [])
 
     def test_every_type_is_documented_in_the_schema(self):
         schema = events.load_schema()

@@ -8,3 +8,6 @@ class ResConfigSettings(models.TransientModel):
     sscale_negative_stock_policy = fields.Selection(
         related="company_id.sscale_negative_stock_policy", readonly=False
     )
+    sscale_unique_serial = fields.Boolean(
+        related="company_id.sscale_unique_serial", readonly=False
+    )

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
+from odoo.tools import float_is_zero
 
 from ..lib.quant_key import QuantKey
 
@@ -45,3 +46,31 @@ class StockMoveLine(models.Model):
         ):
             quants._sscale_lock_keys(self._sscale_posting_keys())
             return super()._action_done()
+
+    def _synchronize_quant(
+        self, quantity, location, action="available", in_date=False, **quants_value
+    ):
+        """Odoo's, with the zero test in the right unit.
+
+        ``quantity`` is in the product's unit (Odoo's docstring says so), but
+        Odoo tests it against the rounding of the *line's* unit: 300 g of a
+        product kept in kg, with the gram rounded to 1, is 0.3 kg, which Odoo
+        takes for zero, so the done line moves nothing and the quant keeps its
+        1 kg. Such a quantity is passed to Odoo's method through a line in the
+        product's unit (a new record in memory, nothing is written), so Odoo
+        moves it the same way it moves any other quantity."""
+        line = self
+        if (
+            len(self) == 1
+            and self.product_id.is_storable
+            and self.product_uom_id != self.product_id.uom_id
+            and float_is_zero(quantity, precision_rounding=self.product_uom_id.rounding)
+            and not float_is_zero(quantity, precision_rounding=self.product_id.uom_id.rounding)
+        ):
+            quants_value.setdefault("lot", self.lot_id)
+            quants_value.setdefault("package", self.package_id)
+            quants_value.setdefault("owner", self.owner_id)
+            line = self.new({"product_uom_id": self.product_id.uom_id.id}, origin=self)
+        return super(StockMoveLine, line)._synchronize_quant(
+            quantity, location, action=action, in_date=in_date, **quants_value
+        )

@@ -343,6 +343,8 @@ class StockQuant(models.Model):
             quant = self._sscale_create_quant(vals)
         if quantity and quantity < 0:
             self._sscale_guard_decrease(quant, -quantity)
+        elif quantity and lot_id and product_id.tracking == "serial":
+            self._sscale_guard_serial(quant)
         available = self._get_available_quantity(
             product_id,
             location_id,
@@ -387,19 +389,22 @@ class StockQuant(models.Model):
     @api.model
     @contextlib.contextmanager
     def _sscale_deferred_guard(self):
-        """Within this block, quant decreases are checked once, when the
-        block ends, on the final quantities (a posting may take from a key
-        and give back to it, e.g. lot compensation). The keys stay locked
-        until commit, so the check is still made under the lock."""
+        """Within this block, quant decreases and serial numbers put on hand
+        are checked once, when the block ends, on the final quantities (a
+        posting may take from a key and give back to it, e.g. lot
+        compensation, or move a serial from one shelf to another). The keys
+        stay locked until commit, so the check is still made under the lock."""
         cache = self.env.cr.cache
         outer = GUARD_SLOT in cache
         if not outer:
-            cache[GUARD_SLOT] = {}
+            cache[GUARD_SLOT] = {"decreased": {}, "serials": set()}
         try:
             yield
             if not outer:
-                decreased = cache.pop(GUARD_SLOT)
+                pending = cache.pop(GUARD_SLOT)
+                decreased = pending["decreased"]
                 self.browse(list(decreased))._sscale_check_negative(decreased)
+                self.browse(list(pending["serials"]))._sscale_check_serials()
         finally:
             if not outer:
                 cache.pop(GUARD_SLOT, None)
@@ -410,7 +415,87 @@ class StockQuant(models.Model):
         if deferred is None:
             quant._sscale_check_negative({quant.id: requested})
         else:
-            deferred[quant.id] = deferred.get(quant.id, 0.0) + requested
+            decreased = deferred["decreased"]
+            decreased[quant.id] = decreased.get(quant.id, 0.0) + requested
+
+    @api.model
+    def _sscale_guard_serial(self, quant):
+        """A serial number entered ``quant`` (an internal location): check
+        now, or when the posting ends."""
+        deferred = self.env.cr.cache.get(GUARD_SLOT)
+        if deferred is None:
+            quant._sscale_check_serials()
+        else:
+            deferred["serials"].add(quant.id)
+
+    def _sscale_check_serials(self):
+        """Raise a UserError when the serial number of a quant of ``self`` is
+        on hand more than once in the internal locations of its company,
+        where the company forbids it (``sscale_unique_serial``).
+
+        The lots' rows are locked and updated first (in id order) so that two
+        postings putting the same serial on hand at once conflict: the later
+        one waits, then fails with a serialization failure and is retried,
+        and its retry sees the first one's quant (see docs/architecture.md,
+        "Lock protocol")."""
+        quants = self.exists().filtered(
+            lambda q: q.lot_id
+            and q.product_id.tracking == "serial"
+            and q.location_id.usage == "internal"
+            and (q.location_id.company_id or self.env.company).sscale_unique_serial
+        )
+        if not quants:
+            return
+        lots = quants.lot_id
+        self.flush_model(["quantity", "lot_id", "location_id"])
+        with self._sscale_lock_race(lots.product_id.ids):
+            # FOR NO KEY UPDATE then a no-op UPDATE: the lock orders the
+            # postings, the new row version makes a concurrent one that
+            # waited on it fail (REPEATABLE READ) instead of reading a
+            # snapshot without our quant.
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM stock_lot WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+                    tuple(lots.ids),
+                ),
+                log_exceptions=False,
+            )
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE stock_lot SET write_date = write_date WHERE id IN %s", tuple(lots.ids)
+                ),
+                log_exceptions=False,
+            )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT q.lot_id, l.company_id, ARRAY_AGG(q.location_id ORDER BY q.location_id)
+                  FROM stock_quant q
+                  JOIN stock_location l ON l.id = q.location_id
+                 WHERE q.lot_id IN %s AND l.usage = 'internal' AND q.quantity > 0
+                 GROUP BY q.lot_id, l.company_id
+                HAVING SUM(q.quantity) > 1
+                """,
+                tuple(lots.ids),
+            )
+        )
+        violations = []
+        for lot_id, _company_id, location_ids in self.env.cr.fetchall():
+            lot = self.env["stock.lot"].browse(lot_id)
+            locations = self.env["stock.location"].browse(location_ids)
+            violations.append(
+                _(
+                    "Serial number %(serial)s of %(product)s would be on hand more than once:"
+                    " %(locations)s.",
+                    serial=lot.name,
+                    product=lot.product_id.display_name,
+                    locations=", ".join(locations.mapped("complete_name")),
+                )
+            )
+        if violations:
+            raise UserError(
+                _("A serial number can be in stock only once.") + "\n" + "\n".join(violations)
+            )
 
     def _sscale_negative_allowed(self):
         self.ensure_one()

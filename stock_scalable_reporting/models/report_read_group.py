@@ -112,7 +112,8 @@ class StockReportReadGroupMixin(models.AbstractModel):
                 label, bounds, spec_domain = spec_pieces[key]
                 row[spec] = label
                 if bounds is not None:
-                    row.setdefault("__range", {})[spec] = dict(bounds)
+                    # Odoo's range of the group of unset dates is False.
+                    row.setdefault("__range", {})[spec] = dict(bounds) if bounds else bounds
                 row_domain = prefixes[key] if row_domain is None else row_domain + spec_domain
             row["__domain"] = list(row_domain) if shared else row_domain
 

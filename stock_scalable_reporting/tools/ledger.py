@@ -24,6 +24,8 @@ import datetime
 
 from odoo.tools import SQL
 
+from odoo.addons.stock_scalable.lib import movement_types
+
 JOURNAL = "sscale_rpt_journal"
 STATE = "sscale_rpt_state"
 JOURNAL_FUNCTION = "sscale_rpt_journal_fn"
@@ -64,17 +66,23 @@ CREATE_JOURNAL = SQL(
     CREATE OR REPLACE FUNCTION sscale_rpt_journal_fn() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
+        -- A line may be inserted already done before the ORM computes its
+        -- quantity_product_uom (stock.move.create with done lines, imports):
+        -- it counts as 0 until the UPDATE that sets it, which journals the
+        -- difference. DONE_LINES reads the ledger the same way.
         IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state = 'done' THEN
             INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
                                             location_id, location_dest_id, qty, sign)
             VALUES (OLD.id, OLD.date, OLD.company_id, OLD.product_id, OLD.lot_id,
-                    OLD.location_id, OLD.location_dest_id, OLD.quantity_product_uom, -1);
+                    OLD.location_id, OLD.location_dest_id,
+                    COALESCE(OLD.quantity_product_uom, 0), -1);
         END IF;
         IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state = 'done' THEN
             INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
                                             location_id, location_dest_id, qty, sign)
             VALUES (NEW.id, NEW.date, NEW.company_id, NEW.product_id, NEW.lot_id,
-                    NEW.location_id, NEW.location_dest_id, NEW.quantity_product_uom, 1);
+                    NEW.location_id, NEW.location_dest_id,
+                    COALESCE(NEW.quantity_product_uom, 0), 1);
         END IF;
         RETURN NULL;
     END
@@ -115,10 +123,23 @@ RECENT_JOURNAL = SQL(
 DONE_LINES = SQL(
     """
     SELECT ml.id, ml.date, ml.company_id, ml.product_id, ml.lot_id, ml.location_id,
-           ml.location_dest_id, ml.quantity_product_uom AS qty, 1 AS sign
+           ml.location_dest_id, COALESCE(ml.quantity_product_uom, 0) AS qty, 1 AS sign
       FROM stock_move_line ml
      WHERE ml.state = 'done'
     """
+)
+
+
+# The movement type of a side: stock_scalable's one table, which the events
+# use too. o is the other end's location, l this end's, s.incoming the
+# direction (trusted column names only).
+MOVEMENT_TYPE = SQL(
+    movement_types.sql_case(
+        "o.usage",
+        "o.scrap_location",
+        "s.incoming",
+        "o.warehouse_id IS NOT DISTINCT FROM l.warehouse_id",
+    )
 )
 
 
@@ -129,19 +150,7 @@ def movement_sides(lines):
         """
         SELECT s.id AS line_key, s.date::date AS date, s.company_id, l.warehouse_id,
                l.id AS location_id, s.product_id,
-               CASE
-                   WHEN o.scrap_location THEN 'scrap'
-                   WHEN o.usage = 'inventory' THEN 'adjustment'
-                   WHEN o.usage = 'production' THEN 'production'
-                   WHEN o.usage = 'supplier'
-                       THEN CASE WHEN s.incoming THEN 'receipt' ELSE 'return' END
-                   WHEN o.usage = 'customer'
-                       THEN CASE WHEN s.incoming THEN 'return' ELSE 'sale' END
-                   WHEN o.usage = 'internal' AND o.warehouse_id IS NOT DISTINCT FROM l.warehouse_id
-                       THEN 'internal'
-                   WHEN s.incoming THEN 'transfer_in'
-                   ELSE 'transfer_out'
-               END AS movement_type,
+               %(movement_type)s AS movement_type,
                CASE WHEN s.incoming THEN s.sign * s.qty ELSE 0 END AS qty_in,
                CASE WHEN s.incoming THEN 0 ELSE s.sign * s.qty END AS qty_out,
                s.sign AS move_count
@@ -156,6 +165,7 @@ def movement_sides(lines):
           JOIN stock_location o ON o.id = s.there
         """,
         lines=lines,
+        movement_type=MOVEMENT_TYPE,
     )
 
 

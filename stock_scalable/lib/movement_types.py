@@ -1,0 +1,107 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""What a done move line means for the warehouse whose stock it changes: the
+one table of movement types, read by the event bus (event types, in Python)
+and by the reports (movement types, in SQL).
+
+A line is seen from each of its *internal* ends ("here"); its type depends
+on the other end ("there") and on the direction:
+
+>>> movement_type("supplier", incoming=True)
+'RECEIPT'
+>>> movement_type("customer", incoming=False)
+'SALE'
+>>> movement_type("customer", incoming=True)
+'RETURN'
+>>> movement_type("inventory", incoming=False, scrap=True)
+'SCRAP'
+>>> movement_type("internal", incoming=True, same_warehouse=True)
+'INTERNAL'
+>>> movement_type("transit", incoming=False)
+'TRANSFER'
+>>> report_type("TRANSFER", incoming=False)
+'transfer_out'
+>>> report_type("SALE", incoming=False)
+'sale'
+
+The reports' SQL is built from the same table:
+
+>>> print(sql_case("o.usage", "o.scrap_location", "s.incoming", "same_wh"))  # doctest: +ELLIPSIS
+CASE WHEN o.scrap_location THEN 'scrap' WHEN o.usage = 'inventory' THEN 'adjustment' ...
+"""
+
+RECEIPT = "RECEIPT"
+SALE = "SALE"
+RETURN = "RETURN"
+TRANSFER = "TRANSFER"
+INTERNAL = "INTERNAL"
+ADJUSTMENT = "ADJUSTMENT"
+SCRAP = "SCRAP"
+PRODUCTION = "PRODUCTION"
+TYPES = (RECEIPT, SALE, RETURN, TRANSFER, INTERNAL, ADJUSTMENT, SCRAP, PRODUCTION)
+
+# (usage of the other end, direction seen from here) -> type, first match
+# wins. None matches either direction. Rows before it: a scrap location
+# (Odoo 18: usage "inventory" with scrap_location set) is SCRAP; after it:
+# another internal location of the same warehouse is INTERNAL, anything else
+# (another warehouse, transit, a view, no warehouse) is TRANSFER.
+TABLE = (
+    ("inventory", None, ADJUSTMENT),
+    ("production", None, PRODUCTION),
+    ("supplier", True, RECEIPT),
+    ("supplier", False, RETURN),
+    ("customer", True, RETURN),
+    ("customer", False, SALE),
+)
+
+
+def movement_type(other_usage, *, incoming, scrap=False, same_warehouse=False):
+    """The type (one of TYPES) of a line seen from one internal end.
+
+    ``other_usage``: the usage of the other end's location; ``incoming``:
+    stock enters this end; ``scrap``: the other end is a scrap location;
+    ``same_warehouse``: the other end is an internal location of this end's
+    warehouse."""
+    if scrap:
+        return SCRAP
+    for usage, direction, kind in TABLE:
+        if usage == other_usage and direction in (None, incoming):
+            return kind
+    if other_usage == "internal" and same_warehouse:
+        return INTERNAL
+    return TRANSFER
+
+
+def report_type(kind, *, incoming):
+    """The reports' movement type (a selection key) of an event type: the
+    same word in lower case, transfers split into in and out."""
+    if kind == TRANSFER:
+        return "transfer_in" if incoming else "transfer_out"
+    return kind.lower()
+
+
+REPORT_TYPES = tuple(
+    sorted({report_type(kind, incoming=incoming) for kind in TYPES for incoming in (True, False)})
+)
+
+
+def sql_case(other_usage, other_scrap, incoming, same_warehouse):
+    """The SQL ``CASE`` expression that gives :func:`report_type` of
+    :func:`movement_type`; the arguments are SQL expressions (trusted
+    column names, never user input)."""
+
+    def lit(kind, direction):
+        if direction is None:
+            return f"'{report_type(kind, incoming=True)}'"
+        return f"'{report_type(kind, incoming=direction)}'"
+
+    parts = [f"CASE WHEN {other_scrap} THEN {lit(SCRAP, None)}"]
+    for usage, direction, kind in TABLE:
+        condition = f"{other_usage} = '{usage}'"
+        if direction is not None:
+            condition += f" AND {'' if direction else 'NOT '}{incoming}"
+        parts.append(f"WHEN {condition} THEN {lit(kind, None)}")
+    parts.append(
+        f"WHEN {other_usage} = 'internal' AND {same_warehouse} THEN {lit(INTERNAL, None)}"
+    )
+    parts.append(f"WHEN {incoming} THEN {lit(TRANSFER, True)} ELSE {lit(TRANSFER, False)} END")
+    return " ".join(parts)
