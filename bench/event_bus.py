@@ -21,7 +21,6 @@ vanilla Odoo in one run.
     bench/event_bus.py --write
 """
 
-import argparse
 import os
 import platform
 import statistics
@@ -541,15 +540,17 @@ def plot(posting, throughput, e2e, path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--per-worker", type=int, default=40)
+    parser = stacklib.argument_parser(__doc__)
+    parser.add_argument("--workers", type=int, default=4, help="concurrent posting threads")
+    parser.add_argument("--per-worker", type=int, default=40, help="postings per thread")
     parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
-    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument(
+        "--events", type=int, default=100_000, help="events for the throughput run"
+    )
     parser.add_argument("--rate", type=int, default=100, help="postings/s for the latency run")
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=20, help="length of the latency run")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
     stacklib.require_odoo()
     stacklib.require_postgres()

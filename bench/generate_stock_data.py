@@ -12,7 +12,6 @@ adjustments (both ways) and scrap, spread over --days. Then the quants of the
 generated products are rebuilt from that ledger, one per key.
 """
 
-import argparse
 import json
 import subprocess
 import sys
@@ -159,15 +158,17 @@ def build_database(conf, db_name, lines):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = stacklib.argument_parser(__doc__)
     parser.add_argument("--conf", required=True, help="odoo.conf of the database")
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--products", type=int, default=2000)
-    parser.add_argument("--warehouses", type=int, default=3)
-    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--database", required=True, help="database to fill")
+    parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
+    parser.add_argument("--products", type=int, default=2000, help="products to spread them over")
+    parser.add_argument("--warehouses", type=int, default=3, help="warehouses")
+    parser.add_argument("--days", type=int, default=365, help="days of history, back from today")
     parser.add_argument("--batch", type=int, default=250_000, help="lines per transaction")
-    parser.add_argument("--seed", type=float, default=0.42)
+    parser.add_argument(
+        "--seed", type=float, default=0.42, help="random seed (same data each run)"
+    )
     args = parser.parse_args()
 
     started = time.monotonic()

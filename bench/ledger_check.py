@@ -14,7 +14,6 @@ done move lines (bench/generate_stock_data.py). Then:
     bench/ledger_check.py --lines 1000000 --write
 """
 
-import argparse
 import statistics
 import sys
 import threading
@@ -49,9 +48,11 @@ def timed(func, runs=3):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--deliveries", type=int, default=20)
+    parser = stacklib.argument_parser(__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
+    parser.add_argument(
+        "--deliveries", type=int, default=20, help="deliveries posted while the check runs"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     stacklib.require_odoo()

@@ -16,7 +16,6 @@ docs/img/quant_contention.png.
     bench/quant_contention.py --write
 """
 
-import argparse
 import json
 import os
 import platform
@@ -278,15 +277,15 @@ def write_docs(results, conditions):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=8)
+    parser = stacklib.argument_parser(__doc__)
+    parser.add_argument("--workers", type=int, default=8, help="concurrent requests (threads)")
     parser.add_argument("--per-worker", type=int, default=40, help="requests per worker")
     parser.add_argument(
         "--hot-stock", type=int, default=60, help="on-hand of the hot SKU at the start"
     )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--only", choices=["hot", "skus"], help="run one scenario")
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
     stacklib.require_odoo()
     stacklib.require_postgres()

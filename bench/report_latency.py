@@ -28,7 +28,6 @@ faster than vanilla.
     bench/report_latency.py --lines 1000000 --write
 """
 
-import argparse
 import datetime
 import os
 import platform
@@ -154,12 +153,12 @@ def questions(env, product_ids, day):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser = stacklib.argument_parser(__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per question")
     parser.add_argument("--postings", type=int, default=100, help="postings after the refresh")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
     stacklib.require_odoo()
     stacklib.require_postgres()

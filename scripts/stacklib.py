@@ -33,6 +33,19 @@ class StackError(SystemExit):
         self.message = message
 
 
+def argument_parser(doc):
+    """An ArgumentParser whose description is the first paragraph of
+    ``doc`` (a script's docstring), whole, and whose --help shows each
+    option's default."""
+    import argparse  # noqa: PLC0415
+
+    paragraph = doc.strip().split("\n\n", 1)[0]
+    return argparse.ArgumentParser(
+        description=" ".join(paragraph.split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
 def pg_params():
     """PostgreSQL connection settings from PGHOST, PGPORT, PGUSER, PGPASSWORD."""
     return {
@@ -115,6 +128,27 @@ def require_rabbitmq():
             "or set AMQP_URL."
         ) from exc
     return safe
+
+
+DEMO_QUEUE = "stock.events.demo"
+
+
+def declare_demo_queue(exchange="stock.events", queue=DEMO_QUEUE):
+    """A durable queue bound to every stock event (routing key ``#``), kept to
+    the last 10,000 messages, so that the demo's events are routed (the
+    dispatcher publishes with ``mandatory``: an event no queue takes is marked
+    failed as unroutable) and can be read in RabbitMQ's management UI. A real
+    installation binds its consumers' queues instead."""
+    import pika  # noqa: PLC0415
+
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url()))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        channel.queue_declare(queue, durable=True, arguments={"x-max-length": 10_000})
+        channel.queue_bind(queue, exchange, routing_key="#")
+    finally:
+        connection.close()
 
 
 def odoo_command():

@@ -15,6 +15,11 @@
         "data/ir_cron.xml",
         "views/stock_event_outbox_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "stock_event_bus/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

@@ -18,6 +18,11 @@
         "views/product_views.xml",
         "views/stock_location_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "stock_scalable/static/tests/tours/*.js",
+        ],
+    },
     "post_load": "post_load",
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",

@@ -269,12 +269,17 @@ class Dispatcher:
     # -- the loop ----------------------------------------------------------------
 
     def _wait(self, timeout, notify=True):
-        """Sleep until NOTIFY (when ``notify``), stop() or ``timeout``."""
+        """Sleep until NOTIFY (when ``notify``), stop() or ``timeout``. While
+        the broker connection is open, the wait runs pika's I/O loop, so the
+        connection's heartbeats go on while nothing is posted (an idle
+        connection would otherwise be closed by the broker)."""
         if self._stopping:
             return
         listen = self._listen if notify and self._listen is not None else None
         watched = [self._wake_r] + ([listen] if listen is not None else [])
-        ready, _w, _x = select.select(watched, [], [], timeout)
+        ready = self.publisher.wait(watched, timeout)
+        if ready is None:
+            ready, _w, _x = select.select(watched, [], [], timeout)
         if self._wake_r in ready:
             os.read(self._wake_r, 64)
         if listen is not None and listen in ready:
@@ -301,8 +306,20 @@ class Dispatcher:
             while not self._stopping:
                 try:
                     if not self.publisher.connected:
+                        lost = self.publisher.last_error
                         self.publisher.connect()
-                        _logger.info("stock_event_dispatch %s: connected to the broker", self.name)
+                        if lost:
+                            # The broker closed an idle connection (a restart,
+                            # a heartbeat missed while the machine was busy).
+                            _logger.warning(
+                                "stock_event_dispatch %s: reconnected to the broker (%s)",
+                                self.name,
+                                lost,
+                            )
+                        else:
+                            _logger.info(
+                                "stock_event_dispatch %s: connected to the broker", self.name
+                            )
                     self._ensure_db()
                     claimed, published, _failed, deferred = self.dispatch_batch()
                     backoff.reset()
@@ -335,6 +352,9 @@ class Dispatcher:
                 if claimed == 0:
                     if once:
                         break
+                    # The admin screen shows the dispatcher from its start,
+                    # with its last heartbeat, also while nothing is posted.
+                    self._record_status("running")
                     self._wait(self.poll_interval)
                 elif published == 0 and deferred:
                     # Another dispatcher holds the earlier events of these keys.

@@ -46,6 +46,11 @@ class Publisher:
     def connected(self):
         return bool(self._ready and self._connection and self._connection.is_open)
 
+    @property
+    def last_error(self):
+        """Why the last connection failed or was closed (a message), or None."""
+        return str(self._error) if self._error is not None else None
+
     def connect(self):
         """Open the connection and a confirm-mode channel, declare the
         durable topic exchange. Raises :class:`BrokerError`."""
@@ -171,6 +176,37 @@ class Publisher:
                 self._results[key] = self._returned.pop(message_id, None)
         if not self._pending:
             self._stop()
+
+    # -- idle -------------------------------------------------------------
+
+    def wait(self, fds, timeout):
+        """Wait until one of ``fds`` (file descriptors or objects with
+        ``fileno()``) is readable or ``timeout`` seconds passed, while the
+        connection's I/O loop runs: pika answers and sends heartbeats, and
+        notices when the broker closes the connection (then
+        :attr:`connected` is False and the next :meth:`publish` reconnects).
+        Returns the readable ones; ``None`` when not connected (the caller
+        waits some other way)."""
+        if not self.connected:
+            return None
+        ioloop = self._connection.ioloop
+        ready = []
+        by_fd = {(f if isinstance(f, int) else f.fileno()): f for f in fds}
+
+        def on_ready(fd, _events):
+            ready.append(by_fd[fd])
+            ioloop.stop()
+
+        for fd in by_fd:
+            ioloop.add_handler(fd, on_ready, ioloop.READ)
+        timer = ioloop.call_later(max(timeout, 0), ioloop.stop)
+        try:
+            ioloop.start()
+        finally:
+            ioloop.remove_timeout(timer)
+            for fd in by_fd:
+                ioloop.remove_handler(fd)
+        return ready
 
     # -- I/O loop ---------------------------------------------------------
 

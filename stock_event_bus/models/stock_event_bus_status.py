@@ -8,29 +8,51 @@ from ..lib.publisher import BrokerError, Publisher
 
 
 class StockEventBusStatus(models.TransientModel):
-    """Inventory > Configuration > Event Bus: the state of the outbox and of
-    the broker, for stock managers (credentials are never shown)."""
+    """Inventory > Configuration > Event Bus > Status: the state of the outbox,
+    of the broker and of each dispatcher, for stock managers (credentials
+    are never shown). A screen, not a document: the menu opens one record
+    (:meth:`action_open_status`) whose fields are computed at each read, so
+    *Refresh* reloads it and nothing is ever saved."""
 
     _name = "stock.event.bus.status"
     _description = "Stock Event Bus Status"
 
-    broker = fields.Char(readonly=True, help="AMQP URL, password masked")
-    exchange = fields.Char(readonly=True)
-    retention_days = fields.Integer(readonly=True)
-    pending_count = fields.Integer(readonly=True)
-    failed_count = fields.Integer(readonly=True)
-    oldest_pending_age = fields.Char(string="Oldest pending event", readonly=True)
-    sent_last_hour = fields.Integer(string="Sent in the last hour", readonly=True)
-    throughput_last_hour = fields.Float(string="Events/s (last hour)", readonly=True)
+    broker = fields.Char(compute="_compute_status", help="AMQP URL, password masked")
+    exchange = fields.Char(compute="_compute_status")
+    retention_days = fields.Integer(compute="_compute_status", string="Retention (days)")
+    pending_count = fields.Integer(compute="_compute_status")
+    failed_count = fields.Integer(compute="_compute_status")
+    oldest_pending_age = fields.Char(string="Oldest pending event", compute="_compute_status")
+    sent_last_hour = fields.Integer(string="Sent in the last hour", compute="_compute_status")
+    throughput_last_hour = fields.Float(
+        string="Events per second (last hour)", compute="_compute_status"
+    )
     dispatcher_ids = fields.Many2many(
-        "stock.event.dispatcher", string="Dispatchers", readonly=True
+        "stock.event.dispatcher", string="Dispatchers", compute="_compute_status"
     )
 
+    @api.depends()
+    def _compute_display_name(self):
+        for status in self:
+            status.display_name = _("Event Bus Status")
+
+    def _compute_status(self):
+        values = self._read_status()
+        for status in self:
+            status.update(values)
+
     @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        values.update(self._read_status())
-        return values
+    def action_open_status(self):
+        """The menu's action: the status screen, titled, on a record of its own."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Event Bus Status"),
+            "res_model": self._name,
+            "res_id": self.create({}).id,
+            "view_mode": "form",
+            "target": "current",
+            "context": {"form_view_initial_mode": "readonly"},
+        }
 
     @api.model
     def _read_status(self):
@@ -52,13 +74,11 @@ class StockEventBusStatus(models.TransientModel):
             else _("none"),
             "sent_last_hour": sent_last_hour,
             "throughput_last_hour": sent_last_hour / 3600.0,
-            "dispatcher_ids": [(6, 0, self.env["stock.event.dispatcher"].sudo().search([]).ids)],
+            "dispatcher_ids": self.env["stock.event.dispatcher"].sudo().search([]),
         }
 
     def action_refresh(self):
-        return self.env["ir.actions.act_window"]._for_xml_id(
-            "stock_event_bus.action_event_bus_status"
-        )
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
 
     def action_test_connection(self):
         """Connect to the configured broker and declare the exchange."""

@@ -1,5 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+import datetime
+
+from odoo import api, fields, models
+
+# A running dispatcher writes its row at least every poll interval (5 s by
+# default) while idle, and after every batch.
+SILENT_AFTER = datetime.timedelta(minutes=2)
 
 
 class StockEventDispatcher(models.Model):
@@ -22,7 +28,23 @@ class StockEventDispatcher(models.Model):
         readonly=True,
     )
     last_error = fields.Text(readonly=True)
-    last_seen = fields.Datetime(readonly=True)
+    last_seen = fields.Datetime(string="Last Heartbeat", readonly=True)
+    responding = fields.Boolean(
+        compute="_compute_responding",
+        help="Running and heard from in the last two minutes. A dispatcher killed"
+        " without a chance to say so (SIGKILL, a lost machine) stays Running with"
+        " an old heartbeat.",
+    )
     events_sent = fields.Integer(readonly=True, help="Events published since it started")
+
+    @api.depends("state", "last_seen")
+    def _compute_responding(self):
+        limit = fields.Datetime.now() - SILENT_AFTER
+        for dispatcher in self:
+            dispatcher.responding = bool(
+                dispatcher.state == "running"
+                and dispatcher.last_seen
+                and dispatcher.last_seen >= limit
+            )
 
     _sql_constraints = [("name_uniq", "unique(name)", "One row per dispatcher process.")]

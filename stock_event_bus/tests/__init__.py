@@ -2,3 +2,4 @@ from . import test_config
 from . import test_events
 from . import test_outbox_access
 from . import test_outbox_events
+from . import test_tour

@@ -59,7 +59,6 @@ class StockLedgerDrift(models.Model):
             self.product_id, self.location_id, self.lot_id, self.package_id, self.owner_id
         )
 
-    @api.model
     def action_check_ledger(self):
         """Compare every quant key with its ledger and record what drifts.
 

@@ -27,7 +27,9 @@ class StockInventoryDateWizard(models.TransientModel):
                 "name": title,
                 "display_name": title,
                 "domain": domain,
-                "context": {"inventory_date": day},
+                # Products without stock that day are hidden (the "In
+                # Stock" filter, which the user can remove).
+                "context": {"inventory_date": day, "search_default_nonzero": 1},
                 "target": "main",
             }
         )

@@ -80,7 +80,6 @@ class StockReportViewMixin(models.AbstractModel):
             SQL("CREATE OR REPLACE VIEW %s AS %s", SQL.identifier(self._table), query)
         )
 
-    @api.model
     def action_refresh_now(self):
         return self.env["stock.report.refresh"].action_refresh_now()
 

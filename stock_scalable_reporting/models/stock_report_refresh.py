@@ -11,6 +11,16 @@ _logger = logging.getLogger(__name__)
 
 # The one refresh lock of the reports (all their views in one transaction).
 REFRESH_LOCK = "sscale_rpt_reports"
+# What each materialized view holds, for the Report Refreshes screen (a
+# selection, so that Odoo translates the labels).
+VIEW_LABELS = [
+    (ledger.MOVEMENT_MV, "Daily movements by location"),
+    (ledger.MOVEMENT_MONTH_MV, "Monthly movements by location and type"),
+    (ledger.PRODUCT_MONTH_MV, "Monthly movements by product and warehouse"),
+    (ledger.COMPANY_PRODUCT_MONTH_MV, "Monthly movements by product"),
+    (ledger.LAST_MOVE_MV, "Last movement per location, product and lot"),
+    (REFRESH_LOCK, "All stock reports"),
+]
 
 
 class StockReportRefresh(models.Model):
@@ -21,14 +31,25 @@ class StockReportRefresh(models.Model):
     _order = "id desc"
     _rec_name = "view_name"
 
-    view_name = fields.Char(required=True, readonly=True, index=True)
+    view_name = fields.Char(
+        string="View", required=True, readonly=True, index=True, help="PostgreSQL view name"
+    )
+    summary = fields.Selection(VIEW_LABELS, string="Report Data", compute="_compute_summary")
     started_at = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
-    duration = fields.Float(readonly=True, help="Seconds spent refreshing.")
+    duration = fields.Float(
+        string="Duration (s)", readonly=True, digits=(16, 2), help="Seconds spent refreshing."
+    )
     state = fields.Selection(
         [("done", "Done"), ("skipped", "Skipped: another refresh was running")],
         required=True,
         readonly=True,
     )
+
+    @api.depends("view_name")
+    def _compute_summary(self):
+        known = dict(VIEW_LABELS)
+        for log in self:
+            log.summary = log.view_name if log.view_name in known else False
 
     def init(self):
         # This model is registered (so initialized) before the report models,
@@ -160,7 +181,6 @@ class StockReportRefresh(models.Model):
             time.monotonic() - started,
         )
 
-    @api.model
     def action_refresh_now(self):
         """Queue a refresh for the cron worker; never refresh in a request."""
         cron = self.env.ref("stock_scalable_reporting.ir_cron_refresh_reports").sudo()
@@ -179,22 +199,8 @@ class StockReportRefresh(models.Model):
 
     @api.model
     def _action_open_report(self, xmlid):
-        """The report's window action, titled with how fresh its heavy part is
-        (the rows posted since are added at read time)."""
-        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
-        refreshed_at, _duration = self._data_as_of()
-        if refreshed_at:
-            local = fields.Datetime.context_timestamp(self, refreshed_at)
-            action["name"] = action["display_name"] = _(
-                "%(report)s (views of %(when)s + live postings)",
-                report=action["name"],
-                when=local.strftime("%Y-%m-%d %H:%M"),
-            )
-        return action
-
-    @api.model
-    def _data_as_of(self):
-        """When the reports' materialized views were last refreshed."""
-        self.env.cr.execute("SELECT refreshed_at, duration FROM sscale_rpt_state WHERE id = 1")
-        row = self.env.cr.fetchone()
-        return row or (None, None)
+        """The report's window action. Its title is the report's name alone:
+        the reports are exact at read time (the views plus what was posted
+        since their refresh), so how fresh the views are is an admin's
+        concern (Report Refreshes), not the reader's."""
+        return self.env["ir.actions.act_window"]._for_xml_id(xmlid)

@@ -22,13 +22,28 @@ class TestReportActions(StockScalableCommon):
         self.env.cr.execute("SELECT refreshed_at FROM sscale_rpt_state")
         self.assertEqual(self.env.cr.fetchone()[0], refreshed_at)
 
-    def test_report_title_says_data_as_of(self):
+    def test_report_title_is_the_report_name(self):
+        """The title is the report's name alone, short enough not to be cut."""
         self.env["stock.report.refresh"]._refresh_reports()
         action = self.env["stock.report.refresh"]._action_open_report(
             "stock_scalable_reporting.action_stock_movement_report"
         )
-        self.assertIn("live postings", action["name"])
+        self.assertEqual(action["name"], "Stock Movements")
         self.assertEqual(action["res_model"], "stock.movement.report")
+
+    def test_refresh_log_says_what_and_how_long(self):
+        """Report Refreshes names what each view holds, durations in seconds."""
+        logs = self.env["stock.report.refresh"]._refresh_reports()
+        self.assertTrue(logs)
+        labels = dict(
+            self.env["stock.report.refresh"]._fields["summary"]._description_selection(self.env)
+        )
+        for log in logs:
+            self.assertTrue(log.summary, log.view_name)
+            self.assertNotIn("sscale", labels[log.summary])
+        self.assertEqual(
+            self.env["stock.report.refresh"]._fields["duration"].string, "Duration (s)"
+        )
 
     def test_refresh_interval_setting_drives_the_cron(self):
         settings = self.env["res.config.settings"].create({"sscale_report_refresh_minutes": 5})
@@ -47,6 +62,7 @@ class TestReportActions(StockScalableCommon):
         action = wizard.action_open()
         self.assertEqual(action["res_model"], "stock.inventory.date.report")
         self.assertEqual(action["domain"], [("warehouse_id", "in", self.warehouse.ids)])
+        self.assertEqual(action["context"]["search_default_nonzero"], 1)
         rows = (
             self.env["stock.inventory.date.report"]
             .with_context(**action["context"])

@@ -30,8 +30,8 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
         // Stock Movements: pivot (default), graph, list, a filter.
         ...openReport("menu_stock_movement_report"),
         {
-            content: "The title says how fresh the views are",
-            trigger: ".o_breadcrumb:contains('Stock Movements'):contains('live postings')",
+            content: "The title is the report's name",
+            trigger: ".o_breadcrumb:contains('Stock Movements')",
         },
         { content: "Pivot by default", trigger: ".o_pivot_view .o_pivot table" },
         { content: "Switch to graph", trigger: "button.o_switch_view.o_graph", run: "click" },
@@ -56,9 +56,61 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
             content: "Only receipts are listed",
             trigger: ".o_list_view .o_data_row td[name=movement_type]:contains('Receipt')",
         },
+        {
+            content: "Refresh Now on Stock Movements, nothing selected",
+            trigger: ".o_control_panel button:contains('Refresh Now')",
+            run: "click",
+        },
+        {
+            content: "Queued for the background worker",
+            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
+        },
+        {
+            content: "Select a row of Stock Movements",
+            trigger: ".o_list_view .o_data_row .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Refresh Now on Stock Movements, with a selection",
+            trigger: ".o_control_panel button:contains('Refresh Now')",
+            run: "click",
+        },
+        {
+            content: "Queued again",
+            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
+        },
         // Stock Levels: grouped list (default), pivot, graph.
         ...openReport("menu_stock_level_report"),
         { content: "Levels grouped by warehouse", trigger: ".o_list_view .o_group_header" },
+        {
+            content: "Open the first warehouse group",
+            trigger: ".o_list_view .o_group_header",
+            run: "click",
+        },
+        {
+            content: "Refresh Now on Stock Levels, nothing selected",
+            trigger: ".o_control_panel button:contains('Refresh Now')",
+            run: "click",
+        },
+        {
+            content: "Queued for the background worker",
+            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
+        },
+        {
+            content: "Select a row of Stock Levels",
+            trigger: ".o_list_view .o_data_row .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Refresh Now on Stock Levels, with a selection",
+            trigger: ".o_control_panel button:contains('Refresh Now')",
+            run: "click",
+        },
+        {
+            content: "Queued again",
+            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
+        },
+
         { content: "Switch to pivot", trigger: "button.o_switch_view.o_pivot", run: "click" },
         { content: "Pivot shown", trigger: ".o_pivot_view .o_pivot table" },
         { content: "Switch to graph", trigger: "button.o_switch_view.o_graph", run: "click" },
@@ -68,7 +120,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
         {
             content: "Pick a date",
             trigger: ".modal .o_field_widget[name=date] input",
-            run: "edit 01/01/2026",
+            run: "edit 12/31/2030",
         },
         {
             content: "Show the inventory",
@@ -81,7 +133,59 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
         },
         {
             content: "Its title names the date",
-            trigger: ".o_breadcrumb:contains('Inventory at 2026-01-01')",
+            trigger: ".o_breadcrumb:contains('Inventory at 2030-12-31')",
+        },
+        {
+            content: "Only products in stock that day are listed",
+            trigger: ".o_searchview_facet:contains('In Stock')",
+        },
+        // Report Refreshes: what each view holds, in seconds.
+        ...openReport("menu_stock_report_refresh"),
+        {
+            content: "Refreshes say what they refreshed",
+            trigger: ".o_list_view .o_data_row td[name=summary]:contains('Daily movements by location')",
+        },
+        {
+            content: "Durations are in seconds",
+            trigger: ".o_list_view th:contains('Duration (s)')",
+        },
+        {
+            content: "Refresh Now on Report Refreshes, nothing selected",
+            trigger: ".o_control_panel button:contains('Refresh Now')",
+            run: "click",
+        },
+        {
+            content: "Queued for the background worker",
+            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
+        },
+        {
+            content: "Select a row of Report Refreshes",
+            trigger: ".o_list_view .o_data_row .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Refresh Now on Report Refreshes, with a selection",
+            trigger: ".o_control_panel button:contains('Refresh Now')",
+            run: "click",
+        },
+        {
+            content: "Queued again",
+            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
+        },
+        // The setting of the reports.
+        {
+            content: "Open Inventory > Configuration",
+            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_stock_config_settings"]',
+            run: "click",
+        },
+        {
+            content: "Open Settings",
+            trigger: '.dropdown-item[data-menu-xmlid="stock.menu_stock_general_settings"]',
+            run: "click",
+        },
+        {
+            content: "The refresh interval is there",
+            trigger: "#sscale_report_refresh:contains('Report refresh')",
         },
     ],
 });

@@ -1,0 +1,135 @@
+/** @odoo-module */
+// License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+// Every screen and button of stock_event_bus: the status screen (a titled
+// screen, not a "New" record), its buttons and stat buttons, the outbox list
+// with its header buttons without and with a selection, an event's form.
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+function openMenu(xmlid) {
+    return [
+        {
+            content: "Open Inventory > Configuration",
+            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_stock_config_settings"]',
+            run: "click",
+        },
+        {
+            content: `Open ${xmlid}`,
+            trigger: `.dropdown-item[data-menu-xmlid="stock_event_bus.${xmlid}"]`,
+            run: "click",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("stock_event_bus_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Open Inventory",
+            trigger: ".o_app[data-menu-xmlid='stock.menu_stock_root']",
+            run: "click",
+        },
+        ...openMenu("menu_event_bus_status"),
+        {
+            content: "The screen has its title, not 'New'",
+            trigger: ".o_breadcrumb:contains('Event Bus Status'):not(:contains('New'))",
+        },
+        {
+            content: "Nothing to save or discard",
+            trigger: ".o_form_view:not(:has(.o_form_button_save:visible))",
+        },
+        {
+            content: "The running dispatcher is listed with its heartbeat",
+            trigger: ".o_field_widget[name=dispatcher_ids] .o_data_row:contains('tour-dispatcher')",
+        },
+        {
+            content: "Test Connection",
+            trigger: ".o_form_view button[name=action_test_connection]",
+            run: "click",
+        },
+        {
+            content: "The broker answered",
+            trigger: ".o_notification:contains('Connected to')",
+        },
+        {
+            content: "The title did not change",
+            trigger: ".o_breadcrumb:contains('Event Bus Status'):not(:contains('stock.event.bus.status'))",
+        },
+        {
+            content: "Retry the failed events",
+            trigger: ".o_form_view button[name=action_retry_failed]",
+            run: "click",
+        },
+        {
+            content: "Queued again",
+            trigger: ".o_notification:contains('queued for publishing again')",
+        },
+        {
+            content: "Refresh",
+            trigger: ".o_form_view button[name=action_refresh]",
+            run: "click",
+        },
+        {
+            content: "Still the status screen",
+            trigger: ".o_breadcrumb:contains('Event Bus Status')",
+        },
+        {
+            content: "Open the pending events",
+            trigger: ".o_form_view button[name=action_open_pending]",
+            run: "click",
+        },
+        {
+            content: "The outbox lists them",
+            trigger: ".o_list_view .o_data_row",
+        },
+        // The outbox from its menu: header buttons without and with a selection.
+        ...openMenu("menu_event_bus_outbox"),
+        {
+            content: "Retry Failed, nothing selected",
+            trigger: ".o_control_panel button:contains('Retry Failed')",
+            run: "click",
+        },
+        {
+            content: "Nothing failed any more: the user is told so",
+            trigger: ".modal .modal-body:contains('There is no failed event to retry')",
+        },
+        {
+            content: "Close the message",
+            trigger: ".modal-footer button.btn-primary",
+            run: "click",
+        },
+        {
+            content: "Select an event",
+            trigger: ".o_list_view .o_data_row:first .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Replay it",
+            trigger: ".o_control_panel button:contains('Replay')",
+            run: "click",
+        },
+        {
+            content: "Queued for publishing again",
+            trigger: ".o_notification:contains('queued for publishing again')",
+        },
+        {
+            content: "Open an event",
+            trigger: ".o_list_view .o_data_row:first td.o_data_cell[name=event_type]",
+            run: "click",
+        },
+        {
+            content: "Its JSON payload is shown in the code editor",
+            trigger: ".o_form_view .o_field_widget[name=payload_text] .ace_editor .ace_content:contains('event_id')",
+        },
+        {
+            content: "Replay it from its form",
+            trigger: ".o_form_view button[name=action_replay]",
+            run: "click",
+        },
+        {
+            content: "Queued again",
+            trigger: ".o_notification:contains('queued for publishing again')",
+        },
+    ],
+});

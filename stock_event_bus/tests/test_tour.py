@@ -1,0 +1,33 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tests import HttpCase, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestEventBusTour(HttpCase):
+    def test_event_bus_tour(self):
+        """In a browser: the status screen and its buttons, the outbox and
+        its header buttons without and with a selection, an event's form."""
+        warehouse = self.env["stock.warehouse"].search(
+            [("company_id", "=", self.env.company.id)], limit=1
+        )
+        product = self.env["product.product"].create({"name": "Tour Event", "is_storable": True})
+        quant = (
+            self.env["stock.quant"]
+            .with_context(inventory_mode=True)
+            .create(
+                {
+                    "product_id": product.id,
+                    "location_id": warehouse.lot_stock_id.id,
+                    "inventory_quantity": 4,
+                }
+            )
+        )
+        quant.action_apply_inventory()
+        events = self.env["stock.event.outbox"].search([("product_id", "=", product.id)])
+        self.assertTrue(events)
+        events.sudo().write({"state": "failed", "last_error": "tour: broker said no"})
+        self.env["stock.event.dispatcher"].sudo().create(
+            {"name": "tour-dispatcher", "state": "running", "last_seen": "2026-01-01 00:00:00"}
+        )
+        self.start_tour("/odoo", "stock_event_bus_tour", login="admin", timeout=180)
+        self.assertTrue(all(e.state == "pending" for e in events), events.mapped("state"))

@@ -1,0 +1,123 @@
+/** @odoo-module */
+// License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+// Every screen and button of stock_scalable, as an inventory administrator
+// meets them: the ledger drift report (header buttons with and without a
+// selection), the settings, and the negative-stock guard's refusal.
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+registry.category("web_tour.tours").add("stock_scalable_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Open Inventory",
+            trigger: ".o_app[data-menu-xmlid='stock.menu_stock_root']",
+            run: "click",
+        },
+        {
+            content: "Open Inventory > Reporting",
+            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_warehouse_report"]',
+            run: "click",
+        },
+        {
+            content: "Open Stock Ledger Drift",
+            trigger: '.dropdown-item[data-menu-xmlid="stock_scalable.menu_stock_ledger_drift"]',
+            run: "click",
+        },
+        {
+            content: "Check Ledger Now, nothing selected",
+            trigger: ".o_list_view .o_control_panel_actions button:contains('Check Ledger Now'), .o_control_panel button:contains('Check Ledger Now')",
+            run: "click",
+        },
+        {
+            content: "The check says what it found",
+            trigger: ".o_notification:contains('Stock ledger checked')",
+        },
+        {
+            content: "The drifting key is listed",
+            trigger: ".o_list_view .o_data_row td:contains('Tour Drift Product')",
+        },
+        {
+            content: "Select it",
+            trigger: ".o_list_view .o_data_row:contains('Tour Drift Product') .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Check Ledger Now, with a selection",
+            trigger: ".o_control_panel button:contains('Check Ledger Now')",
+            run: "click",
+        },
+        {
+            content: "Checked again",
+            trigger: ".o_notification:contains('Stock ledger checked')",
+        },
+        {
+            content: "The drifting key is selected (the reload may have kept it)",
+            trigger: ".o_list_view .o_data_row:contains('Tour Drift Product') .o_list_record_selector input",
+            run: function () {
+                if (!this.anchor.checked) {
+                    this.anchor.click();
+                }
+            },
+        },
+        {
+            content: "Repair Selected",
+            trigger: ".o_control_panel button:contains('Repair Selected')",
+            run: "click",
+        },
+        {
+            content: "Confirm the repair",
+            trigger: ".modal-footer button.btn-primary",
+            run: "click",
+        },
+        {
+            content: "The key is repaired: it leaves the list of open findings",
+            trigger: ".o_list_view:not(:has(.o_data_row:contains('Tour Drift Product')))",
+        },
+        // The settings of stock_scalable.
+        {
+            content: "Open Inventory > Configuration",
+            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_stock_config_settings"]',
+            run: "click",
+        },
+        {
+            content: "Open Settings",
+            trigger: '.dropdown-item[data-menu-xmlid="stock.menu_stock_general_settings"]',
+            run: "click",
+        },
+        {
+            content: "The negative-stock policy is there",
+            trigger: "#sscale_negative_stock:contains('Negative Stock')",
+        },
+        {
+            content: "The serial-number rule is there",
+            trigger: "#sscale_unique_serial:contains('Serial Numbers Once in Stock')",
+        },
+    ],
+});
+
+// Opened on a delivery that asks for 5 units with 2 in stock (the test
+// passes its URL).
+registry.category("web_tour.tours").add("stock_scalable_guard_tour", {
+    steps: () => [
+        {
+            content: "Validate it",
+            trigger: ".o_form_view button[name=button_validate]",
+            run: "click",
+        },
+        {
+            content: "The refusal names the product, the location and the quantities",
+            trigger: ".modal .modal-body:contains('Tour Guard Product'):contains('WH/Stock'):contains('5.00 Units requested, only 2.00 Units available')",
+        },
+        {
+            content: "Close the refusal",
+            trigger: ".modal-footer button.btn-primary",
+            run: "click",
+        },
+        {
+            content: "The transfer is still to do",
+            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:not(:contains('Done'))",
+        },
+    ],
+});
