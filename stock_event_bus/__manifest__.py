@@ -7,6 +7,8 @@
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
     "license": "LGPL-3",
+    "maintainers": ["stock-scalable"],
+    "development_status": "Beta",
     "depends": ["stock_scalable"],
     "external_dependencies": {"python": ["pika", "jsonschema"]},
     "data": [

@@ -132,7 +132,13 @@ class Dispatcher:
             with self._db.cursor() as own:
                 own.execute(query, params)
             self._db.commit()
-        except (psycopg2.Error, SystemExit):
+        except psycopg2.Error as exc:
+            # The session is gone (a failover, a restart): say so once here;
+            # the next round reconnects.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            _logger.error("stock_event_dispatch: database unavailable: %s", reason)
+            self._close_db()
+        except SystemExit:
             _logger.debug("could not record the dispatcher status", exc_info=True)
             self._close_db()
 

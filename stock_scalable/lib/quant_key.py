@@ -39,3 +39,39 @@ def lock_order(keys):
     """The distinct keys, in the global lock order (the SQL order of the
     unique index columns, NULL as 0)."""
     return sorted(set(keys))
+
+
+def key_columns(alias=None, **columns):
+    r"""The SQL expressions of a quant key, in the lock order, as the unique
+    index has them: ``product_id, location_id, COALESCE(lot_id, 0),
+    COALESCE(package_id, 0), COALESCE(owner_id, 0)``. ``alias`` prefixes the
+    columns; ``columns`` renames some (the destination side of a move line:
+    ``location_id="location_dest_id", package_id="result_package_id"``).
+    Every SQL statement that locks, groups or compares by the key is built
+    from this one definition.
+
+    >>> import re
+    >>> def lines(sql):
+    ...     print("\n".join(re.split(r", (?!0\))", sql)))
+    >>> lines(key_columns("q"))
+    q.product_id
+    q.location_id
+    COALESCE(q.lot_id, 0)
+    COALESCE(q.package_id, 0)
+    COALESCE(q.owner_id, 0)
+    >>> dest = {"location_id": "location_dest_id", "package_id": "result_package_id"}
+    >>> lines(key_columns(named=True, **dest))
+    product_id AS product_id
+    location_dest_id AS location_id
+    COALESCE(lot_id, 0) AS lot_id
+    COALESCE(result_package_id, 0) AS package_id
+    COALESCE(owner_id, 0) AS owner_id
+    """
+    named = columns.pop("named", False)
+    prefix = f"{alias}." if alias else ""
+    parts = []
+    for field in QuantKey._fields:
+        column = prefix + columns.get(field, field)
+        expression = column if field in ("product_id", "location_id") else f"COALESCE({column}, 0)"
+        parts.append(f"{expression} AS {field}" if named else expression)
+    return ", ".join(parts)

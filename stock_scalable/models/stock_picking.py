@@ -11,7 +11,7 @@ class StockPicking(models.Model):
         """Validate once, whoever else validates the same transfers.
 
         The transfers' rows are locked first, in id order (lock protocol,
-        docs/architecture.md): a second validation of the same transfer (a
+        invariant 1: docs/architecture.md): a second validation of the same transfer (a
         double click, two tabs, a retried scan) waits for the first; when the
         first commits, the second fails with a serialization failure, Odoo
         replays it, and the replay finds the transfer done and says so. Then

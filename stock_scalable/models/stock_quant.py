@@ -5,18 +5,16 @@ import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, float_compare, float_repr, mute_logger
+from odoo.tools import SQL, float_compare, float_repr
 
 from ..lib import guard
-from ..lib.quant_key import QuantKey, lock_order
+from ..lib.quant_key import QuantKey, key_columns, lock_order
 from ..tools import turnstile
 
 # The unique index that makes one quant row per key (created by init() and
 # checked by the post_init_hook, see hooks.py; dropped by the uninstall_hook).
 KEY_INDEX = "stock_quant_sscale_key_uniq"
-KEY_COLUMNS = SQL(
-    "product_id, location_id, COALESCE(lot_id, 0), COALESCE(package_id, 0), COALESCE(owner_id, 0)"
-)
+KEY_COLUMNS = SQL(key_columns())
 KEY_FIELDS = ["product_id", "location_id", "lot_id", "package_id", "owner_id"]
 # cr.cache slots: the keys a posting decreased, checked when it ends; the
 # rows a posting has locked so far.
@@ -54,11 +52,22 @@ class StockQuant(models.Model):
         so that the nested steps of the same posting do not lock them again.
         Outside such a block every call locks. (A savepoint rolled back inside
         a posting would release its locks early; Odoo's posting flows do not
-        roll back savepoints around quant updates.)"""
-        cache = self.env.cr.cache
+        roll back savepoints around quant updates.) Lock protocol, invariant
+        7 (docs/architecture.md): cleared at commit and rollback."""
+        cr = self.env.cr
+        cache = cr.cache
         outer = LOCK_SLOT not in cache
         if outer:
-            cache[LOCK_SLOT] = {"keys": {}, "reservations": set()}
+            scope = cache[LOCK_SLOT] = {"keys": {}, "reservations": set()}
+
+            def forget():
+                # The transaction ended (a flow that commits between
+                # batches): its row locks are gone, lock again from now on.
+                scope["keys"].clear()
+                scope["reservations"].clear()
+
+            cr.postcommit.add(forget)
+            cr.postrollback.add(forget)
         try:
             yield cache[LOCK_SLOT]
         finally:
@@ -99,6 +108,7 @@ class StockQuant(models.Model):
             return locked
         # Pending ORM writes of key columns (a package moved by hand) first.
         self.flush_model(KEY_FIELDS)
+        # Lock protocol, invariant 2 (docs/architecture.md).
         # FOR NO KEY UPDATE: the row lock that conflicts with other quant
         # updates but not with foreign keys pointing at the quant. Rows are
         # locked in ORDER BY order, which is the global key order. The gate
@@ -108,13 +118,13 @@ class StockQuant(models.Model):
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT id, product_id, location_id, COALESCE(lot_id, 0),
-                           COALESCE(package_id, 0), COALESCE(owner_id, 0)
+                    SELECT id, %s
                       FROM stock_quant
                      WHERE (%s) IN %s AND %s
                      ORDER BY %s
                        FOR NO KEY UPDATE
                     """,
+                    KEY_COLUMNS,
                     KEY_COLUMNS,
                     tuple(todo),
                     turnstile.gate_sql(products),
@@ -131,26 +141,28 @@ class StockQuant(models.Model):
     @api.model
     def _sscale_create_quant(self, vals):
         """Create the quant of a key that has none, through Odoo's create
-        (same values, computed fields and caches as without this module).
+        (same values, constraints, computed fields and caches as without
+        this module). Returns the key's quant, locked.
 
-        When another transaction creates the same key at the same time, the
-        key index makes one of the two INSERTs fail. A unique violation is not
-        retried by Odoo, so it is turned into what it really is: the probe
-        ``INSERT ... ON CONFLICT DO NOTHING`` below raises a serialization
-        failure (the conflicting row is newer than our snapshot), which Odoo's
-        RPC layer retries. No user ever sees an IntegrityError.
+        The key is claimed first (lock protocol, invariant 3 in
+        docs/architecture.md): one statement, ``INSERT ... ON CONFLICT (key)
+        DO NOTHING``, puts a bare row of the key in the unique index.
+
+        * Nobody else has the key: the claim is ours. It is deleted at once
+          and Odoo's create inserts the real row in its place; a concurrent
+          creator of the key waits on our uncommitted rows from the claim on.
+        * Another transaction is creating it: the claim waits for it. When it
+          commits, PostgreSQL raises a serialization failure (its row is
+          newer than our snapshot), which Odoo's RPC layer replays; when it
+          rolls back, the claim is ours.
+        * Another transaction created it and committed after our snapshot:
+          serialization failure, replayed the same way.
+        * The row is visible to us already: it is locked and returned.
+
+        No statement of ours fails with a unique violation, so nothing is
+        caught or hidden, and no process-wide logger is touched.
         """
         key = QuantKey.from_vals(vals)
-        try:
-            with self.env.cr.savepoint(), mute_logger("odoo.sql_db"):
-                quant = super().create([vals])
-        except psycopg2.errors.UniqueViolation:
-            pass
-        else:
-            scope = self.env.cr.cache.get(LOCK_SLOT)
-            if scope:
-                scope["keys"][key] = quant.id
-            return quant
         with self._sscale_lock_race([key.product_id]):
             self.env.cr.execute(
                 SQL(
@@ -160,6 +172,7 @@ class StockQuant(models.Model):
                     SELECT %s, loc.id, %s, %s, %s, loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
                       FROM stock_location loc WHERE loc.id = %s
                     ON CONFLICT (%s) DO NOTHING
+                    RETURNING id
                     """,
                     key.product_id,
                     key.lot_id or None,
@@ -170,13 +183,22 @@ class StockQuant(models.Model):
                 ),
                 log_exceptions=False,
             )
-        # Not reached when the other transaction committed after our snapshot
-        # (the statement above raised). Otherwise its row is visible: retry too.
-        raise ValidationError(_("The stock of %s changed meanwhile, please try again.", key))
+            claim = self.env.cr.fetchone()
+        if claim is None:
+            return self.browse(self._sscale_lock_keys([key])[key])
+        # Our own deleted row does not conflict with our insert; other
+        # transactions keep waiting on it until we end.
+        self.env.cr.execute(SQL("DELETE FROM stock_quant WHERE id = %s", claim[0]))
+        quant = super().create([vals])
+        scope = self.env.cr.cache.get(LOCK_SLOT)
+        if scope:
+            scope["keys"][key] = quant.id
+        return quant
 
     @api.model
     def _sscale_lock_quants(self, quants):
-        """Lock existing quant rows (reservation candidates) in key order."""
+        """Lock existing quant rows (reservation candidates) in key order
+        (lock protocol, invariant 2: docs/architecture.md)."""
         if not quants:
             return
         products = set(quants.product_id.ids)
@@ -195,7 +217,8 @@ class StockQuant(models.Model):
     @api.model
     def _sscale_lock_reservation_candidates(self, moves):
         """Lock, in key order, every quant that the reservation of ``moves``
-        may take: their products in their source locations and children."""
+        may take: their products in their source locations and children
+        (lock protocol, invariant 2: docs/architecture.md)."""
         scope = self.env.cr.cache.get(LOCK_SLOT)
         pairs = {(m.product_id.id, m.location_id.id) for m in moves}
         if scope:
@@ -209,8 +232,7 @@ class StockQuant(models.Model):
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT q.id, q.product_id, q.location_id, COALESCE(q.lot_id, 0),
-                           COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)
+                    SELECT q.id, %s
                       FROM stock_quant q
                       JOIN stock_location l ON l.id = q.location_id
                      WHERE q.product_id IN %s
@@ -219,13 +241,11 @@ class StockQuant(models.Model):
                      ORDER BY %s
                        FOR NO KEY UPDATE OF q
                     """,
+                    SQL(key_columns("q")),
                     tuple(products),
                     [f"{path}%" for path in locations.mapped("parent_path")],
                     turnstile.gate_sql(products),
-                    SQL(
-                        "q.product_id, q.location_id, COALESCE(q.lot_id, 0),"
-                        " COALESCE(q.package_id, 0), COALESCE(q.owner_id, 0)"
-                    ),
+                    SQL(key_columns("q")),
                 ),
                 log_exceptions=False,
             )
@@ -393,15 +413,27 @@ class StockQuant(models.Model):
         are checked once, when the block ends, on the final quantities (a
         posting may take from a key and give back to it, e.g. lot
         compensation, or move a serial from one shelf to another). The keys
-        stay locked until commit, so the check is still made under the lock."""
-        cache = self.env.cr.cache
+        stay locked until commit, so the check is still made under the lock
+        (lock protocol, invariants 5 and 7: docs/architecture.md)."""
+        cr = self.env.cr
+        cache = cr.cache
         outer = GUARD_SLOT in cache
         if not outer:
-            cache[GUARD_SLOT] = {"decreased": {}, "serials": set()}
+            pending = cache[GUARD_SLOT] = {"decreased": {}, "serials": set()}
+
+            def forget():
+                # The transaction ended inside the block (a flow that
+                # commits between batches): what it changed is committed or
+                # gone; the checks of what comes next start afresh.
+                pending["decreased"].clear()
+                pending["serials"].clear()
+
+            cr.postcommit.add(forget)
+            cr.postrollback.add(forget)
         try:
             yield
             if not outer:
-                pending = cache.pop(GUARD_SLOT)
+                cache.pop(GUARD_SLOT)
                 decreased = pending["decreased"]
                 self.browse(list(decreased))._sscale_check_negative(decreased)
                 self.browse(list(pending["serials"]))._sscale_check_serials()
@@ -436,8 +468,8 @@ class StockQuant(models.Model):
         The lots' rows are locked and updated first (in id order) so that two
         postings putting the same serial on hand at once conflict: the later
         one waits, then fails with a serialization failure and is retried,
-        and its retry sees the first one's quant (see docs/architecture.md,
-        "Lock protocol")."""
+        and its retry sees the first one's quant (lock protocol, invariant
+        6: docs/architecture.md)."""
         quants = self.exists().filtered(
             lambda q: q.lot_id
             and q.product_id.tracking == "serial"
@@ -528,13 +560,16 @@ class StockQuant(models.Model):
                 _("owner %s", quant.owner_id.display_name) if quant.owner_id else None,
             ]
             details = ", ".join(d for d in details if d)
+            # (Outside the _() call: the translation extractor evaluates its
+            # arguments' literals and cannot read an f-string there.)
+            details = " (%s)" % details if details else ""  # noqa: UP031
             violations.append(
                 _(
                     "%(product)s in %(location)s%(details)s: %(requested)s %(uom)s requested,"
                     " only %(available)s %(uom)s available.",
                     product=quant.product_id.display_name,
                     location=quant.location_id.complete_name,
-                    details=f" ({details})" if details else "",
+                    details=details,
                     requested=float_repr(requested, digits),
                     available=float_repr(max(available, 0.0), digits),
                     uom=uom.name,
@@ -574,28 +609,18 @@ class StockQuant(models.Model):
                 SELECT product_id, location_id, lot_id, package_id, owner_id,
                        SUM(qty) AS qty
                   FROM (
-                    SELECT product_id, location_dest_id AS location_id,
-                           COALESCE(lot_id, 0) AS lot_id,
-                           COALESCE(result_package_id, 0) AS package_id,
-                           COALESCE(owner_id, 0) AS owner_id,
-                           quantity_product_uom AS qty
+                    SELECT %(dest_key)s, quantity_product_uom AS qty
                       FROM stock_move_line
                      WHERE state = 'done' %(product_filter)s
                     UNION ALL
-                    SELECT product_id, location_id,
-                           COALESCE(lot_id, 0), COALESCE(package_id, 0),
-                           COALESCE(owner_id, 0), -quantity_product_uom
+                    SELECT %(source_key)s, -quantity_product_uom
                       FROM stock_move_line
                      WHERE state = 'done' %(product_filter)s
                   ) moves
                  GROUP BY 1, 2, 3, 4, 5
             ),
             quants AS (
-                SELECT product_id, location_id,
-                       COALESCE(lot_id, 0) AS lot_id,
-                       COALESCE(package_id, 0) AS package_id,
-                       COALESCE(owner_id, 0) AS owner_id,
-                       SUM(quantity) AS qty, COUNT(*) AS quant_count
+                SELECT %(quant_key)s, SUM(quantity) AS qty, COUNT(*) AS quant_count
                   FROM stock_quant
                  WHERE TRUE %(product_filter)s
                  GROUP BY 1, 2, 3, 4, 5
@@ -623,6 +648,15 @@ class StockQuant(models.Model):
              ORDER BY k.product_id, k.location_id, k.lot_id, k.package_id, k.owner_id
                 """,
                 product_filter=product_filter,
+                # The key of each end of a done line, and of a quant: one
+                # definition (lib/quant_key.py).
+                dest_key=SQL(
+                    key_columns(
+                        location_id="location_dest_id", package_id="result_package_id", named=True
+                    )
+                ),
+                source_key=SQL(key_columns(named=True)),
+                quant_key=SQL(key_columns(named=True)),
             )
         )
         return self.env.cr.dictfetchall()

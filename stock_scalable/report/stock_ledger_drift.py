@@ -3,7 +3,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, float_compare, float_repr
 
-from ..lib.quant_key import QuantKey
+from ..lib.quant_key import QuantKey, key_columns
 
 
 class StockLedgerDrift(models.Model):
@@ -111,7 +111,7 @@ class StockLedgerDrift(models.Model):
             "tag": "display_notification",
             "params": {
                 "title": _("Stock ledger checked"),
-                "message": _("%s quant keys differ from their ledger.", len(rows)),
+                "message": _("Quant keys that differ from their ledger: %s.", len(rows)),
                 "type": "warning" if rows else "success",
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
@@ -128,17 +128,20 @@ class StockLedgerDrift(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT COALESCE(SUM(CASE WHEN location_dest_id = %(loc)s
-                                          AND COALESCE(result_package_id, 0) = %(pack)s
+                SELECT COALESCE(SUM(CASE WHEN (%(dest_key)s) = %(key)s
                                          THEN quantity_product_uom ELSE 0 END), 0)
-                     - COALESCE(SUM(CASE WHEN location_id = %(loc)s
-                                          AND COALESCE(package_id, 0) = %(pack)s
+                     - COALESCE(SUM(CASE WHEN (%(source_key)s) = %(key)s
                                          THEN quantity_product_uom ELSE 0 END), 0)
                   FROM stock_move_line
                  WHERE state = 'done' AND product_id = %(product)s
-                   AND COALESCE(lot_id, 0) = %(lot)s AND COALESCE(owner_id, 0) = %(owner)s
                    AND (location_id = %(loc)s OR location_dest_id = %(loc)s)
                 """,
+                # Each end's key, from the one definition (lib/quant_key.py).
+                dest_key=SQL(
+                    key_columns(location_id="location_dest_id", package_id="result_package_id")
+                ),
+                source_key=SQL(key_columns()),
+                key=tuple(key),
                 product=key.product_id,
                 loc=key.location_id,
                 lot=key.lot_id,

@@ -1,11 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The movement-type table (lib/movement_types.py): its doctests."""
+"""The pure modules' doctests: the movement-type table, the quant key."""
 
 import doctest
 
 from odoo.tests import BaseCase, tagged
 
-from ..lib import movement_types
+from ..lib import movement_types, quant_key
 
 
 @tagged("post_install", "-at_install")
@@ -13,6 +13,12 @@ class TestMovementTypes(BaseCase):
     def test_doctests(self):
         """The module's examples are its specification."""
         result = doctest.testmod(movement_types, optionflags=doctest.ELLIPSIS)
+        self.assertGreater(result.attempted, 0)
+        self.assertEqual(result.failed, 0)
+
+    def test_quant_key_doctests(self):
+        """The one definition of the quant key's SQL (lib/quant_key.py)."""
+        result = doctest.testmod(quant_key)
         self.assertGreater(result.attempted, 0)
         self.assertEqual(result.failed, 0)
 

@@ -27,12 +27,15 @@ the transaction's end releases it, whatever happens, so a pooled connection
 never keeps it.
 """
 
+import logging
 import threading
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from odoo import sql_db
 from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
 
 # classid of the two-integer advisory locks (objid = product id): "SS".
 LOCK_CLASS = 0x5353
@@ -42,9 +45,10 @@ _patch_lock = threading.Lock()
 
 
 def gate_sql(product_ids):
-    """A condition to AND into a quant lock statement: waits (shared) while a
-    replay holds the turnstile of one of ``product_ids``. PostgreSQL runs it
-    once, before locking any row (an InitPlan one-time filter)."""
+    """Lock protocol, invariant 4 (docs/architecture.md). A condition to
+    AND into a quant lock statement: waits (shared) while a replay holds the
+    turnstile of one of ``product_ids``. PostgreSQL runs it once, before
+    locking any row (an InitPlan one-time filter)."""
     return SQL(
         "(SELECT COUNT(pg_advisory_xact_lock_shared(%s, p)) FROM unnest(%s::int[]) p) >= 0",
         LOCK_CLASS,
@@ -106,8 +110,19 @@ def _execute(self, query, params=None, log_exceptions=True):
 
 def install():
     """Route the first statement of a replay through the turnstile. Called by
-    the module's post_load; inert for cursors that no posting marked."""
+    the module's post_load, once per process (logged once).
+
+    Scope: the wrapper applies to every cursor of the process, but acts only
+    on a cursor that stock_scalable's own lock statements marked (``mark``),
+    which only happens in a registry where stock_scalable is installed; any
+    other cursor, of any database, pays one dictionary lookup and goes on
+    unchanged."""
     with _patch_lock:
         if getattr(sql_db.Cursor.execute, "origin", None) is None:
             _execute.origin = sql_db.Cursor.execute
             sql_db.Cursor.execute = _execute
+            _logger.info(
+                "stock_scalable: odoo.sql_db.Cursor.execute wrapped for the hot-product"
+                " turnstile; it acts only on cursors of databases with stock_scalable that"
+                " lost a quant lock race (stock_scalable/tools/turnstile.py)"
+            )

@@ -8,38 +8,20 @@ from odoo.models import parse_read_group_spec
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..tools import gcpause, groups
+from ..tools import groups
 
 
 class StockReportReadGroupMixin(models.AbstractModel):
     """read_group for report models whose pivots return tens of thousands of
     groups: each distinct group value is formatted once (Odoo's own code,
     called on one row per value) and the rows are assembled from the
-    pieces, with the cyclic garbage collector paused; sums of floats come
-    as double precision (the same values). The result is the same as
-    Odoo's, list for list."""
+    pieces; sums of floats come as double precision (the same values). The
+    result is the same as Odoo's, list for list. Nothing here changes state
+    shared by the process's threads (an earlier version paused Python's
+    garbage collector, which is process-wide: removed)."""
 
     _name = "stock.report.read.group.mixin"
     _description = "Stock Report Fast Grouping"
-
-    @api.model
-    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
-        # Tens of thousands of groups are as many dicts, lists and tuples:
-        # without the cyclic collector walking the process's heap meanwhile
-        # (tools/gcpause.py).
-        with gcpause.paused():
-            return super().read_group(
-                domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
-            )
-
-    @api.model
-    def _read_group(
-        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
-    ):
-        # Tens of thousands of rows of tuples and records, for callers of
-        # _read_group too (read_group's pause is counted: it nests).
-        with gcpause.paused():
-            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
     def _read_group_select(self, aggregate_spec, query):
         sql = super()._read_group_select(aggregate_spec, query)

@@ -308,6 +308,12 @@ class StockInventoryDateReport(models.Model):
         day = self.env.context.get("inventory_date") or fields.Date.context_today(self)
         return ledger.inventory_at_date_query(fields.Date.to_date(day))
 
+    def _fetch_query(self, query, fields):
+        """Rows of another day have the same ids (see
+        ledger.inventory_at_date_query): forget the ones cached before."""
+        self.invalidate_model()
+        return super()._fetch_query(query, fields)
+
     @api.model
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None

@@ -382,14 +382,17 @@ def inventory_at_date_query(date):
     """On-hand per warehouse and product at the end of ``date`` (UTC days):
     today's quants minus the net movements dated after it: the rest of the
     day's month from the daily facts, the following months from the narrowest
-    monthly rollup, and the journal rows the views do not hold yet. Row ids
-    carry the day, warehouse and product (ids below 1,000 and 100,000,000),
-    so that the ORM cache never mixes two days' figures; no window function,
+    monthly rollup, and the journal rows the views do not hold yet.
+
+    Row id: ``warehouse_id * 2**31 + product_id``, one per (warehouse,
+    product) whatever the ids (a product id is an SQL integer, below 2**31),
+    and below 2**53 (the web client's integers) for warehouse ids below
+    2**22. The day is not in the id: the report model clears its cache
+    before each read, so two days' figures never mix. No window function,
     so that a filter on products reaches the inner queries."""
     return SQL(
         """
-        SELECT (%(date)s::date - DATE '2000-01-01')::bigint * 100000000000
-               + x.warehouse_id::bigint * 100000000 + x.product_id AS id,
+        SELECT x.warehouse_id::bigint * 2147483648 + x.product_id AS id,
                w.company_id, x.warehouse_id, x.product_id, p.product_tmpl_id, t.categ_id,
                %(date)s::date AS date, x.quantity
           FROM (SELECT warehouse_id, product_id, SUM(qty) AS quantity
