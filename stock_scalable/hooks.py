@@ -3,8 +3,8 @@ import logging
 
 from odoo.tools import SQL
 
-from .models.stock_quant import KEY_COLUMNS, KEY_INDEX
 from .tools import turnstile
+from .tools.locks import KEY_COLUMNS, KEY_INDEX
 
 _logger = logging.getLogger(__name__)
 

@@ -116,6 +116,11 @@ class TestThreadedServer:
                 committed_db.call(lambda other: stock_flows.deliver(other, [(product_id, 2)]))
                 stock_flows.deliver(env, [(product_id, 3)])
                 assert scope["keys"], "the second batch locked its quants again"
+                cr.commit()
+                assert scope["keys"] == {}, "cleared at every commit, not only the first"
+                stock_flows.deliver(env, [(product_id, 1)])
+                cr.rollback()
+                assert scope["keys"] == {}, "and at rollback"
             cr.commit()
         with committed_db.env() as env:
             product = env["product.product"].browse(product_id)

@@ -60,7 +60,9 @@ def movement_type(other_usage, *, incoming, scrap=False, same_warehouse=False):
     ``other_usage``: the usage of the other end's location; ``incoming``:
     stock enters this end; ``scrap``: the other end is a scrap location;
     ``same_warehouse``: the other end is an internal location of this end's
-    warehouse."""
+    warehouse (or both belong to no warehouse: the reports' SQL compares the
+    two warehouse ids with IS NOT DISTINCT FROM; the event bus emits no
+    event for a location outside any warehouse)."""
     if scrap:
         return SCRAP
     for usage, direction, kind in TABLE:

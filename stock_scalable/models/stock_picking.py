@@ -1,7 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, format_datetime
+from odoo.tools import format_datetime
+
+from ..tools import locks
 
 
 class StockPicking(models.Model):
@@ -17,16 +19,7 @@ class StockPicking(models.Model):
         replays it, and the replay finds the transfer done and says so. Then
         the posting's quant locks are taken before any work is done."""
         if self.ids:
-            quants = self.env["stock.quant"].sudo()
-            with quants._sscale_lock_race(self.move_ids.product_id.ids):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM stock_picking WHERE id IN %s ORDER BY id"
-                        " FOR NO KEY UPDATE",
-                        tuple(self.ids),
-                    ),
-                    log_exceptions=False,
-                )
+            locks.lock_pickings(self.env.cr, self.ids, self.move_ids.product_id.ids)
             done = self.filtered(lambda picking: picking.state == "done")
             if done:
                 raise UserError(

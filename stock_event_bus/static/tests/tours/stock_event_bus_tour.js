@@ -4,33 +4,17 @@
 // screen, not a "New" record), its buttons and stat buttons, the outbox list
 // with its header buttons without and with a selection, an event's form.
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openInventory, openMenu } from "@stock_scalable/../tests/tours/tour_steps";
 
-function openMenu(xmlid) {
-    return [
-        {
-            content: "Open Inventory > Configuration",
-            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_stock_config_settings"]',
-            run: "click",
-        },
-        {
-            content: `Open ${xmlid}`,
-            trigger: `.dropdown-item[data-menu-xmlid="stock_event_bus.${xmlid}"]`,
-            run: "click",
-        },
-    ];
+function openEventBus(xmlid) {
+    return openMenu("stock.menu_stock_config_settings", `stock_event_bus.${xmlid}`);
 }
 
 registry.category("web_tour.tours").add("stock_event_bus_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open Inventory",
-            trigger: ".o_app[data-menu-xmlid='stock.menu_stock_root']",
-            run: "click",
-        },
-        ...openMenu("menu_event_bus_status"),
+        ...openInventory(),
+        ...openEventBus("menu_event_bus_status"),
         {
             content: "The screen has its title, not 'New'",
             trigger: ".o_breadcrumb:contains('Event Bus Status'):not(:contains('New'))",
@@ -84,7 +68,7 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
             trigger: ".o_list_view .o_data_row",
         },
         // The outbox from its menu: header buttons without and with a selection.
-        ...openMenu("menu_event_bus_outbox"),
+        ...openEventBus("menu_event_bus_outbox"),
         {
             content: "Retry Failed, nothing selected",
             trigger: ".o_control_panel button:contains('Retry Failed')",

@@ -4,27 +4,13 @@
 // meets them: the ledger drift report (header buttons with and without a
 // selection), the settings, and the negative-stock guard's refusal.
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openInventory, openMenu, openSettings } from "./tour_steps";
 
 registry.category("web_tour.tours").add("stock_scalable_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open Inventory",
-            trigger: ".o_app[data-menu-xmlid='stock.menu_stock_root']",
-            run: "click",
-        },
-        {
-            content: "Open Inventory > Reporting",
-            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_warehouse_report"]',
-            run: "click",
-        },
-        {
-            content: "Open Stock Ledger Drift",
-            trigger: '.dropdown-item[data-menu-xmlid="stock_scalable.menu_stock_ledger_drift"]',
-            run: "click",
-        },
+        ...openInventory(),
+        ...openMenu("stock.menu_warehouse_report", "stock_scalable.menu_stock_ledger_drift"),
         {
             content: "Check Ledger Now, nothing selected",
             trigger: ".o_list_view .o_control_panel_actions button:contains('Check Ledger Now'), .o_control_panel button:contains('Check Ledger Now')",
@@ -76,16 +62,7 @@ registry.category("web_tour.tours").add("stock_scalable_tour", {
             trigger: ".o_list_view:not(:has(.o_data_row:contains('Tour Drift Product')))",
         },
         // The settings of stock_scalable.
-        {
-            content: "Open Inventory > Configuration",
-            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_stock_config_settings"]',
-            run: "click",
-        },
-        {
-            content: "Open Settings",
-            trigger: '.dropdown-item[data-menu-xmlid="stock.menu_stock_general_settings"]',
-            run: "click",
-        },
+        ...openSettings(),
         {
             content: "The negative-stock policy is there",
             trigger: "#sscale_negative_stock:contains('Negative Stock')",

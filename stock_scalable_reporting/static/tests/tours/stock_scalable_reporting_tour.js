@@ -1,32 +1,20 @@
 /** @odoo-module */
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import {
+    openInventory,
+    openMenu,
+    openSettings,
+} from "@stock_scalable/../tests/tours/tour_steps";
 
 function openReport(xmlid) {
-    return [
-        {
-            content: "Open Inventory > Reporting",
-            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_warehouse_report"]',
-            run: "click",
-        },
-        {
-            content: `Open ${xmlid}`,
-            trigger: `.dropdown-item[data-menu-xmlid="stock_scalable_reporting.${xmlid}"]`,
-            run: "click",
-        },
-    ];
+    return openMenu("stock.menu_warehouse_report", `stock_scalable_reporting.${xmlid}`);
 }
 
 registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open Inventory",
-            trigger: ".o_app[data-menu-xmlid='stock.menu_stock_root']",
-            run: "click",
-        },
+        ...openInventory(),
         // Stock Movements: pivot (default), graph, list, a filter.
         ...openReport("menu_stock_movement_report"),
         {
@@ -173,16 +161,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
             trigger: ".o_notification:contains('refresh of the stock reports is queued')",
         },
         // The setting of the reports.
-        {
-            content: "Open Inventory > Configuration",
-            trigger: '.dropdown-toggle[data-menu-xmlid="stock.menu_stock_config_settings"]',
-            run: "click",
-        },
-        {
-            content: "Open Settings",
-            trigger: '.dropdown-item[data-menu-xmlid="stock.menu_stock_general_settings"]',
-            run: "click",
-        },
+        ...openSettings(),
         {
             content: "The refresh interval is there",
             trigger: "#sscale_report_refresh:contains('Report refresh')",
