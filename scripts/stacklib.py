@@ -290,6 +290,26 @@ def databases_with_prefix(prefix):
         conn.close()
 
 
+def junit_outcomes(path):
+    """``{"classname.name": "passed" | "failed" | "skipped"}`` from pytest's
+    JUnit XML, one entry per test (subtests of a test report under its name:
+    one failure makes the test failed)."""
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    outcome = {}
+    if not Path(path).exists():
+        return outcome
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = f"{case.get('classname')}.{case.get('name')}"
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome[name] = "failed"
+        elif case.find("skipped") is not None:
+            outcome.setdefault(name, "skipped")
+        else:
+            outcome.setdefault(name, "passed")
+    return outcome
+
+
 def run(cmd, log_path=None, **kwargs):
     """Run ``cmd``; with ``log_path``, send its output there. Returns the exit code."""
     if log_path is None:

@@ -135,7 +135,7 @@ class Dispatcher:
         except psycopg2.Error as exc:
             # The session is gone (a failover, a restart): say so once here;
             # the next round reconnects.
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            reason = _first_line(exc)
             _logger.error("stock_event_dispatch: database unavailable: %s", reason)
             self._close_db()
         except SystemExit:
@@ -343,7 +343,7 @@ class Dispatcher:
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                     delay = backoff.next()
                     self._close_db()
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                    reason = _first_line(exc)
                     self.last_error = f"database unavailable: {reason}"
                     if once:
                         _logger.error("stock_event_dispatch: database unavailable: %s", reason)
@@ -373,6 +373,12 @@ class Dispatcher:
             "stock_event_dispatch %s: stopped, %s events sent", self.name, self.sent_total
         )
         return 0
+
+
+def _first_line(exc):
+    """The first line of a database error's message (or its repr)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
 
 
 def _loads(body):

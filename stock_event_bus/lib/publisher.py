@@ -197,14 +197,16 @@ class Publisher:
             ready.append(by_fd[fd])
             ioloop.stop()
 
-        for fd in by_fd:
-            ioloop.add_handler(fd, on_ready, ioloop.READ)
+        registered = []
         timer = ioloop.call_later(max(timeout, 0), ioloop.stop)
         try:
+            for fd in by_fd:
+                ioloop.add_handler(fd, on_ready, ioloop.READ)
+                registered.append(fd)
             ioloop.start()
         finally:
             ioloop.remove_timeout(timer)
-            for fd in by_fd:
+            for fd in registered:
                 ioloop.remove_handler(fd)
         return ready
 

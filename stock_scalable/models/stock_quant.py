@@ -55,8 +55,11 @@ class StockQuant(models.Model):
         """Lock the quant row of every key that has one, in the global key
         order (tools/locks.lock_keys; invariant 2). Returns ``{key: quant
         id}``. Pending ORM writes of key columns (a package moved by hand)
-        are flushed first."""
-        self.flush_model(KEY_FIELDS)
+        are flushed first, unless the posting holds every key already (the
+        hot path of a posting's nested steps)."""
+        scope = locks.current_scope(self.env.cr)
+        if not (scope and scope["keys"].keys() >= set(keys)):
+            self.flush_model(KEY_FIELDS)
         return locks.lock_keys(self.env.cr, keys)
 
     @api.model

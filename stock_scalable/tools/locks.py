@@ -222,18 +222,25 @@ def lock_reservation_candidates(cr, product_ids, parent_paths):
     return {QuantKey(*row[1:]): row[0] for row in cr.fetchall()}
 
 
+def _lock_in_id_order(cr, table, ids):
+    """Lock rows of ``table`` (a trusted table name) by id, in id order,
+    ``FOR NO KEY UPDATE``."""
+    cr.execute(
+        SQL(
+            "SELECT id FROM %s WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+            SQL.identifier(table),
+            tuple(ids),
+        ),
+        log_exceptions=False,
+    )
+
+
 def lock_pickings(cr, picking_ids, product_ids):
     """Invariant 1: lock the transfers being validated, in id order, before
     anything else: a second validation of the same transfer waits, then
     fails with a serialization failure, and its replay finds it done."""
     with lock_race(cr, product_ids):
-        cr.execute(
-            SQL(
-                "SELECT id FROM stock_picking WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
-                tuple(picking_ids),
-            ),
-            log_exceptions=False,
-        )
+        _lock_in_id_order(cr, "stock_picking", picking_ids)
 
 
 def lock_lots(cr, lot_ids, product_ids):
@@ -242,13 +249,7 @@ def lock_lots(cr, lot_ids, product_ids):
     makes a concurrent posting that waited on it fail (REPEATABLE READ)
     instead of reading a snapshot without our quant."""
     with lock_race(cr, product_ids):
-        cr.execute(
-            SQL(
-                "SELECT id FROM stock_lot WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
-                tuple(lot_ids),
-            ),
-            log_exceptions=False,
-        )
+        _lock_in_id_order(cr, "stock_lot", lot_ids)
         cr.execute(
             SQL("UPDATE stock_lot SET write_date = write_date WHERE id IN %s", tuple(lot_ids)),
             log_exceptions=False,
