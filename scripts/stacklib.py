@@ -118,7 +118,7 @@ def require_rabbitmq():
     params.blocked_connection_timeout = 5
     params.connection_attempts = 1
     try:
-        pika.BlockingConnection(params).close()
+        connection = pika.BlockingConnection(params)
     except pika.exceptions.ProbableAuthenticationError as exc:
         raise StackError(f"RabbitMQ at {safe} refused the credentials: {exc!r}") from exc
     except pika.exceptions.AMQPError as exc:
@@ -127,6 +127,20 @@ def require_rabbitmq():
             "Start RabbitMQ (rabbitmq-server -detached, or docker compose up rabbitmq), "
             "or set AMQP_URL."
         ) from exc
+    # Inventory commands over AMQP need the consistent-hash exchange type.
+    probe = f"stock.scalable.probe.{os.getpid()}"
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(probe, exchange_type="x-consistent-hash", auto_delete=True)
+        channel.exchange_delete(probe)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        raise StackError(
+            f"RabbitMQ at {safe} has no consistent-hash exchange ({exc.reply_text}).\n"
+            "Enable its plugin: rabbitmq-plugins enable rabbitmq_consistent_hash_exchange"
+        ) from exc
+    finally:
+        if connection.is_open:
+            connection.close()
     return safe
 
 

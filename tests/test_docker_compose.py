@@ -34,10 +34,18 @@ class TestDockerCompose:
     def test_services_and_images(self, compose):
         """The six services run the images the README promises."""
         services = compose["services"]
-        assert set(services) == {"db", "rabbitmq", "odoo-init", "odoo-demo", "odoo", "dispatcher"}
+        assert set(services) == {
+            "db",
+            "rabbitmq",
+            "odoo-init",
+            "odoo-demo",
+            "odoo",
+            "dispatcher",
+            "command-consumer",
+        }
         assert services["db"]["image"] == "postgres:16"
         assert services["rabbitmq"]["image"] == "rabbitmq:3-management"
-        for name in ("odoo-init", "odoo-demo", "odoo", "dispatcher"):
+        for name in ("odoo-init", "odoo-demo", "odoo", "dispatcher", "command-consumer"):
             build = services[name]["build"]
             dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
             assert re.search(r"^FROM odoo:18\s*$", dockerfile, re.M), name
@@ -97,17 +105,28 @@ class TestDockerCompose:
         assert (ROOT / "scripts" / "demo_loader.py").is_file()
         assert f"odoo shell -d {web[web.index('-d') + 1]}" in command
 
-    def test_dispatcher_runs_the_dispatch_command(self, compose):
-        """The dispatcher service runs the addon's Odoo command on the demo
-        database, with the addons path first (how Odoo finds addon commands)."""
-        command = _command(compose["services"]["dispatcher"])
+    @pytest.mark.parametrize(
+        "service,name",
+        [("dispatcher", "stock_event_dispatch"), ("command-consumer", "stock_command_consume")],
+    )
+    def test_bus_services_run_their_commands(self, compose, service, name):
+        """The dispatcher and the command consumer run the addon's Odoo
+        commands on the demo database, with the addons path first (how Odoo
+        finds addon commands)."""
+        command = _command(compose["services"][service])
         web = _command(compose["services"]["odoo"])
         assert command[0] == "odoo"
         assert command[1].startswith("--addons-path=")
         assert "/mnt/extra-addons" in command[1].split("=", 1)[1].split(",")
-        assert command[2] == "stock_event_dispatch"
+        assert command[2] == name
         assert command[command.index("-c") + 1] == "/etc/odoo/odoo.conf"
         assert command[command.index("-d") + 1] == web[web.index("-d") + 1]
-        source = (ROOT / "stock_event_bus" / "cli" / "stock_event_dispatch.py").read_text()
+        source = (ROOT / "stock_event_bus" / "cli" / f"{name}.py").read_text()
         assert re.search(r"class \w+\(Command\)", source)
-        assert 'name = "stock_event_dispatch"' in source
+        assert f'name = "{name}"' in source
+
+    def test_broker_has_the_consistent_hash_plugin(self, compose):
+        """The broker enables the plugin the command exchange needs."""
+        mounts = _mounts(compose["services"]["rabbitmq"])
+        plugins = (ROOT / mounts["/etc/rabbitmq/enabled_plugins"]).read_text()
+        assert "rabbitmq_consistent_hash_exchange" in plugins

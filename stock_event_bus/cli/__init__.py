@@ -1,1 +1,2 @@
 from . import stock_event_dispatch
+from . import stock_command_consume

@@ -26,6 +26,38 @@ class StockEventDispatch(Command):
 
     name = "stock_event_dispatch"
 
+    @staticmethod
+    def setup_odoo(opts, odoo_args, prog):
+        """Parse Odoo's options (``-c``, ``-d``, logging) for a bus command and
+        resolve its settings. Exits with a message naming what is missing.
+        Returns ``(settings, database)``."""
+        odoo_args.append(f"--log-level={opts.log_level}")
+        if opts.config:
+            odoo_args.append(f"--config={opts.config}")
+        if opts.database:
+            odoo_args.append(f"--database={opts.database}")
+        config.parse_config(odoo_args, setup_logging=True)
+        # pika logs every connection step, and each failed attempt five times
+        # over; the dispatcher logs one line per attempt itself. Unless the
+        # admin asked for pika's logs (--log-handler=pika:DEBUG), mute them.
+        if not any(h.startswith("pika") for h in config["log_handler"]):
+            logging.getLogger("pika").setLevel(logging.CRITICAL)
+        dbname = (opts.database or config["db_name"] or "").split(",")[0].strip()
+        if not dbname:
+            sys.exit(f"{prog}: no database: pass -d <database> or set db_name")
+        try:
+            settings = bus_config.resolve(config.misc.get(bus_config.SECTION, {}), os.environ)
+        except ValueError as exc:
+            sys.exit(f"{prog}: {exc}")
+        if not settings.broker_configured:
+            sys.exit(
+                f"{prog}: no broker configured: set amqp_url in the"
+                f" [{bus_config.SECTION}] section of odoo.conf or the"
+                f" {bus_config.ENV_AMQP_URL} environment variable."
+                " Postings keep working; their events wait in the outbox."
+            )
+        return settings, dbname
+
     def run(self, cmdargs):
         parser = argparse.ArgumentParser(
             prog=f"{os.path.basename(sys.argv[0])} stock_event_dispatch",
@@ -51,31 +83,7 @@ class StockEventDispatch(Command):
         # Anything else is an Odoo option (the official image's entrypoint
         # appends --db_host, --db_port, --db_user, --db_password).
         opts, odoo_args = parser.parse_known_args(cmdargs)
-        odoo_args.append(f"--log-level={opts.log_level}")
-        if opts.config:
-            odoo_args.append(f"--config={opts.config}")
-        if opts.database:
-            odoo_args.append(f"--database={opts.database}")
-        config.parse_config(odoo_args, setup_logging=True)
-        # pika logs every connection step, and each failed attempt five times
-        # over; the dispatcher logs one line per attempt itself. Unless the
-        # admin asked for pika's logs (--log-handler=pika:DEBUG), mute them.
-        if not any(h.startswith("pika") for h in config["log_handler"]):
-            logging.getLogger("pika").setLevel(logging.CRITICAL)
-        dbname = (opts.database or config["db_name"] or "").split(",")[0].strip()
-        if not dbname:
-            sys.exit("stock_event_dispatch: no database: pass -d <database> or set db_name")
-        try:
-            settings = bus_config.resolve(config.misc.get(bus_config.SECTION, {}), os.environ)
-        except ValueError as exc:
-            sys.exit(f"stock_event_dispatch: {exc}")
-        if not settings.broker_configured:
-            sys.exit(
-                "stock_event_dispatch: no broker configured: set amqp_url in the"
-                f" [{bus_config.SECTION}] section of odoo.conf or the"
-                f" {bus_config.ENV_AMQP_URL} environment variable."
-                " Postings keep working; their events wait in the outbox."
-            )
+        settings, dbname = self.setup_odoo(opts, odoo_args, "stock_event_dispatch")
 
         _db, connection_info = odoo.sql_db.connection_info_for(dbname)
         connection_info = dict(connection_info, application_name="stock_event_dispatch")

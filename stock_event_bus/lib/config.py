@@ -22,6 +22,10 @@ class Settings:
     exchange: str = "stock.events"
     batch_size: int = 500
     retention_days: int = 30
+    command_exchange: str = "stock.commands"
+    command_queues: int = 8
+    command_batch_size: int = 100
+    command_user: str = "admin"
 
     @property
     def broker_configured(self):
@@ -65,6 +69,14 @@ def resolve(section=None, environ=None):
         retention_days=_positive_int(
             "retention_days", section.get("retention_days", defaults.retention_days)
         ),
+        command_exchange=(section.get("command_exchange") or defaults.command_exchange).strip(),
+        command_queues=_positive_int(
+            "command_queues", section.get("command_queues", defaults.command_queues)
+        ),
+        command_batch_size=_positive_int(
+            "command_batch_size", section.get("command_batch_size", defaults.command_batch_size)
+        ),
+        command_user=(section.get("command_user") or defaults.command_user).strip(),
     )
 
 

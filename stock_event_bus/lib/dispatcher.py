@@ -117,8 +117,10 @@ class Dispatcher:
         """Write this dispatcher's state for the admin screen (in the batch's
         transaction when ``cr`` is given, else on its own)."""
         query = """
-            INSERT INTO stock_event_dispatcher (name, state, last_error, last_seen, events_sent)
-            VALUES (%(name)s, %(state)s, %(error)s, NOW() AT TIME ZONE 'UTC', %(sent)s)
+            INSERT INTO stock_event_dispatcher
+                   (name, kind, state, last_error, last_seen, events_sent)
+            VALUES (%(name)s, 'dispatcher', %(state)s, %(error)s, NOW() AT TIME ZONE 'UTC',
+                    %(sent)s)
             ON CONFLICT (name) DO UPDATE
                SET state = EXCLUDED.state, last_error = EXCLUDED.last_error,
                    last_seen = EXCLUDED.last_seen, events_sent = EXCLUDED.events_sent

@@ -17,11 +17,20 @@ class StockEventDispatcher(models.Model):
     _order = "last_seen desc"
     _log_access = False
 
-    name = fields.Char(required=True, readonly=True, help="host:pid of the dispatcher process")
+    name = fields.Char(required=True, readonly=True, help="host:pid of the process")
+    kind = fields.Selection(
+        [("dispatcher", "Event Dispatcher"), ("command_consumer", "Command Consumer")],
+        required=True,
+        default="dispatcher",
+        readonly=True,
+        help="stock_event_dispatch publishes the outbox; stock_command_consume posts the"
+        " inventory commands of the stock.commands exchange.",
+    )
     state = fields.Selection(
         [
             ("running", "Running"),
             ("broker_error", "Broker unreachable"),
+            ("db_error", "Database unavailable"),
             ("stopped", "Stopped"),
         ],
         required=True,
@@ -35,7 +44,10 @@ class StockEventDispatcher(models.Model):
         " without a chance to say so (SIGKILL, a lost machine) stays Running with"
         " an old heartbeat.",
     )
-    events_sent = fields.Integer(readonly=True, help="Events published since it started")
+    events_sent = fields.Integer(
+        readonly=True,
+        help="Events published (dispatcher) or commands handled (consumer) since it started",
+    )
 
     @api.depends("state", "last_seen")
     def _compute_responding(self):

@@ -7,3 +7,5 @@ from . import stock_quant
 from . import stock_move
 from . import stock_move_line
 from . import stock_picking
+from . import stock_inventory_command
+from . import ir_http

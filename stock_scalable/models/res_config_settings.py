@@ -11,3 +11,10 @@ class ResConfigSettings(models.TransientModel):
     sscale_unique_serial = fields.Boolean(
         related="company_id.sscale_unique_serial", readonly=False
     )
+    sscale_command_retention_days = fields.Integer(
+        string="Command Keys Kept (Days)",
+        config_parameter="stock_scalable.command_retention_days",
+        default=30,
+        help="Inventory commands (and their idempotency keys) are kept this many days,"
+        " then purged by a daily cron. A copy sent after that is posted again.",
+    )

@@ -96,12 +96,24 @@ def negative_allowed(quant):
     )
 
 
+def refusal(message, code, details):
+    """The guard's UserError (the dialog a user sees is Odoo's own), with
+    what a machine reads: ``sscale_code`` (an error code of lib/commands.py)
+    and ``sscale_details`` (one dict per refused quant: product, location,
+    lot, package, requested and available in the product's unit)."""
+    error = UserError(message)
+    error.sscale_code = code
+    error.sscale_details = details
+    return error
+
+
 def check_negative(quants, requested_by_quant):
     """Raise a UserError naming product, location and quantities for every
     quant of ``quants`` that went below zero where that is forbidden.
     ``requested_by_quant`` maps quant ids to the quantity taken."""
     env = quants.env
     violations = []
+    refusals = []
     digits = env["decimal.precision"].precision_get("Product Unit of Measure")
     for quant in quants.exists().sorted(lambda quant: quant._sscale_key()):
         uom = quant.product_id.uom_id
@@ -120,6 +132,19 @@ def check_negative(quants, requested_by_quant):
         # (Outside the _() call: the translation extractor evaluates its
         # arguments' literals and cannot read an f-string there.)
         details = " (%s)" % details if details else ""  # noqa: UP031
+        refusals.append(
+            {
+                "product": quant.product_id.display_name,
+                "product_id": quant.product_id.id,
+                "location": quant.location_id.complete_name,
+                "location_id": quant.location_id.id,
+                "lot": quant.lot_id.name or None,
+                "package": quant.package_id.name or None,
+                "requested": requested,
+                "available": max(available, 0.0),
+                "uom": uom.name,
+            }
+        )
         violations.append(
             env._(
                 "%(product)s in %(location)s%(details)s: %(requested)s %(uom)s requested,"
@@ -133,10 +158,12 @@ def check_negative(quants, requested_by_quant):
             )
         )
     if violations:
-        raise UserError(
+        raise refusal(
             env._("Not enough stock: negative stock is not allowed here.")
             + "\n"
-            + "\n".join(violations)
+            + "\n".join(violations),
+            "insufficient_stock",
+            refusals,
         )
 
 
@@ -173,9 +200,18 @@ def check_serials(quants):
         )
     )
     violations = []
+    refusals = []
     for lot_id, _company_id, location_ids in env.cr.fetchall():
         lot = env["stock.lot"].browse(lot_id)
         locations = env["stock.location"].browse(location_ids)
+        refusals.append(
+            {
+                "product": lot.product_id.display_name,
+                "product_id": lot.product_id.id,
+                "lot": lot.name,
+                "locations": locations.mapped("complete_name"),
+            }
+        )
         violations.append(
             env._(
                 "Serial number %(serial)s of %(product)s would be on hand more than once:"
@@ -186,6 +222,8 @@ def check_serials(quants):
             )
         )
     if violations:
-        raise UserError(
-            env._("A serial number can be in stock only once.") + "\n" + "\n".join(violations)
+        raise refusal(
+            env._("A serial number can be in stock only once.") + "\n" + "\n".join(violations),
+            "serial_already_in_stock",
+            refusals,
         )

@@ -1,0 +1,110 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""``odoo-bin --addons-path=<paths> stock_command_consume -c <conf> -d <db>``:
+post the inventory commands of RabbitMQ's ``stock.commands`` exchange (a
+separate, long-running process beside the dispatcher; run one or more per
+database: each queue has one active consumer at a time)."""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+import odoo
+from odoo.cli import Command
+
+from ..lib import config as bus_config
+from ..lib.command_consumer import CommandConsumer
+from .stock_event_dispatch import StockEventDispatch
+
+_logger = logging.getLogger("odoo.addons.stock_event_bus.commands")
+
+
+def _queue_list(text):
+    """``0-3,6`` -> [0, 1, 2, 3, 6]."""
+    numbers = []
+    for part in text.split(","):
+        first, _sep, last = part.partition("-")
+        numbers.extend(range(int(first), int(last or first) + 1))
+    return numbers
+
+
+class StockCommandConsume(Command):
+    """Post inventory commands from RabbitMQ (stock_event_bus)"""
+
+    name = "stock_command_consume"
+
+    def run(self, cmdargs):
+        parser = argparse.ArgumentParser(
+            prog=f"{os.path.basename(sys.argv[0])} stock_command_consume",
+            description=self.__doc__,
+        )
+        parser.add_argument("-c", "--config", help="the odoo.conf (its [stock_event_bus] section)")
+        parser.add_argument(
+            "-d", "--database", help="the database (default: db_name of odoo.conf)"
+        )
+        parser.add_argument(
+            "--queues",
+            type=_queue_list,
+            help="consume only these queues, e.g. 0-3 (default: all; a process on the same"
+            " queue as another waits as its standby)",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, help="commands per transaction (default: command_batch_size)"
+        )
+        parser.add_argument(
+            "--max-idle",
+            type=float,
+            help="exit after this many seconds without a command (default: run until stopped)",
+        )
+        parser.add_argument("--log-level", default="info", help="Odoo log level (default: info)")
+        opts, odoo_args = parser.parse_known_args(cmdargs)
+        settings, dbname = StockEventDispatch.setup_odoo(opts, odoo_args, "stock_command_consume")
+        registry = odoo.modules.registry.Registry(dbname)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            if "stock.inventory.command" not in env:
+                sys.exit("stock_command_consume: install stock_event_bus in this database first")
+            user = env["res.users"].search([("login", "=", settings.command_user)], limit=1)
+            if not user:
+                sys.exit(
+                    f"stock_command_consume: no user with login {settings.command_user!r}: set"
+                    f" command_user in the [{bus_config.SECTION}] section of odoo.conf"
+                )
+            uid = user.id
+        from odoo.addons.stock_scalable.tools import command_runner  # noqa: PLC0415
+
+        def apply_batch(payloads, keys):
+            return command_runner.execute(registry, uid, payloads, "amqp", keys=keys)
+
+        def record_status(state, error=None):
+            try:
+                with registry.cursor() as cr:
+                    cr.execute(
+                        """INSERT INTO stock_event_dispatcher
+                                  (name, kind, state, last_error, last_seen, events_sent)
+                           VALUES (%s, 'command_consumer', %s, %s, NOW() AT TIME ZONE 'UTC', %s)
+                           ON CONFLICT (name) DO UPDATE
+                              SET state = EXCLUDED.state, last_error = EXCLUDED.last_error,
+                                  last_seen = EXCLUDED.last_seen,
+                                  events_sent = EXCLUDED.events_sent""",
+                        (consumer.name, state, error, consumer.handled),
+                    )
+            except Exception:  # noqa: BLE001 - a status row must never stop the consumer
+                _logger.debug("could not record the consumer status", exc_info=True)
+
+        consumer = CommandConsumer(
+            settings.amqp_url,
+            apply_batch,
+            exchange=settings.command_exchange,
+            queues=settings.command_queues,
+            only_queues=opts.queues,
+            batch_size=opts.batch_size or settings.command_batch_size,
+            record_status=record_status,
+            # Test hook: seconds between commit and ack (tests/test_inventory_commands.py).
+            pause_before_ack=float(os.environ.get("STOCK_COMMAND_CONSUME_PAUSE_BEFORE_ACK", 0)),
+        )
+        consumer.name = f"{consumer.name} (commands)"
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_args: consumer.stop())
+        sys.exit(consumer.run(max_idle=opts.max_idle))

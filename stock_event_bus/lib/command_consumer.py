@@ -1,0 +1,296 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Inventory commands over AMQP, queued per product (no Odoo import: the
+``stock_command_consume`` Odoo command gives it the function that posts).
+
+Topology (declared by the consumer, idempotently):
+
+* ``stock.commands``: a consistent-hash exchange (RabbitMQ's
+  ``rabbitmq_consistent_hash_exchange`` plugin). Publishers use the
+  product (its barcode or internal reference, always the same one) as the
+  routing key: every command of a product lands in the same queue.
+* ``stock.commands.0`` ... ``stock.commands.<N-1>``: durable queues bound
+  with weight 1, each with *single active consumer*: however many consumer
+  processes subscribe, one at a time takes a queue's messages, in order;
+  the others wait as hot standbys.
+* ``stock.commands.dead``: durable queue of the commands refused or
+  malformed, behind the fanout exchange ``stock.commands.dlx``; each keeps
+  its body and gets ``x-error-code`` and ``x-error-message`` headers.
+
+The consumer takes what its prefetch window holds (``batch_size`` per
+queue), posts it in one database transaction (a savepoint per command:
+a refusal rolls back alone), then publishes the dead letters and the
+replies (``reply_to`` + ``correlation_id``) with publisher confirms, and
+only then acks. A crash before the ack redelivers: the idempotency key
+makes the replay answer the stored outcome without posting again.
+"""
+
+import json
+import logging
+import os
+import socket
+import time
+
+import pika
+import pika.exceptions
+
+from .config import mask_url
+from .dispatcher import Backoff
+
+_logger = logging.getLogger(__name__)
+
+EXCHANGE = "stock.commands"
+DEAD_LETTER_EXCHANGE = "stock.commands.dlx"
+DEAD_LETTER_QUEUE = "stock.commands.dead"
+PLUGIN = "rabbitmq_consistent_hash_exchange"
+
+
+class TopologyError(Exception):
+    """The broker cannot hold the command topology (the plugin is missing)."""
+
+
+def queue_names(exchange, count):
+    return [f"{exchange}.{index}" for index in range(count)]
+
+
+def declare_topology(channel, exchange=EXCHANGE, queues=8):
+    """Declare the exchange, the ``queues`` per-product queues and the dead
+    letters on ``channel`` (a pika blocking channel). Raises
+    :class:`TopologyError` when the consistent-hash exchange type is
+    unknown to the broker."""
+    try:
+        channel.exchange_declare(exchange, exchange_type="x-consistent-hash", durable=True)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        raise TopologyError(
+            f"the broker refused the consistent-hash exchange {exchange!r} ({exc.reply_text});"
+            f" enable RabbitMQ's plugin: rabbitmq-plugins enable {PLUGIN}"
+        ) from None
+    dlx, dead = f"{exchange}.dlx", f"{exchange}.dead"
+    channel.exchange_declare(dlx, exchange_type="fanout", durable=True)
+    channel.queue_declare(dead, durable=True)
+    channel.queue_bind(dead, dlx)
+    for name in queue_names(exchange, queues):
+        channel.queue_declare(name, durable=True, arguments={"x-single-active-consumer": True})
+        channel.queue_bind(name, exchange, routing_key="1")
+    return dlx
+
+
+class CommandConsumer:
+    """Consume inventory commands and post them with ``apply_batch``.
+
+    ``apply_batch(payloads, keys) -> [(http_status, answer)]``: posts the
+    decoded commands in order in one transaction (``keys``: the message's
+    ``message_id`` used as idempotency key when the body has none) and
+    returns one answer per command, as the HTTP API does. It raises when
+    the database is unavailable: the batch is retried after a pause,
+    never acked before it committed."""
+
+    def __init__(
+        self,
+        amqp_url,
+        apply_batch,
+        *,
+        exchange=EXCHANGE,
+        queues=8,
+        only_queues=None,
+        batch_size=100,
+        batch_wait=0.05,
+        name=None,
+        record_status=None,
+        pause_before_ack=0.0,
+    ):
+        self.amqp_url = amqp_url
+        self.apply_batch = apply_batch
+        self.exchange = exchange
+        self.queue_count = queues
+        self.only_queues = only_queues
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.record_status = record_status or (lambda *_args, **_kw: None)
+        # Fault injection for the tests (a crash between commit and ack).
+        self.pause_before_ack = pause_before_ack
+        self.handled = 0
+        self.dead_lettered = 0
+        self._stopping = False
+        self._connection = None
+        self._channel = None
+        self._pending = []
+
+    def stop(self):
+        """Finish the batch in hand, then stop (signal-safe)."""
+        self._stopping = True
+
+    # -- connection ---------------------------------------------------------
+
+    def connect(self):
+        params = pika.URLParameters(self.amqp_url)
+        params.connection_attempts = 1
+        self._connection = pika.BlockingConnection(params)
+        self._channel = self._connection.channel()
+        self._channel.confirm_delivery()
+        self.dead_letter_exchange = declare_topology(
+            self._channel, self.exchange, self.queue_count
+        )
+        self._channel.basic_qos(prefetch_count=self.batch_size)
+        names = queue_names(self.exchange, self.queue_count)
+        if self.only_queues is not None:
+            names = [names[i] for i in self.only_queues]
+        for queue in names:
+            self._channel.basic_consume(queue, self._on_message)
+        self._pending = []
+        _logger.info(
+            "stock_command_consume: consuming %d queue(s) of %s on %s",
+            len(names),
+            self.exchange,
+            mask_url(self.amqp_url),
+        )
+
+    def close(self):
+        try:
+            if self._connection is not None and self._connection.is_open:
+                self._connection.close()
+        except pika.exceptions.AMQPError:
+            pass
+        self._connection = self._channel = None
+
+    def _on_message(self, _channel, method, properties, body):
+        self._pending.append((method, properties, body))
+
+    # -- loop -----------------------------------------------------------------
+
+    def run(self, max_idle=None):
+        """Consume until :meth:`stop` (or ``max_idle`` seconds without a
+        message). Reconnects with a growing pause when the broker goes away.
+        Returns 0, or 1 when the topology cannot be declared."""
+        backoff = Backoff()
+        idle_since = time.monotonic()
+        self.record_status("running")
+        while not self._stopping:
+            try:
+                if self._connection is None or not self._connection.is_open:
+                    self.connect()
+                    backoff.reset()
+                    self.record_status("running")
+                self._connection.process_data_events(time_limit=self.batch_wait)
+                if not self._pending:
+                    self._connection.process_data_events(time_limit=1.0)
+                if self._pending:
+                    self._handle_batch()
+                    idle_since = time.monotonic()
+                    self.record_status("running")
+                elif max_idle is not None and time.monotonic() - idle_since > max_idle:
+                    break
+            except TopologyError as exc:
+                _logger.error("stock_command_consume: %s", exc)
+                self.record_status("broker_error", str(exc))
+                self.close()
+                return 1
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}".strip()
+                delay = backoff.next()
+                _logger.warning(
+                    "stock_command_consume: broker %s unavailable (%s); again in %.0f s",
+                    mask_url(self.amqp_url),
+                    reason,
+                    delay,
+                )
+                self.record_status("broker_error", reason)
+                self.close()
+                self._pending = []  # unacked: the broker redelivers them
+                self._sleep(delay)
+        self.close()
+        self.record_status("stopped")
+        return 0
+
+    def _sleep(self, seconds):
+        end = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < end:
+            time.sleep(min(0.2, end - time.monotonic()))
+
+    def _handle_batch(self):
+        batch, self._pending = self._pending, []
+        payloads, keys, answers = [], [], {}
+        for index, (_method, properties, body) in enumerate(batch):
+            try:
+                payload = json.loads(body)
+                if not isinstance(payload, dict):
+                    raise ValueError("a command is a JSON object")
+            except (ValueError, UnicodeDecodeError) as exc:
+                answers[index] = (
+                    400,
+                    {
+                        "idempotency_key": properties.message_id,
+                        "status": "error",
+                        "error": {
+                            "code": "malformed",
+                            "message": f"the message is not a JSON command: {exc}",
+                            "details": {},
+                        },
+                    },
+                )
+                continue
+            payloads.append((index, payload))
+            keys.append(properties.message_id)
+        if payloads:
+            backoff = Backoff()
+            while True:
+                try:
+                    results = self.apply_batch([p for _i, p in payloads], keys)
+                    break
+                except Exception as exc:  # the database: retry, never ack before commit
+                    if self._stopping:
+                        raise pika.exceptions.AMQPError("stopping before commit") from exc
+                    delay = backoff.next()
+                    _logger.error(
+                        "stock_command_consume: could not post %d command(s): %s; again in %.0f s",
+                        len(payloads),
+                        str(exc).strip().splitlines()[0]
+                        if str(exc).strip()
+                        else type(exc).__name__,
+                        delay,
+                    )
+                    self.record_status("db_error", str(exc))
+                    # Keep the broker connection alive while waiting.
+                    self._connection.process_data_events(time_limit=delay)
+            for (index, _payload), result in zip(payloads, results, strict=True):
+                answers[index] = result
+        # Committed: dead letters and replies first (confirmed), then acks.
+        if self.pause_before_ack:
+            _logger.info("stock_command_consume: committed %d, pausing before ack", len(batch))
+            time.sleep(self.pause_before_ack)
+        for index, (method, properties, body) in enumerate(batch):
+            status, answer = answers[index]
+            if status == 409:  # another request is posting this key: later
+                self._channel.basic_nack(method.delivery_tag, requeue=True)
+                continue
+            if status != 200:
+                error = answer.get("error", {})
+                headers = dict(properties.headers or {})
+                headers["x-error-code"] = error.get("code", "refused")
+                headers["x-error-message"] = str(error.get("message", ""))[:1000]
+                headers["x-original-routing-key"] = method.routing_key
+                self._channel.basic_publish(
+                    self.dead_letter_exchange,
+                    "",
+                    body,
+                    pika.BasicProperties(
+                        delivery_mode=2,
+                        content_type=properties.content_type or "application/json",
+                        message_id=properties.message_id,
+                        correlation_id=properties.correlation_id,
+                        headers=headers,
+                    ),
+                )
+                self.dead_lettered += 1
+            if properties.reply_to:
+                self._channel.basic_publish(
+                    "",
+                    properties.reply_to,
+                    json.dumps(dict(answer, http_status=status)),
+                    pika.BasicProperties(
+                        content_type="application/json",
+                        correlation_id=properties.correlation_id,
+                    ),
+                )
+            self._channel.basic_ack(method.delivery_tag)
+            self.handled += 1

@@ -1,0 +1,86 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""HTTP for handheld scanners and integrations: inventory commands as JSON.
+
+``POST /api/stock/commands`` (one command) and ``POST /api/stock/commands/
+batch`` (``{"commands": [...]}``, at most 500), with a user's API key in
+``Authorization: Bearer <key>`` (Odoo's ``auth='bearer'``). The key of a
+single command may come in the ``Idempotency-Key`` header. Answers and
+error codes: lib/commands.py, stock_scalable/readme/USAGE.md.
+"""
+
+import json
+
+from odoo import http
+from odoo.http import request
+
+from ..lib import commands as cmdlib
+from ..tools import command_runner
+
+API_PREFIX = "/api/stock/"
+
+
+def error_response(error, key=None):
+    """A JSON error answer: ``{"idempotency_key", "status", "error": {"code",
+    "message", "details"}}`` with the error's HTTP status."""
+    status, body = command_runner._error_answer(key, error)
+    return request.make_json_response(body, status=status)
+
+
+def _json_body():
+    try:
+        return request.get_json_data()
+    except (ValueError, UnicodeDecodeError):
+        raise cmdlib.CommandError(
+            "malformed", "the body is not JSON (send it with Content-Type: application/json)"
+        ) from None
+
+
+class InventoryCommandController(http.Controller):
+    @http.route(
+        f"{API_PREFIX}commands",
+        type="http",
+        auth="bearer",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def post_command(self, **_kwargs):
+        header_key = request.httprequest.headers.get("Idempotency-Key")
+        try:
+            payload = _json_body()
+            if not isinstance(payload, dict):
+                raise cmdlib.CommandError("malformed", "a command is a JSON object")
+        except cmdlib.CommandError as error:
+            return error_response(error, header_key)
+        [(status, answer)] = command_runner.execute(
+            request.env.registry, request.env.uid, [payload], "http", keys=[header_key]
+        )
+        return request.make_json_response(answer, status=status)
+
+    @http.route(
+        f"{API_PREFIX}commands/batch",
+        type="http",
+        auth="bearer",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def post_batch(self, **_kwargs):
+        try:
+            commands = cmdlib.parse_batch(_json_body())
+        except cmdlib.CommandError as error:
+            return error_response(error)
+        answers = command_runner.execute(request.env.registry, request.env.uid, commands, "http")
+        return request.make_json_response(
+            {"results": [dict(answer, http_status=status) for status, answer in answers]}
+        )
+
+
+def is_api_request():
+    return bool(request) and request.httprequest.path.startswith(API_PREFIX)
+
+
+def api_error_body(status, code, message):
+    return json.dumps(
+        {"status": "error", "error": {"code": code, "message": message, "details": {}}}
+    )

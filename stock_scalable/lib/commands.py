@@ -1,0 +1,293 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Inventory commands (receive, deliver, move, count, scrap): the wire format,
+its validation and the error codes, without Odoo.
+
+A command is a JSON object (schema: ``stock_event_bus/schemas/
+stock_command.v1.schema.json``). :func:`parse` checks its shape and returns a
+:class:`Command`; the names in it (product, locations, lot, package) are
+resolved to records by the ORM glue (``models/stock_inventory_command.py``).
+Every refusal is a :class:`CommandError` with one of the :data:`ERRORS`
+codes, the HTTP status it is answered with, and details.
+
+>>> cmd = parse({"idempotency_key": "k1", "type": "deliver", "product": "P1",
+...              "quantity": 2, "location": "WH/Stock"})
+>>> cmd.type, cmd.quantity, cmd.location
+('deliver', 2.0, 'WH/Stock')
+>>> fingerprint({"b": 1, "a": "é", "idempotency_key": "x"}) == fingerprint({"a": "é", "b": 1})
+True
+>>> parse({"idempotency_key": "k1", "type": "deliver", "product": "P1", "quantity": 0,
+...        "location": "WH/Stock"})
+Traceback (most recent call last):
+...
+stock_scalable.lib.commands.CommandError: bad_quantity: quantity must be greater than 0, not 0
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import json
+
+SCHEMA_VERSION = 1
+MAX_KEY_LENGTH = 255
+MAX_BATCH = 500
+
+RECEIVE, DELIVER, MOVE, COUNT, SCRAP = "receive", "deliver", "move", "count", "scrap"
+TYPES = (RECEIVE, DELIVER, MOVE, COUNT, SCRAP)
+
+# code: (HTTP status, what it means). Documented in the schema and
+# stock_scalable/readme/USAGE.md; a test checks the three agree.
+ERRORS = {
+    "malformed": (400, "The body is not a JSON object of the command format."),
+    "missing_idempotency_key": (400, "No Idempotency-Key header and no idempotency_key field."),
+    "batch_too_large": (400, "A batch holds more than 500 commands."),
+    "unauthorized": (401, "No API key, or an API key that is wrong or expired."),
+    "forbidden": (403, "The user has no Inventory rights, or the location is another company's."),
+    "in_progress": (409, "A command with this key is being posted elsewhere; send it again."),
+    "idempotency_key_reused": (422, "The key was used before with a different payload."),
+    "bad_quantity": (422, "The quantity is not a number above 0 (0 allowed for count)."),
+    "bad_barcode": (422, "A GS1-128 barcode that does not decode (check digit, format)."),
+    "unknown_product": (422, "No product with this barcode, internal reference or name."),
+    "unknown_location": (422, "No location with this barcode or full name."),
+    "unknown_lot": (422, "No lot or serial number of this name for the product."),
+    "unknown_package": (422, "No package of this name."),
+    "unknown_uom": (422, "No unit of measure of this name in the product's category."),
+    "ambiguous": (422, "Several records match the name given; use the barcode or id."),
+    "lot_required": (422, "The product is tracked by lot or serial number; none given."),
+    "bad_location": (422, "The location is not one this command type can use."),
+    "insufficient_stock": (422, "Refused by the negative-stock guard (not enough on hand)."),
+    "serial_already_in_stock": (422, "Refused: the serial number is on hand elsewhere."),
+    "refused": (422, "Odoo refused the posting; the message says why."),
+}
+
+_FIELDS = {
+    "idempotency_key": str,
+    "type": str,
+    "product": (str, int),
+    "quantity": (int, float),
+    "uom": str,
+    "location": (str, int),
+    "location_dest": (str, int),
+    "lot": str,
+    "package": str,
+    "expiration_date": str,
+    "reference": str,
+    "barcode": str,
+}
+
+
+class CommandError(Exception):
+    """A command refused, with a code of :data:`ERRORS` and details (a dict of
+    JSON values: product, location, requested, available, ...)."""
+
+    def __init__(self, code, message, **details):
+        assert code in ERRORS, code
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self):
+        return ERRORS[self.code][0]
+
+    def as_dict(self):
+        """The error body: ``{"code", "message", "details"}``."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+@dataclasses.dataclass
+class Command:
+    """A parsed command. Names are still names; quantities are floats in the
+    unit given (``uom``) or the product's unit."""
+
+    idempotency_key: str
+    type: str
+    fingerprint: str
+    payload: dict
+    product: object = None
+    quantity: float | None = None
+    uom: str | None = None
+    location: object = None
+    location_dest: object = None
+    lot: str | None = None
+    package: str | None = None
+    expiration_date: datetime.date | None = None
+    reference: str | None = None
+    barcode: str | None = None
+
+
+def canonical_json(payload):
+    """The payload as canonical JSON (sorted keys, no spaces, UTF-8), without
+    its ``idempotency_key``: what :func:`fingerprint` hashes."""
+    body = {k: v for k, v in payload.items() if k != "idempotency_key"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(payload):
+    """SHA-256 (hex) of :func:`canonical_json`: two copies of a command have
+    the same fingerprint, a changed field another one."""
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def parse(payload, idempotency_key=None):
+    """Check the shape of one command and return a :class:`Command`.
+
+    ``payload``: the decoded JSON object. ``idempotency_key``: the key from
+    the ``Idempotency-Key`` header, if any (it wins over the body's; when
+    both are given they must agree). Raises :class:`CommandError`
+    (``malformed``, ``missing_idempotency_key``, ``bad_quantity``)."""
+    if not isinstance(payload, dict):
+        raise CommandError("malformed", "a command is a JSON object")
+    unknown = sorted(set(payload) - set(_FIELDS))
+    if unknown:
+        raise CommandError("malformed", f"unknown field(s): {', '.join(unknown)}", fields=unknown)
+    for name, kinds in _FIELDS.items():
+        value = payload.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise CommandError("malformed", f"{name} has the wrong type", field=name)
+    body_key = payload.get("idempotency_key")
+    if idempotency_key and body_key and idempotency_key != body_key:
+        raise CommandError(
+            "malformed", "the Idempotency-Key header and the idempotency_key field differ"
+        )
+    key = (idempotency_key or body_key or "").strip()
+    if not key:
+        raise CommandError("missing_idempotency_key", "an idempotency key is required")
+    if len(key) > MAX_KEY_LENGTH:
+        raise CommandError(
+            "malformed", f"the idempotency key is longer than {MAX_KEY_LENGTH} characters"
+        )
+    kind = payload.get("type")
+    if kind not in TYPES:
+        raise CommandError(
+            "malformed", f"type must be one of {', '.join(TYPES)}, not {kind!r}", field="type"
+        )
+    expiration = payload.get("expiration_date")
+    if expiration is not None:
+        try:
+            expiration = datetime.date.fromisoformat(expiration)
+        except ValueError:
+            raise CommandError(
+                "malformed", "expiration_date must be a date (YYYY-MM-DD)", field="expiration_date"
+            ) from None
+    command = Command(
+        idempotency_key=key,
+        type=kind,
+        fingerprint=fingerprint(payload),
+        payload=payload,
+        product=payload.get("product"),
+        quantity=None if payload.get("quantity") is None else float(payload["quantity"]),
+        uom=payload.get("uom"),
+        location=payload.get("location"),
+        location_dest=payload.get("location_dest"),
+        lot=payload.get("lot"),
+        package=payload.get("package"),
+        expiration_date=expiration,
+        reference=payload.get("reference"),
+        barcode=payload.get("barcode"),
+    )
+    if command.quantity is not None:
+        check_quantity(command.type, command.quantity)
+    return command
+
+
+def check_quantity(kind, quantity):
+    """A quantity must be above 0; a count may be 0 (an empty bin)."""
+    if quantity != quantity or quantity in (float("inf"), float("-inf")):
+        raise CommandError("bad_quantity", "quantity must be a number", requested=None)
+    if quantity < 0 or (quantity == 0 and kind != COUNT):
+        shown = int(quantity) if quantity == int(quantity) else quantity
+        raise CommandError(
+            "bad_quantity",
+            f"quantity must be greater than 0, not {shown}",
+            requested=quantity,
+        )
+
+
+def parse_batch(payload):
+    """A batch is ``{"commands": [command, ...]}`` of at most
+    :data:`MAX_BATCH` commands. Returns the list (not parsed: each command
+    is answered on its own). Raises :class:`CommandError` (``malformed``,
+    ``batch_too_large``)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("commands"), list):
+        raise CommandError("malformed", 'a batch is {"commands": [...]}')
+    commands = payload["commands"]
+    if len(commands) > MAX_BATCH:
+        raise CommandError(
+            "batch_too_large",
+            f"a batch holds at most {MAX_BATCH} commands, not {len(commands)}",
+            size=len(commands),
+        )
+    return commands
+
+
+def required_locations(kind):
+    """Which of ``location`` (source) and ``location_dest`` a type needs:
+    receive needs a destination, deliver/count/scrap a source, move both."""
+    return {
+        RECEIVE: ("location_dest",),
+        DELIVER: ("location",),
+        MOVE: ("location", "location_dest"),
+        COUNT: ("location",),
+        SCRAP: ("location",),
+    }[kind]
+
+
+GS1_SEPARATOR = "\x1d"  # FNC1, as a scanner sends it between variable-length fields
+
+
+def gs1_raw(barcode):
+    """A GS1-128 barcode as a scanner sends it. The human-readable form, with
+    each application identifier in parentheses, becomes the raw one (FNC1
+    between fields); a raw barcode is returned unchanged.
+
+    >>> gs1_raw("(01)00000000000017(10)LOT-A(30)5") == "0100000000000017\x1d10LOT-A\x1d305"
+    True
+    >>> gs1_raw("010000000000001710LOT-A")
+    '010000000000001710LOT-A'
+    """
+    text = barcode.strip()
+    if not text.startswith("("):
+        return text
+    fields = []
+    for chunk in text[1:].split("("):
+        ai, sep, value = chunk.partition(")")
+        if not sep or not ai.isdigit():
+            raise CommandError(
+                "bad_barcode", f"{barcode!r} is not a GS1-128 barcode", barcode=barcode
+            )
+        fields.append(ai + value)
+    return GS1_SEPARATOR.join(fields)
+
+
+def merge_gs1(command, elements):
+    """Fill ``command`` from decoded GS1-128 elements: ``[(type, value)]``
+    with the types of Odoo's GS1 nomenclature (``product``, ``lot``,
+    ``expiration_date``, ``quantity``, ``package``). A value also given as a
+    field must agree with it. Raises :class:`CommandError` (``malformed``)."""
+    fields = {
+        "product": "product",
+        "lot": "lot",
+        "package": "package",
+        "quantity": "quantity",
+        "expiration_date": "expiration_date",
+    }
+    for kind, value in elements:
+        name = fields.get(kind)
+        if not name:
+            continue
+        if name == "quantity":
+            value = float(value)
+        current = getattr(command, name)
+        if current is not None and current != value:
+            raise CommandError(
+                "malformed",
+                f"{name} {current!r} differs from the barcode's {value!r}",
+                field=name,
+            )
+        setattr(command, name, value)
+    if command.quantity is not None:
+        check_quantity(command.type, command.quantity)
+    return command

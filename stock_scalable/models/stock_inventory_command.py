@@ -1,0 +1,694 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""stock.inventory.command: one inventory command (receive, deliver, move,
+count, scrap) from a scanner or an integration, posted once per idempotency
+key as a real Odoo document.
+
+The wire format and its errors are pure (lib/commands.py); the transactions
+(claim, lock, retry) are in tools/command_runner.py; this module resolves
+names to records and posts the document through Odoo's own flows (a
+validated picking, an applied count, a done scrap), so that the quant lock,
+the negative-stock guard, valuation and the outbox see it as any posting.
+"""
+
+import json
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, float_compare, float_round
+
+from ..lib import commands as cmdlib
+
+_logger = logging.getLogger(__name__)
+
+RETENTION_PARAM = "stock_scalable.command_retention_days"
+DEFAULT_RETENTION_DAYS = 30
+
+
+class StockInventoryCommand(models.Model):
+    _name = "stock.inventory.command"
+    _description = "Inventory Command"
+    _order = "id desc"
+    _rec_name = "idempotency_key"
+    _check_company_auto = True
+
+    idempotency_key = fields.Char(required=True, size=cmdlib.MAX_KEY_LENGTH, index=False)
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    type = fields.Selection(
+        [
+            (cmdlib.RECEIVE, "Receive"),
+            (cmdlib.DELIVER, "Deliver"),
+            (cmdlib.MOVE, "Move"),
+            (cmdlib.COUNT, "Count"),
+            (cmdlib.SCRAP, "Scrap"),
+        ],
+        required=True,
+    )
+    state = fields.Selection(
+        [("pending", "Being Posted"), ("done", "Done"), ("refused", "Refused")],
+        required=True,
+        default="pending",
+        index=True,
+    )
+    channel = fields.Selection([("http", "HTTP"), ("amqp", "AMQP"), ("odoo", "Odoo")])
+    fingerprint = fields.Char(
+        required=True, help="SHA-256 of the payload's canonical JSON (without its key)."
+    )
+    payload = fields.Text(help="The command as received (JSON).")
+    product_id = fields.Many2one("product.product", string="Product")
+    quantity = fields.Float(digits="Product Unit of Measure")
+    product_uom_id = fields.Many2one("uom.uom", string="Unit")
+    location_id = fields.Many2one("stock.location", string="Source Location")
+    location_dest_id = fields.Many2one("stock.location", string="Destination Location")
+    lot_id = fields.Many2one("stock.lot", string="Lot/Serial Number")
+    package_id = fields.Many2one("stock.quant.package", string="Package")
+    expiration_date = fields.Date(help="From the command (GS1 AI 17); stored on a new lot.")
+    reference = fields.Char()
+    document = fields.Char(help="The reference of the document the command posted.")
+    picking_id = fields.Many2one("stock.picking", string="Transfer")
+    scrap_id = fields.Many2one("stock.scrap", string="Scrap")
+    result_code = fields.Char(string="Error Code", help="Machine-readable refusal code.")
+    result_message = fields.Text(string="Message")
+    result = fields.Text(help="The stored answer (JSON), sent again to every copy.")
+    user_id = fields.Many2one("res.users", string="User", default=lambda self: self.env.user)
+    posted_at = fields.Datetime(string="Posted On")
+
+    _sql_constraints = [
+        (
+            "idempotency_key_company_uniq",
+            "UNIQUE (company_id, idempotency_key)",
+            "An idempotency key is used once per company.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # Resolution: names to records (read-only, before anything is claimed)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _sscale_decode_gs1(self, command):
+        """Fill ``command`` from its ``barcode`` (GS1-128) with Odoo's GS1
+        nomenclature (``barcodes_gs1_nomenclature``). Raises CommandError
+        ``bad_barcode`` when it does not decode (a wrong check digit)."""
+        if not command.barcode:
+            return command
+        nomenclature = self.env.ref(
+            "barcodes_gs1_nomenclature.default_gs1_nomenclature", raise_if_not_found=False
+        )
+        if not nomenclature:
+            raise cmdlib.CommandError(
+                "bad_barcode", "the GS1 nomenclature of Odoo is not installed"
+            )
+        try:
+            elements = nomenclature.sudo().parse_barcode(cmdlib.gs1_raw(command.barcode))
+        except (UserError, ValueError) as exc:
+            elements = None
+            _logger.debug("GS1 barcode %r: %s", command.barcode, exc)
+        if not elements or not isinstance(elements, list):
+            raise cmdlib.CommandError(
+                "bad_barcode",
+                f"{command.barcode!r} is not a valid GS1-128 barcode (format or check digit)",
+                barcode=command.barcode,
+            )
+        decoded = []
+        for element in elements:
+            kind, value = element["type"], element["value"]
+            if kind == "product":
+                decoded.append(("product", value))
+            elif kind == "lot":
+                decoded.append(("lot", value))
+            elif kind == "expiration_date":
+                decoded.append(("expiration_date", value))
+            elif kind == "quantity":
+                decoded.append(("quantity", value))
+            elif kind == "package":
+                decoded.append(("package", value))
+        return cmdlib.merge_gs1(command, decoded)
+
+    def _sscale_find(self, model, value, fields_in_order, domain, code, what):
+        """One record of ``model`` by id (int) or by the first of
+        ``fields_in_order`` equal to ``value`` (str). Raises CommandError
+        ``code`` when none, ``ambiguous`` when several."""
+        Model = self.env[model]
+        if isinstance(value, int):
+            record = Model.search([("id", "=", value), *domain], limit=1)
+            if record:
+                return record
+        else:
+            for field in fields_in_order:
+                values = [value]
+                if field == "barcode" and value.isdigit() and value.startswith("0"):
+                    values.append(value.lstrip("0"))  # GTIN-14 of an EAN-13
+                records = Model.search([(field, "in", values), *domain], limit=2)
+                if len(records) == 1:
+                    return records
+                if len(records) > 1:
+                    raise cmdlib.CommandError(
+                        "ambiguous",
+                        f"several {what}s are named {value!r}",
+                        **{what: value},
+                    )
+        raise cmdlib.CommandError(code, f"no {what} {value!r}", **{what: value})
+
+    def _sscale_location(self, value, what):
+        """A location by id, barcode or full name, that the user may use."""
+        location = self._sscale_find(
+            "stock.location",
+            value,
+            ["barcode", "complete_name", "name"],
+            [],
+            "unknown_location",
+            "location",
+        )
+        return location
+
+    @api.model
+    def _sscale_resolve(self, command):
+        """Resolve a parsed command (lib/commands.Command) to records. Returns
+        a dict of values for the command row and the posting; creates
+        nothing. Raises CommandError (unknown_*, ambiguous, bad_location,
+        lot_required, bad_quantity, forbidden)."""
+        self._sscale_decode_gs1(command)
+        if not self.env.user.has_group("stock.group_stock_user"):
+            raise cmdlib.CommandError(
+                "forbidden", f"user {self.env.user.login} has no Inventory rights"
+            )
+        locations, company = self._sscale_resolve_locations(command)
+        self = self.with_company(company)
+        company_domain = [("company_id", "in", [company.id, False])]
+        package = self.env["stock.quant.package"]
+        if command.package:
+            package = package.search([("name", "=", command.package), *company_domain], limit=1)
+            if not package and command.type not in (cmdlib.RECEIVE, cmdlib.COUNT):
+                raise cmdlib.CommandError(
+                    "unknown_package", f"no package {command.package!r}", package=command.package
+                )
+        product = self.env["product.product"]
+        if command.product is not None:
+            product = self._sscale_find(
+                "product.product",
+                command.product,
+                ["barcode", "default_code", "name"],
+                company_domain,
+                "unknown_product",
+                "product",
+            )
+        elif not (command.type == cmdlib.MOVE and package):
+            raise cmdlib.CommandError("malformed", "product is required", field="product")
+        if command.quantity is None and product:
+            raise cmdlib.CommandError("malformed", "quantity is required", field="quantity")
+        uom = self._sscale_resolve_uom(command, product)
+        lot = self._sscale_resolve_lot(command, product, uom, company_domain)
+        return {
+            "command": command,
+            "company": company,
+            "product": product,
+            "uom": uom,
+            "location": locations["location"],
+            "location_dest": locations["location_dest"],
+            "lot": lot,
+            "lot_name": command.lot if product.tracking != "none" else None,
+            "package": package,
+        }
+
+    @api.model
+    def _sscale_resolve_locations(self, command):
+        """``({"location", "location_dest"}, company)``: the locations the
+        command names (an empty recordset for one it does not) and the
+        company of the internal one it acts on."""
+        Location = self.env["stock.location"]
+        locations = {}
+        for name in ("location", "location_dest"):
+            value = getattr(command, name)
+            locations[name] = (
+                self._sscale_location(value, name) if value not in (None, "") else Location
+            )
+        for name in cmdlib.required_locations(command.type):
+            if not locations[name]:
+                raise cmdlib.CommandError(
+                    "malformed", f"a {command.type} command needs {name}", field=name
+                )
+        internal = [locations["location"]] if command.type != cmdlib.RECEIVE else []
+        if command.type in (cmdlib.RECEIVE, cmdlib.MOVE):
+            internal.append(locations["location_dest"])
+        for location in internal:
+            if location.usage != "internal":
+                raise cmdlib.CommandError(
+                    "bad_location",
+                    f"{location.complete_name} is not an internal location",
+                    location=location.complete_name,
+                )
+        main = internal[0]
+        company = main.company_id or self.env.company
+        if company not in self.env.user.company_ids:
+            raise cmdlib.CommandError(
+                "forbidden",
+                f"{main.complete_name} belongs to {company.name}, a company of which user"
+                f" {self.env.user.login} is not a member",
+                location=main.complete_name,
+            )
+        return locations, company
+
+    @api.model
+    def _sscale_resolve_uom(self, command, product):
+        """The unit given (by name, in the product's category), else the
+        product's; checks that the quantity does not round to 0 in it."""
+        uom = product.uom_id
+        if command.uom and product:
+            uom = self.env["uom.uom"].search(
+                [("name", "=", command.uom), ("category_id", "=", product.uom_id.category_id.id)],
+                limit=1,
+            )
+            if not uom:
+                raise cmdlib.CommandError(
+                    "unknown_uom",
+                    f"no unit {command.uom!r} in the category of {product.display_name}",
+                    uom=command.uom,
+                    product=product.display_name,
+                )
+        if product and command.quantity:
+            rounded = float_round(command.quantity, precision_rounding=uom.rounding)
+            if float_compare(rounded, 0.0, precision_rounding=uom.rounding) <= 0:
+                raise cmdlib.CommandError(
+                    "bad_quantity",
+                    f"{command.quantity:g} {uom.name} of {product.display_name} rounds to 0",
+                    product=product.display_name,
+                    requested=command.quantity,
+                )
+        return uom
+
+    @api.model
+    def _sscale_resolve_lot(self, command, product, uom, company_domain):
+        """The lot or serial of a tracked product (may be empty when the
+        command receives or counts a new one); a serial is one unit."""
+        lot = self.env["stock.lot"]
+        if not product or product.tracking == "none":
+            return lot
+        if not command.lot:
+            raise cmdlib.CommandError(
+                "lot_required",
+                f"{product.display_name} is tracked by"
+                f" {'serial' if product.tracking == 'serial' else 'lot'} number; give lot",
+                product=product.display_name,
+            )
+        lot = lot.search(
+            [("name", "=", command.lot), ("product_id", "=", product.id), *company_domain],
+            limit=1,
+        )
+        if not lot and command.type not in (cmdlib.RECEIVE, cmdlib.COUNT):
+            raise cmdlib.CommandError(
+                "unknown_lot",
+                f"no lot or serial number {command.lot!r} of {product.display_name}",
+                product=product.display_name,
+                lot=command.lot,
+            )
+        if product.tracking == "serial" and command.type != cmdlib.COUNT:
+            quantity = uom._compute_quantity(command.quantity, product.uom_id)
+            if float_compare(quantity, 1.0, precision_rounding=product.uom_id.rounding):
+                raise cmdlib.CommandError(
+                    "bad_quantity",
+                    f"serial number {command.lot} of {product.display_name} is one unit,"
+                    f" not {command.quantity:g}",
+                    product=product.display_name,
+                    requested=command.quantity,
+                )
+        return lot
+
+    @api.model
+    def _sscale_row_values(self, resolved, channel):
+        command = resolved["command"]
+        return {
+            "idempotency_key": command.idempotency_key,
+            "company_id": resolved["company"].id,
+            "type": command.type,
+            "state": "pending",
+            "channel": channel,
+            "fingerprint": command.fingerprint,
+            "payload": json.dumps(command.payload, ensure_ascii=False, sort_keys=True),
+            "product_id": resolved["product"].id or None,
+            "quantity": command.quantity,
+            "product_uom_id": resolved["uom"].id or None,
+            "location_id": resolved["location"].id or None,
+            "location_dest_id": resolved["location_dest"].id or None,
+            "lot_id": resolved["lot"].id or None,
+            "package_id": resolved["package"].id or None,
+            "expiration_date": command.expiration_date and command.expiration_date.isoformat(),
+            "reference": command.reference,
+            "user_id": self.env.uid,
+        }
+
+    # ------------------------------------------------------------------
+    # Posting: one real Odoo document
+    # ------------------------------------------------------------------
+
+    def _sscale_post(self, resolved):
+        """Post the command of this (pending, locked) row. Returns the answer
+        (a dict) and writes it on the row. Raises UserError/ValidationError
+        when Odoo or the guard refuses: the caller rolls back its savepoint."""
+        self.ensure_one()
+        command = resolved["command"]
+        env = self.with_company(resolved["company"]).env
+        lot = resolved["lot"]
+        company = resolved["company"]
+        if resolved["lot_name"] and not lot:
+            # Created by another command since it was resolved, or new here.
+            lot = env["stock.lot"].search(
+                [
+                    ("name", "=", resolved["lot_name"]),
+                    ("product_id", "=", resolved["product"].id),
+                    ("company_id", "in", [company.id, False]),
+                ],
+                limit=1,
+            )
+            if not lot:
+                vals = {
+                    "name": resolved["lot_name"],
+                    "product_id": resolved["product"].id,
+                    "company_id": company.id,
+                }
+                if command.expiration_date and "expiration_date" in env["stock.lot"]._fields:
+                    vals["expiration_date"] = fields.Datetime.to_datetime(command.expiration_date)
+                lot = env["stock.lot"].create(vals)
+        package = resolved["package"]
+        if command.package and not package:
+            package = env["stock.quant.package"].search(
+                [("name", "=", command.package), ("company_id", "in", [company.id, False])],
+                limit=1,
+            ) or env["stock.quant.package"].create(
+                {"name": command.package, "company_id": company.id}
+            )
+        resolved = dict(resolved, lot=lot, package=package)
+        post = {
+            cmdlib.RECEIVE: self._sscale_post_picking,
+            cmdlib.DELIVER: self._sscale_post_picking,
+            cmdlib.MOVE: self._sscale_post_picking,
+            cmdlib.COUNT: self._sscale_post_count,
+            cmdlib.SCRAP: self._sscale_post_scrap,
+        }[command.type]
+        document, keys = post(env, resolved)
+        answer = {
+            "idempotency_key": command.idempotency_key,
+            "status": "done",
+            "type": command.type,
+            "document": (
+                (document.reference if document._name == "stock.move" else document.name)
+                if document
+                else None
+            ),
+            "on_hand": self._sscale_on_hand(env, keys),
+        }
+        # Users read commands; the outcome is the system's to write.
+        self.sudo().write(
+            {
+                "state": "done",
+                "document": answer["document"],
+                "lot_id": lot.id,
+                "package_id": package.id,
+                "picking_id": document.id if document._name == "stock.picking" else False,
+                "scrap_id": document.id if document._name == "stock.scrap" else False,
+                "result": json.dumps(answer),
+                "posted_at": fields.Datetime.now(),
+            }
+        )
+        return answer
+
+    def _sscale_refuse(self, error):
+        """Store a refusal (a CommandError) as this row's outcome."""
+        self.ensure_one()
+        answer = dict(
+            {"idempotency_key": self.idempotency_key, "status": "refused", "type": self.type},
+            error=error.as_dict(),
+        )
+        # Users read commands; the outcome is the system's to write.
+        self.sudo().write(
+            {
+                "state": "refused",
+                "result_code": error.code,
+                "result_message": error.message,
+                "result": json.dumps(answer),
+                "posted_at": fields.Datetime.now(),
+            }
+        )
+        return answer
+
+    def _sscale_post_picking(self, env, resolved):
+        command = resolved["command"]
+        product, lot, package = resolved["product"], resolved["lot"], resolved["package"]
+        src, dest = resolved["location"], resolved["location_dest"]
+        if command.type == cmdlib.RECEIVE:
+            warehouse = dest.warehouse_id
+            picking_type = warehouse.in_type_id
+            src = (
+                src
+                or picking_type.default_location_src_id
+                or env.ref("stock.stock_location_suppliers")
+            )
+        elif command.type == cmdlib.DELIVER:
+            warehouse = src.warehouse_id
+            picking_type = warehouse.out_type_id
+            dest = (
+                dest
+                or picking_type.default_location_dest_id
+                or env.ref("stock.stock_location_customers")
+            )
+        else:
+            warehouse = src.warehouse_id
+            picking_type = warehouse.int_type_id
+        if not picking_type:
+            location = dest if command.type == cmdlib.RECEIVE else src
+            raise cmdlib.CommandError(
+                "bad_location",
+                f"{location.complete_name} is in no warehouse with a {command.type}"
+                " operation type",
+                location=location.complete_name,
+            )
+        # What the lines carry: one line, or every quant of a whole package.
+        if command.type == cmdlib.MOVE and package and not product:
+            quants = env["stock.quant"].search(
+                [("package_id", "=", package.id), ("quantity", ">", 0)]
+            )
+            if not quants or quants.location_id != src:
+                raise cmdlib.CommandError(
+                    "bad_location",
+                    f"package {package.name} is not in {src.complete_name}",
+                    package=package.name,
+                    location=src.complete_name,
+                )
+            lines = [
+                (q.product_id, q.product_uom_id, q.quantity, q.lot_id, package, package)
+                for q in quants
+            ]
+        else:
+            source_package = package if command.type != cmdlib.RECEIVE else package.browse()
+            result_package = (
+                package if command.type in (cmdlib.RECEIVE, cmdlib.MOVE) else package.browse()
+            )
+            lines = [
+                (product, resolved["uom"], command.quantity, lot, source_package, result_package)
+            ]
+        picking = env["stock.picking"].create(
+            {
+                "picking_type_id": picking_type.id,
+                "location_id": src.id,
+                "location_dest_id": dest.id,
+                "origin": command.reference or command.idempotency_key,
+                "move_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": product.display_name,
+                            "product_id": product.id,
+                            "product_uom": uom.id,
+                            "product_uom_qty": quantity,
+                            "location_id": src.id,
+                            "location_dest_id": dest.id,
+                        },
+                    )
+                    for product, uom, quantity, *_rest in lines
+                ],
+            }
+        )
+        picking.action_confirm()
+        picking.move_ids.move_line_ids.unlink()
+        for move, (product, uom, quantity, lot, src_package, result_package) in zip(
+            picking.move_ids, lines, strict=True
+        ):
+            env["stock.move.line"].create(
+                {
+                    "move_id": move.id,
+                    "picking_id": picking.id,
+                    "product_id": product.id,
+                    "product_uom_id": uom.id,
+                    "quantity": quantity,
+                    "location_id": src.id,
+                    "location_dest_id": dest.id,
+                    "lot_id": lot.id,
+                    "package_id": src_package.id,
+                    "result_package_id": result_package.id,
+                    "picked": True,
+                }
+            )
+        picking.move_ids.picked = True
+        result = picking.with_context(skip_backorder=True, cancel_backorder=True).button_validate()
+        if result is not True or picking.state != "done":
+            raise UserError(
+                _(
+                    "%(picking)s could not be validated without a question to answer.",
+                    picking=picking.display_name,
+                )
+            )
+        keys = [
+            (ml.product_id, ml.location_id, ml.lot_id, ml.package_id)
+            for ml in picking.move_line_ids
+            if ml.location_id.usage == "internal"
+        ] + [
+            (ml.product_id, ml.location_dest_id, ml.lot_id, ml.result_package_id)
+            for ml in picking.move_line_ids
+            if ml.location_dest_id.usage == "internal"
+        ]
+        return picking, keys
+
+    def _sscale_post_count(self, env, resolved):
+        command = resolved["command"]
+        product, location = resolved["product"], resolved["location"]
+        lot, package = resolved["lot"], resolved["package"]
+        quantity = resolved["uom"]._compute_quantity(command.quantity, product.uom_id)
+        quant = (
+            env["stock.quant"]
+            .with_context(inventory_mode=True)
+            .create(
+                {
+                    "product_id": product.id,
+                    "location_id": location.id,
+                    "lot_id": lot.id,
+                    "package_id": package.id,
+                    "inventory_quantity": quantity,
+                }
+            )
+        )
+        name = command.reference or _("Count %s", command.idempotency_key)
+        env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM stock_move")
+        [last_move] = env.cr.fetchone()
+        quant.with_context(inventory_name=name)._apply_inventory()
+        # No move when the count confirms what was on hand.
+        move = env["stock.move"].search(
+            [("id", ">", last_move), ("product_id", "=", product.id), ("is_inventory", "=", True)],
+            limit=1,
+        )
+        return move, [(product, location, lot, package)]
+
+    def _sscale_post_scrap(self, env, resolved):
+        command = resolved["command"]
+        vals = {
+            "product_id": resolved["product"].id,
+            "product_uom_id": resolved["uom"].id,
+            "scrap_qty": command.quantity,
+            "location_id": resolved["location"].id,
+            "lot_id": resolved["lot"].id,
+            "package_id": resolved["package"].id,
+            "origin": command.reference or command.idempotency_key,
+            "company_id": resolved["company"].id,
+        }
+        if resolved["location_dest"]:
+            vals["scrap_location_id"] = resolved["location_dest"].id
+        scrap = env["stock.scrap"].create(vals)
+        scrap.do_scrap()
+        return scrap, [
+            (resolved["product"], resolved["location"], resolved["lot"], resolved["package"])
+        ]
+
+    @api.model
+    def _sscale_on_hand(self, env, keys):
+        """On hand after the posting, per internal key it touched:
+        ``[{"product", "product_id", "location", "location_id", "lot",
+        "package", "quantity", "uom"}]`` (quantities in the product's unit)."""
+        env["stock.quant"].flush_model(["quantity"])
+        answers, seen = [], set()
+        for product, location, lot, package in keys:
+            key = (product.id, location.id, lot.id, package.id)
+            if key in seen:
+                continue
+            seen.add(key)
+            env.cr.execute(
+                SQL(
+                    """SELECT COALESCE(SUM(quantity), 0) FROM stock_quant
+                        WHERE product_id = %s AND location_id = %s
+                          AND lot_id IS NOT DISTINCT FROM %s
+                          AND package_id IS NOT DISTINCT FROM %s""",
+                    product.id,
+                    location.id,
+                    lot.id or None,
+                    package.id or None,
+                )
+            )
+            [quantity] = env.cr.fetchone()
+            answers.append(
+                {
+                    "product": product.display_name,
+                    "product_id": product.id,
+                    "location": location.complete_name,
+                    "location_id": location.id,
+                    "lot": lot.name or None,
+                    "package": package.name or None,
+                    "quantity": quantity,
+                    "uom": product.uom_id.name,
+                }
+            )
+        return answers
+
+    # ------------------------------------------------------------------
+    # Retention
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _sscale_retention_days(self):
+        value = self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM)
+        try:
+            return max(int(value), 1) if value else DEFAULT_RETENTION_DAYS
+        except ValueError:
+            return DEFAULT_RETENTION_DAYS
+
+    @api.model
+    def _cron_purge(self, batch_size=10_000):
+        """Delete up to ``batch_size`` done or refused commands older than the
+        retention (Inventory settings, default 30 days). The cron reports its
+        progress (``ir.cron._notify_progress``), so Odoo runs it again at
+        once while a full batch was deleted: no transaction holds a long
+        lock. Returns the number deleted."""
+        days = self._sscale_retention_days()
+        self.env.cr.execute(
+            SQL(
+                """DELETE FROM stock_inventory_command
+                    WHERE id IN (SELECT id FROM stock_inventory_command
+                                  WHERE state != 'pending'
+                                    AND create_date < (now() at time zone 'UTC')
+                                                      - make_interval(days => %s)
+                                  ORDER BY id LIMIT %s
+                                    FOR UPDATE SKIP LOCKED)""",
+                days,
+                batch_size,
+            )
+        )
+        deleted = self.env.cr.rowcount
+        self.env["ir.cron"]._notify_progress(
+            done=deleted, remaining=1 if deleted == batch_size else 0
+        )
+        if deleted:
+            _logger.info(
+                "stock_scalable: purged %d inventory commands older than %d days", deleted, days
+            )
+        self.invalidate_model()
+        return deleted
+
+    def action_open_document(self):
+        """Open the transfer or scrap the command posted."""
+        self.ensure_one()
+        document = self.picking_id or self.scrap_id
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": document._name,
+            "res_id": document.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }

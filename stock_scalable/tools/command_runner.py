@@ -1,0 +1,252 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Run inventory commands once per idempotency key, in their own
+transactions (the HTTP controller and the AMQP consumer call :func:`execute`).
+
+Three steps, each in a transaction of its own cursor:
+
+1. **Resolve** (read only): parse each command, resolve its names to records.
+   A malformed or unknown input is answered here; nothing is written.
+2. **Claim** (READ COMMITTED, committed at once): insert the command row,
+   ``pending``, with ``ON CONFLICT (company_id, idempotency_key) DO NOTHING``.
+   Copies arriving at the same moment meet on the unique index: one row.
+3. **Post** (REPEATABLE READ, like any Odoo transaction): lock each command
+   row (``FOR UPDATE``, waiting at most :data:`IN_PROGRESS_WAIT` seconds,
+   else ``in_progress``); whoever holds the lock of a row still ``pending``
+   posts it, in a savepoint, and stores the outcome on the row. A copy that
+   waited for the lock gets a serialization failure when the poster
+   commits, is replayed, and reads the stored outcome. A worker that died
+   after the claim leaves a ``pending`` row that the next copy takes over.
+
+A refusal by Odoo or the guard rolls back its savepoint only: the other
+commands of the batch commit. A serialization failure or a deadlock (quant
+rows, commands) replays the whole posting transaction, up to
+:data:`MAX_TRIES` times; stock_scalable's turnstile lets a replay on a hot
+product go first.
+"""
+
+import json
+import logging
+import random
+import time
+
+from psycopg2 import errors as pg_errors
+
+from odoo import api
+from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import SQL
+
+from ..lib import commands as cmdlib
+
+_logger = logging.getLogger(__name__)
+
+MAX_TRIES = 10
+IN_PROGRESS_WAIT = 5.0  # seconds a copy waits for the key's poster
+_CLAIM_COLUMNS = (
+    "idempotency_key",
+    "company_id",
+    "type",
+    "state",
+    "channel",
+    "fingerprint",
+    "payload",
+    "product_id",
+    "quantity",
+    "product_uom_id",
+    "location_id",
+    "location_dest_id",
+    "lot_id",
+    "package_id",
+    "expiration_date",
+    "reference",
+    "user_id",
+)
+
+
+def _error_answer(key, error):
+    return error.status, {
+        "idempotency_key": key,
+        "status": "error",
+        "error": error.as_dict(),
+    }
+
+
+def _stored_answer(state, result):
+    answer = json.loads(result)
+    return (200 if state == "done" else 422), answer
+
+
+def _user_context(env, uid):
+    user = env["res.users"].sudo().browse(uid)
+    companies = user.company_id | user.company_ids
+    return {
+        "lang": user.lang,
+        "tz": user.tz,
+        "allowed_company_ids": companies.ids,
+    }
+
+
+def _as_command_error(exc):
+    """A refusal by Odoo (UserError, ValidationError) as a CommandError."""
+    if isinstance(exc, cmdlib.CommandError):
+        return exc
+    code = getattr(exc, "sscale_code", None) or "refused"
+    details = getattr(exc, "sscale_details", None) or []
+    message = exc.args[0] if exc.args else str(exc)
+    extra = dict(details[0]) if details else {}
+    if len(details) > 1:
+        extra["refusals"] = details
+    return cmdlib.CommandError(code, message, **extra)
+
+
+def execute(registry, uid, payloads, channel, keys=None):
+    """Post ``payloads`` (decoded JSON objects, in order) as user ``uid``.
+
+    Returns one ``(HTTP status, answer)`` per payload, in order. An answer
+    is ``{"idempotency_key", "status": "done", "type", "document", "on_hand":
+    [{product, location, lot, package, quantity, uom, ...}]}`` or
+    ``{"idempotency_key", "status": "refused" | "error", "error": {"code",
+    "message", "details"}}``. ``keys``: per payload, the key given outside
+    the body (the ``Idempotency-Key`` header, the AMQP ``message_id``), or
+    None. ``channel``: ``"http"``, ``"amqp"`` or
+    ``"odoo"``, stored on the row."""
+    answers = [None] * len(payloads)
+    resolved = {}
+    with registry.cursor() as cr:
+        env = api.Environment(cr, uid, {})
+        env = env(context=_user_context(env, uid))
+        Command = env["stock.inventory.command"]
+        # 1. Resolve (nothing written).
+        keys = keys or [None] * len(payloads)
+        for index, (payload, header_key) in enumerate(zip(payloads, keys, strict=True)):
+            key = header_key or (
+                payload.get("idempotency_key") if isinstance(payload, dict) else None
+            )
+            try:
+                command = cmdlib.parse(payload, header_key)
+                resolved[index] = Command._sscale_resolve(command)
+            except cmdlib.CommandError as error:
+                answers[index] = _error_answer(key, error)
+        cr.rollback()
+        if not resolved:
+            return answers
+        # 2. Claim the keys (READ COMMITTED: a copy's row, committed while we
+        # waited on the unique index, is simply "there").
+        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        rows = [Command._sscale_row_values(item, channel) for item in resolved.values()]
+        cr.execute(
+            SQL(
+                """INSERT INTO stock_inventory_command (%s, create_uid, write_uid,
+                                                       create_date, write_date)
+                   SELECT r.*, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC'
+                     FROM jsonb_to_recordset(%s::jsonb) AS r(%s)
+                   ON CONFLICT (company_id, idempotency_key) DO NOTHING""",
+                SQL(", ").join(SQL.identifier(c) for c in _CLAIM_COLUMNS),
+                uid,
+                uid,
+                json.dumps([{c: row[c] for c in _CLAIM_COLUMNS} for row in rows]),
+                SQL(", ").join(
+                    SQL("%s %s", SQL.identifier(c), SQL(_claim_type(Command, c)))
+                    for c in _CLAIM_COLUMNS
+                ),
+            )
+        )
+        cr.commit()
+        # 3. Post, replaying the transaction on a concurrency failure.
+        for attempt in range(1, MAX_TRIES + 1):
+            try:
+                posted = _post(env, resolved)
+                cr.commit()
+                break
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as exc:
+                cr.rollback()
+                env.invalidate_all()
+                if attempt == MAX_TRIES:
+                    _logger.warning(
+                        "inventory commands: %s after %d tries, answered in_progress",
+                        type(exc).__name__,
+                        attempt,
+                    )
+                    busy = cmdlib.CommandError(
+                        "in_progress", "the stock of these products is busy; send it again"
+                    )
+                    posted = {
+                        i: _error_answer(item["command"].idempotency_key, busy)
+                        for i, item in resolved.items()
+                    }
+                    break
+                time.sleep(random.uniform(0, 0.02 * attempt))
+    for index, answer in posted.items():
+        answers[index] = answer
+    return answers
+
+
+def _claim_type(Command, column):
+    field = Command._fields[column]
+    return {
+        "many2one": "integer",
+        "float": "double precision",
+        "char": "varchar",
+        "text": "text",
+        "selection": "varchar",
+        "date": "date",
+    }[field.type]
+
+
+def _post(env, resolved):
+    """The posting transaction of :func:`execute` (step 3)."""
+    cr = env.cr
+    Command = env["stock.inventory.command"]
+    answers = {}
+    for index, item in resolved.items():
+        command = item["command"]
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(SQL("SET LOCAL lock_timeout = %s", f"{int(IN_PROGRESS_WAIT * 1000)}ms"))
+                cr.execute(
+                    SQL(
+                        """SELECT id, state, fingerprint, result FROM stock_inventory_command
+                            WHERE company_id = %s AND idempotency_key = %s FOR UPDATE""",
+                        item["company"].id,
+                        command.idempotency_key,
+                    )
+                )
+                row = cr.fetchone()
+                cr.execute("SET LOCAL lock_timeout TO DEFAULT")
+        except pg_errors.LockNotAvailable:
+            answers[index] = _error_answer(
+                command.idempotency_key,
+                cmdlib.CommandError(
+                    "in_progress",
+                    f"command {command.idempotency_key} is being posted by another request;"
+                    " send it again",
+                ),
+            )
+            continue
+        if row is None:  # purged between claim and post
+            answers[index] = _error_answer(
+                command.idempotency_key,
+                cmdlib.CommandError("in_progress", "the command was not claimed; send it again"),
+            )
+            continue
+        row_id, state, fingerprint, result = row
+        if fingerprint != command.fingerprint:
+            answers[index] = _error_answer(
+                command.idempotency_key,
+                cmdlib.CommandError(
+                    "idempotency_key_reused",
+                    f"idempotency key {command.idempotency_key} was used for another command",
+                ),
+            )
+            continue
+        if state != "pending":
+            answers[index] = _stored_answer(state, result)
+            continue
+        record = Command.browse(row_id)
+        try:
+            with cr.savepoint():
+                answers[index] = 200, record._sscale_post(item)
+        except (cmdlib.CommandError, UserError, ValidationError) as exc:
+            env.invalidate_all()
+            answers[index] = 422, record._sscale_refuse(_as_command_error(exc))
+    return answers

@@ -1,0 +1,652 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Inventory commands as scanners and integrations send them: real HTTP
+against a running Odoo (``auth='bearer'``, an API key), real RabbitMQ with
+the ``stock_command_consume`` process, committed data, concurrent clients."""
+
+import configparser
+import datetime
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pika
+import pytest
+import stacklib
+from stock_flows import create_product, main_warehouse
+
+from odoo.tests import tagged
+
+from odoo.addons.stock_event_bus.lib.command_consumer import declare_topology
+
+pytestmark = [pytest.mark.committed, pytest.mark.slow]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OdooServer:
+    """``odoo-bin`` serving one database over HTTP (threaded, no cron)."""
+
+    def __init__(self, harness, db_name, tmp_path, workers=0):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"odoo-{self.port}.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            stacklib.odoo_command()
+            + [
+                "-c",
+                harness["conf"],
+                "-d",
+                db_name,
+                f"--db-filter=^{db_name}$",
+                f"--http-port={self.port}",
+                f"--workers={workers}",
+                "--max-cron-threads=0",
+                "--log-level=warn",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=stacklib.odoo_env(),
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/web/health", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise AssertionError(f"Odoo did not answer on {self.url}: {self.log_path.read_text()}")
+
+    def post(self, path, body, key=None, idempotency_key=None, raw=None):
+        """POST JSON; returns ``(status, decoded body)``."""
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        data = raw if raw is not None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.url}{path}", data=data, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                return exc.code, json.loads(payload)
+            except ValueError:
+                return exc.code, payload.decode(errors="replace")
+
+    def command(self, body, key, **kwargs):
+        return self.post("/api/stock/commands", body, key, **kwargs)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def odoo_server(harness, committed_db, tmp_path):
+    servers = []
+
+    def start(**kwargs):
+        server = OdooServer(harness, committed_db.name, tmp_path, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _api_key(committed_db, login="admin", groups=None):
+    """An API key of ``login`` (created with ``groups`` when missing)."""
+    with committed_db.env() as env:
+        user = env["res.users"].search([("login", "=", login)])
+        if not user:
+            user = env["res.users"].create(
+                {"name": login, "login": login, "groups_id": [(6, 0, groups or [])]}
+            )
+        expires = datetime.datetime.now() + datetime.timedelta(days=1)
+        return env["res.users.apikeys"].with_user(user)._generate("rpc", "tests", expires)
+
+
+def _snapshot(committed_db, product_ids):
+    """What a refused input must leave unchanged."""
+    with committed_db.cursor() as cr:
+        cr.execute(
+            """SELECT (SELECT COUNT(*) FROM stock_move WHERE product_id = ANY(%(p)s)),
+                      (SELECT COALESCE(SUM(quantity), 0) FROM stock_quant
+                        WHERE product_id = ANY(%(p)s)),
+                      (SELECT COUNT(*) FROM stock_event_outbox),
+                      (SELECT COUNT(*) FROM stock_inventory_command)""",
+            {"p": list(product_ids)},
+        )
+        return cr.fetchone()
+
+
+def _on_hand(committed_db, product_id, location_id=None):
+    with committed_db.cursor() as cr:
+        cr.execute(
+            """SELECT COALESCE(SUM(q.quantity), 0), COUNT(*) FROM stock_quant q
+                WHERE q.product_id = %s AND q.location_id = %s""",
+            (product_id, location_id),
+        )
+        return cr.fetchone()
+
+
+def _done_ledger(committed_db, product_id, location_id):
+    with committed_db.cursor() as cr:
+        cr.execute(
+            """SELECT COALESCE(SUM(CASE WHEN location_dest_id = %(l)s THEN quantity_product_uom
+                                        ELSE -quantity_product_uom END), 0)
+                 FROM stock_move_line
+                WHERE state = 'done' AND product_id = %(p)s
+                  AND (location_id = %(l)s OR location_dest_id = %(l)s)
+                  AND location_id != location_dest_id""",
+            {"p": product_id, "l": location_id},
+        )
+        return cr.fetchone()[0]
+
+
+def _setup(committed_db, qty=0.0, **vals):
+    with committed_db.env() as env:
+        product = create_product(
+            env,
+            f"Scanned {uuid.uuid4().hex[:6]}",
+            qty=qty,
+            default_code=uuid.uuid4().hex[:8],
+            **vals,
+        )
+        stock = main_warehouse(env).lot_stock_id
+        return product.id, product.default_code, stock.id, stock.complete_name
+
+
+def _deliver(code, qty, location, key=None):
+    return {
+        "idempotency_key": key or uuid.uuid4().hex,
+        "type": "deliver",
+        "product": code,
+        "quantity": qty,
+        "location": location,
+    }
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+class TestCommandsOverHttp:
+    def test_twenty_copies_at_once_post_once(self, committed_db, odoo_server):
+        """The same command sent 20 times at once: one posting, 20 identical
+        answers."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        body = {
+            "type": "receive",
+            "product": code,
+            "quantity": 7,
+            "location_dest": stock,
+        }
+        results = [None] * 20
+        barrier = threading.Barrier(20)
+
+        def send(index):
+            barrier.wait()
+            results[index] = server.command(body, key, idempotency_key="same-scan-1")
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert {status for status, _answer in results} == {200}, results
+        assert len({json.dumps(answer, sort_keys=True) for _s, answer in results}) == 1
+        assert results[0][1]["on_hand"][0]["quantity"] == 7
+        assert _on_hand(committed_db, product_id, stock_id) == (7, 1)
+        with committed_db.cursor() as cr:
+            cr.execute("SELECT COUNT(*) FROM stock_picking WHERE origin = 'same-scan-1'")
+            assert cr.fetchone()[0] == 1
+            cr.execute(
+                "SELECT COUNT(*) FROM stock_event_outbox WHERE product_id = %s", (product_id,)
+            )
+            assert cr.fetchone()[0] == 1
+
+    def test_reused_key_and_bad_input_change_nothing(self, committed_db, odoo_server):
+        """Every bad input gets its code and status; stock, the outbox and the
+        command table are unchanged."""
+        product_id, code, stock_id, stock = _setup(committed_db, qty=5)
+        key = _api_key(committed_db)
+        with committed_db.env() as env:
+            no_stock_group = env.ref("base.group_user").id
+        clerk_key = _api_key(committed_db, "clerk-no-stock", [no_stock_group])
+        server = odoo_server()
+        status, answer = server.command(_deliver(code, 2, stock, "k-reused"), key)
+        assert status == 200, answer
+        before = _snapshot(committed_db, [product_id])
+        cases = [
+            (
+                server.command(_deliver(code, 3, stock, "k-reused"), key),
+                422,
+                "idempotency_key_reused",
+            ),
+            (server.command(_deliver("no-such-product", 1, stock), key), 422, "unknown_product"),
+            (server.command(_deliver(code, 0, stock), key), 422, "bad_quantity"),
+            (server.command(_deliver(code, -2, stock), key), 422, "bad_quantity"),
+            (server.command(_deliver(code, 1, "WH/Nowhere"), key), 422, "unknown_location"),
+            (server.command(_deliver(code, 1, "Partners/Customers"), key), 422, "bad_location"),
+            (
+                server.command(
+                    {"type": "deliver", "product": code, "quantity": 1, "location": stock}, key
+                ),
+                400,
+                "missing_idempotency_key",
+            ),
+            (server.command({"idempotency_key": "x", "type": "teleport"}, key), 400, "malformed"),
+            (server.command(None, key, raw=b"{not json"), 400, "malformed"),
+            (server.command(dict(_deliver(code, 1, stock), colour="red"), key), 400, "malformed"),
+            (
+                server.command(
+                    {
+                        "idempotency_key": "g",
+                        "type": "receive",
+                        "location_dest": stock,
+                        "barcode": "(01)00000000000018(10)L1(30)2",
+                    },
+                    key,
+                ),
+                422,
+                "bad_barcode",
+            ),
+            (server.command(_deliver(code, 1, stock), "wrong-key"), 401, "unauthorized"),
+            (server.command(_deliver(code, 1, stock), None), 401, "unauthorized"),
+            (server.command(_deliver(code, 1, stock), clerk_key), 403, "forbidden"),
+            (
+                server.post("/api/stock/commands/batch", {"commands": [{}] * 501}, key),
+                400,
+                "batch_too_large",
+            ),
+        ]
+        for (status, answer), expected_status, code_ in cases:
+            assert (status, answer["error"]["code"]) == (expected_status, code_), answer
+            assert answer["error"]["message"]
+        assert _snapshot(committed_db, [product_id]) == before
+        # The reused key still answers its own command.
+        status, answer = server.command(_deliver(code, 2, stock, "k-reused"), key)
+        assert status == 200 and answer["on_hand"][0]["quantity"] == 3
+
+    def test_refusal_names_product_location_and_quantities(self, committed_db, odoo_server):
+        product_id, code, stock_id, stock = _setup(committed_db, qty=4)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        status, answer = server.command(_deliver(code, 9, stock, "too-many"), key)
+        assert status == 422
+        error = answer["error"]
+        assert error["code"] == "insufficient_stock"
+        assert error["details"]["location"] == stock
+        assert error["details"]["requested"] == 9 and error["details"]["available"] == 4
+        assert code in error["details"]["product"] and code in error["message"]
+        # Stored: the same key answers the same refusal, and posts nothing.
+        again = server.command(_deliver(code, 9, stock, "too-many"), key)
+        assert again == (status, answer)
+        assert _on_hand(committed_db, product_id, stock_id) == (4, 1)
+
+    def test_batch_of_fifty_with_three_bad(self, committed_db, odoo_server):
+        product_id, code, stock_id, stock = _setup(committed_db, qty=100)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        commands = [_deliver(code, 1, stock, f"batch-{i}") for i in range(50)]
+        commands[5]["product"] = "unknown-sku"
+        commands[20]["quantity"] = -1
+        commands[41]["quantity"] = 1000  # refused by the guard
+        status, answer = server.post("/api/stock/commands/batch", {"commands": commands}, key)
+        assert status == 200
+        results = answer["results"]
+        assert [r["idempotency_key"] for r in results] == [c["idempotency_key"] for c in commands]
+        bad = {i: r["error"]["code"] for i, r in enumerate(results) if r["http_status"] != 200}
+        assert bad == {5: "unknown_product", 20: "bad_quantity", 41: "insufficient_stock"}
+        assert sum(r["status"] == "done" for r in results) == 47
+        assert _on_hand(committed_db, product_id, stock_id) == (53, 1)
+
+    def test_gs1_barcodes(self, committed_db, odoo_server):
+        """GS1-128 with GTIN, lot, serial, expiry, count and SSCC, decoded by
+        Odoo's GS1 nomenclature; a wrong check digit is refused."""
+        with committed_db.env() as env:
+            lot_product = create_product(env, "GS1 lot", tracking="lot", barcode="00000000000017")
+            serial_product = create_product(
+                env, "GS1 serial", tracking="serial", barcode="04006381333931"
+            )
+            stock = main_warehouse(env).lot_stock_id.complete_name
+            lot_id, serial_id = lot_product.id, serial_product.id
+        key = _api_key(committed_db)
+        server = odoo_server()
+        status, answer = server.command(
+            {
+                "idempotency_key": "gs1-a",
+                "type": "receive",
+                "location_dest": stock,
+                "barcode": "(01)00000000000017(10)LOT-7(17)280131(37)12",
+            },
+            key,
+        )
+        assert status == 200, answer
+        assert answer["on_hand"][0]["lot"] == "LOT-7" and answer["on_hand"][0]["quantity"] == 12
+        # Raw form, FNC1 between variable fields, serial (21) and SSCC (00).
+        status, answer = server.command(
+            {
+                "idempotency_key": "gs1-b",
+                "type": "receive",
+                "location_dest": stock,
+                "barcode": "00000000000000000017" + "0104006381333931" + "21SN-1\x1d301",
+            },
+            key,
+        )
+        assert status == 200, answer
+        assert answer["on_hand"][0]["lot"] == "SN-1"
+        assert answer["on_hand"][0]["package"] == "000000000000000017"
+        # A count of the lot, from the barcode's quantity (30).
+        status, answer = server.command(
+            {
+                "idempotency_key": "gs1-c",
+                "type": "count",
+                "location": stock,
+                "barcode": "(01)00000000000017(10)LOT-7(30)10",
+            },
+            key,
+        )
+        assert status == 200 and answer["on_hand"][0]["quantity"] == 10, answer
+        status, answer = server.command(
+            {
+                "idempotency_key": "gs1-d",
+                "type": "receive",
+                "location_dest": stock,
+                "barcode": "(01)04006381333932(21)SN-2(30)1",
+            },
+            key,
+        )
+        assert (status, answer["error"]["code"]) == (422, "bad_barcode")
+        with committed_db.env() as env:
+            command = env["stock.inventory.command"].search([("idempotency_key", "=", "gs1-a")])
+            assert str(command.expiration_date) == "2028-01-31"
+            assert command.lot_id.name == "LOT-7" and command.product_id.id == lot_id
+            assert env["stock.lot"].search_count([("product_id", "=", serial_id)]) == 1
+
+    def test_twenty_scanners_on_the_last_ten_units(self, committed_db, odoo_server):
+        """20 scanners deliver 1 unit each of a product with 10 on hand,
+        each retrying with a fresh request while the answer is 409 or a
+        server error: exactly 10 posted, 10 refused by the guard, every
+        request answered, one quant row, on hand equal to the ledger."""
+        product_id, code, stock_id, stock = _setup(committed_db, qty=10)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        outcomes = [None] * 20
+        barrier = threading.Barrier(20)
+
+        def scanner(index):
+            body = _deliver(code, 1, stock, f"scanner-{index}")
+            barrier.wait()
+            for _attempt in range(5):
+                status, answer = server.command(body, key)
+                if status not in (409, 500, 502, 503):
+                    break
+                time.sleep(0.05)
+            outcomes[index] = (status, answer)
+
+        threads = [threading.Thread(target=scanner, args=(i,)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(status for status, _a in outcomes)
+        assert statuses == [200] * 10 + [422] * 10, outcomes
+        refused = [a["error"]["code"] for s, a in outcomes if s == 422]
+        assert set(refused) == {"insufficient_stock"}
+        assert _on_hand(committed_db, product_id, stock_id) == (0, 1)
+        assert _done_ledger(committed_db, product_id, stock_id) == 0
+
+
+class CommandBus:
+    """A test's own command exchange (unique name) and consumer processes."""
+
+    def __init__(self, harness, db_name, tmp_path, queues=4):
+        self.exchange = f"sscale.test.commands.{uuid.uuid4().hex[:8]}"
+        self.queues = queues
+        parser = configparser.RawConfigParser()
+        parser.read(harness["conf"])
+        if not parser.has_section("stock_event_bus"):
+            parser.add_section("stock_event_bus")
+        parser.set("stock_event_bus", "command_exchange", self.exchange)
+        parser.set("stock_event_bus", "command_queues", str(queues))
+        self.conf = tmp_path / f"commands-{uuid.uuid4().hex[:6]}.conf"
+        with self.conf.open("w") as handle:
+            parser.write(handle)
+        self.db_name = db_name
+        self.processes = []
+        self.connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+        self.channel = self.connection.channel()
+        self.channel.confirm_delivery()
+        self.reply_queue = self.channel.queue_declare("", exclusive=True).method.queue
+
+    def start(self, *args, env=None):
+        import odoo.addons  # noqa: PLC0415
+
+        log = self.conf.with_suffix(f".{len(self.processes)}.log")
+        handle = log.open("w")
+        odoo_addons = Path(odoo.addons.__file__).resolve().parent
+        process = subprocess.Popen(
+            stacklib.odoo_command()
+            + [
+                f"--addons-path={stacklib.ROOT},{odoo_addons}",
+                "stock_command_consume",
+                "-c",
+                str(self.conf),
+                "-d",
+                self.db_name,
+                *args,
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=dict(stacklib.odoo_env(), **(env or {})),
+        )
+        process.log_path = log
+        self.processes.append(process)
+        self.wait_for_consumers(1 if "--queues" in args else self.queues)
+        return process
+
+    def wait_for_consumers(self, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                declared = self.channel.queue_declare(f"{self.exchange}.0", passive=True)
+                if declared.method.consumer_count >= 1:
+                    return
+            except pika.exceptions.ChannelClosedByBroker:
+                self.channel = self.connection.channel()
+                self.channel.confirm_delivery()
+            time.sleep(0.3)
+        logs = "\n".join(p.log_path.read_text() for p in self.processes)
+        raise AssertionError(f"no consumer on {self.exchange}: {logs}")
+
+    def publish(self, command, routing_key, channel=None, reply=True):
+        (channel or self.channel).basic_publish(
+            self.exchange,
+            routing_key,
+            json.dumps(command) if not isinstance(command, bytes) else command,
+            pika.BasicProperties(
+                delivery_mode=2,
+                content_type="application/json",
+                reply_to=self.reply_queue if reply else None,
+                correlation_id=command.get("idempotency_key")
+                if isinstance(command, dict)
+                else "raw",
+            ),
+        )
+
+    def replies(self, expected, timeout=120):
+        got = {}
+        deadline = time.monotonic() + timeout
+        while len(got) < expected and time.monotonic() < deadline:
+            method, properties, body = self.channel.basic_get(self.reply_queue, auto_ack=True)
+            if method is None:
+                self.connection.sleep(0.1)
+                continue
+            got[properties.correlation_id] = json.loads(body)
+        return got
+
+    def dead_letters(self):
+        letters = []
+        while True:
+            method, properties, body = self.channel.basic_get(
+                f"{self.exchange}.dead", auto_ack=True
+            )
+            if method is None:
+                return letters
+            letters.append((properties.headers or {}, body))
+
+    def close(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        channel = self.connection.channel()
+        for index in range(self.queues):
+            channel.queue_delete(f"{self.exchange}.{index}")
+        channel.queue_delete(f"{self.exchange}.dead")
+        channel.exchange_delete(f"{self.exchange}.dlx")
+        channel.exchange_delete(self.exchange)
+        self.connection.close()
+
+
+@pytest.fixture
+def command_bus(harness, committed_db, tmp_path):
+    made = []
+
+    def make(**kwargs):
+        bus = CommandBus(harness, committed_db.name, tmp_path, **kwargs)
+        made.append(bus)
+        return bus
+
+    yield make
+    for bus in made:
+        bus.close()
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+class TestCommandsOverAmqp:
+    def test_race_of_eight_publishers_posts_what_is_there(self, committed_db, command_bus):
+        """8 publishers deliver 1 unit each, 10 times, of a product with 30
+        on hand: exactly 30 posted, 50 dead-lettered as refused, on hand 0,
+        one quant row; a malformed message is dead-lettered too."""
+        product_id, code, stock_id, stock = _setup(committed_db, qty=30)
+        bus = command_bus()
+        bus.start()
+
+        def publisher(index):
+            connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+            channel = connection.channel()
+            channel.confirm_delivery()
+            for n in range(10):
+                bus.publish(_deliver(code, 1, stock, f"amqp-{index}-{n}"), code, channel=channel)
+            connection.close()
+
+        threads = [threading.Thread(target=publisher, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        bus.publish(b"{broken", code, reply=False)
+        replies = bus.replies(80)
+        assert len(replies) == 80
+        done = [r for r in replies.values() if r["status"] == "done"]
+        refused = [r for r in replies.values() if r["status"] == "refused"]
+        assert (len(done), len(refused)) == (30, 50)
+        assert {r["error"]["code"] for r in refused} == {"insufficient_stock"}
+        assert _on_hand(committed_db, product_id, stock_id) == (0, 1)
+        assert _done_ledger(committed_db, product_id, stock_id) == 0
+        deadline = time.monotonic() + 30
+        letters = []
+        while len(letters) < 51 and time.monotonic() < deadline:
+            letters += bus.dead_letters()
+            time.sleep(0.2)
+        codes = sorted(headers["x-error-code"] for headers, _body in letters)
+        assert codes == ["insufficient_stock"] * 50 + ["malformed"]
+
+    def test_sigkill_before_ack_redelivers_without_posting_twice(self, committed_db, command_bus):
+        """The consumer is killed (SIGKILL) after its commit and before its
+        ack; the broker redelivers to the next consumer, which answers from
+        the stored outcome: each command posted once."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        bus = command_bus()
+        # The queues first, then the five commands, then the consumer: its
+        # first batch holds all five.
+        declare_topology(bus.channel, bus.exchange, bus.queues)
+        for n in range(5):
+            bus.publish(
+                {
+                    "idempotency_key": f"kill-{n}",
+                    "type": "receive",
+                    "product": code,
+                    "quantity": 1,
+                    "location_dest": stock,
+                },
+                code,
+            )
+        first = bus.start(env={"STOCK_COMMAND_CONSUME_PAUSE_BEFORE_ACK": "30"})
+        deadline = time.monotonic() + 60
+        while "pausing before ack" not in first.log_path.read_text():
+            assert time.monotonic() < deadline, first.log_path.read_text()
+            time.sleep(0.2)
+        first.kill()
+        first.wait()
+        assert _on_hand(committed_db, product_id, stock_id)[0] == 5  # committed
+        bus.start()
+        replies = bus.replies(5)
+        assert sorted(replies) == [f"kill-{n}" for n in range(5)]
+        assert {r["status"] for r in replies.values()} == {"done"}
+        assert _on_hand(committed_db, product_id, stock_id) == (5, 1)
+        with committed_db.cursor() as cr:
+            cr.execute("SELECT COUNT(*) FROM stock_picking WHERE origin LIKE 'kill-%%'")
+            assert cr.fetchone()[0] == 5
+
+    def test_idle_consumer_keeps_its_connection(self, committed_db, command_bus):
+        """With a 2-second heartbeat, 8 quiet seconds do not cost the
+        consumer its connection: the next command is posted without a
+        reconnection in the log."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        bus = command_bus()
+        process = bus.start(env={"STOCK_EVENT_BUS_AMQP_URL": stacklib.amqp_url() + "?heartbeat=2"})
+        time.sleep(8)
+        bus.publish(
+            {
+                "idempotency_key": "after-idle",
+                "type": "receive",
+                "product": code,
+                "quantity": 3,
+                "location_dest": stock,
+            },
+            code,
+        )
+        replies = bus.replies(1, timeout=30)
+        assert replies["after-idle"]["status"] == "done"
+        assert "unavailable" not in process.log_path.read_text()
+        assert _on_hand(committed_db, product_id, stock_id) == (3, 1)
