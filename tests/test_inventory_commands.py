@@ -325,6 +325,49 @@ class TestCommandsOverHttp:
         assert sum(r["status"] == "done" for r in results) == 47
         assert _on_hand(committed_db, product_id, stock_id) == (53, 1)
 
+    def test_batch_posted_together_falls_back_one_by_one(self, committed_db, odoo_server):
+        """A batch's transfers are posted as one receipt; when Odoo refuses
+        that receipt (a serial number twice), the batch is posted one command
+        at a time: the first serial is received, the second refused."""
+        with committed_db.env() as env:
+            product = create_product(
+                env, "Batch serial", tracking="serial", default_code=uuid.uuid4().hex[:8]
+            )
+            code, stock = product.default_code, main_warehouse(env).lot_stock_id.complete_name
+        key = _api_key(committed_db)
+        server = odoo_server()
+
+        def receive(key_, serial):
+            return {
+                "idempotency_key": key_,
+                "type": "receive",
+                "product": code,
+                "quantity": 1,
+                "lot": serial,
+                "location_dest": stock,
+            }
+
+        status, answer = server.post(
+            "/api/stock/commands/batch",
+            {
+                "commands": [
+                    receive("sn-a", "SN-A"),
+                    receive("sn-b", "SN-B"),
+                    receive("sn-a2", "SN-A"),
+                ]
+            },
+            key,
+        )
+        results = answer["results"]
+        assert [r["status"] for r in results] == ["done", "done", "refused"], results
+        assert results[2]["error"]["code"] == "serial_already_in_stock"
+        assert results[0]["document"] != results[1]["document"]  # one by one
+        with committed_db.env() as env:
+            quants = env["stock.quant"].search(
+                [("product_id.default_code", "=", code), ("location_id.usage", "=", "internal")]
+            )
+            assert sorted(quants.mapped("lot_id.name")) == ["SN-A", "SN-B"]
+
     def test_gs1_barcodes(self, committed_db, odoo_server):
         """GS1-128 with GTIN, lot, serial, expiry, count and SSCC, decoded by
         Odoo's GS1 nomenclature; a wrong check digit is refused."""
@@ -625,7 +668,17 @@ class TestCommandsOverAmqp:
         assert {r["status"] for r in replies.values()} == {"done"}
         assert _on_hand(committed_db, product_id, stock_id) == (5, 1)
         with committed_db.cursor() as cr:
-            cr.execute("SELECT COUNT(*) FROM stock_picking WHERE origin LIKE 'kill-%%'")
+            # One done move per command (the batch posted them as one receipt).
+            cr.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT picking_id) FROM stock_move"
+                " WHERE product_id = %s AND state = 'done'",
+                (product_id,),
+            )
+            assert cr.fetchone() == (5, 1)
+            cr.execute(
+                "SELECT COUNT(*) FROM stock_inventory_command WHERE idempotency_key LIKE 'kill-%%'"
+                " AND state = 'done' AND picking_id IS NOT NULL"
+            )
             assert cr.fetchone()[0] == 5
 
     def test_idle_consumer_keeps_its_connection(self, committed_db, command_bus):

@@ -18,6 +18,8 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, float_compare, float_round
 
 from ..lib import commands as cmdlib
+from ..lib.quant_key import QuantKey
+from ..tools import posting_guard
 
 _logger = logging.getLogger(__name__)
 
@@ -346,12 +348,27 @@ class StockInventoryCommand(models.Model):
         (a dict) and writes it on the row. Raises UserError/ValidationError
         when Odoo or the guard refuses: the caller rolls back its savepoint."""
         self.ensure_one()
+        resolved = self._sscale_prepare(resolved)
+        env = self.with_company(resolved["company"]).env
+        post = {
+            cmdlib.RECEIVE: self._sscale_post_picking,
+            cmdlib.DELIVER: self._sscale_post_picking,
+            cmdlib.MOVE: self._sscale_post_picking,
+            cmdlib.COUNT: self._sscale_post_count,
+            cmdlib.SCRAP: self._sscale_post_scrap,
+        }[resolved["command"].type]
+        document, keys = post(env, resolved)
+        return self._sscale_done(resolved, document, self._sscale_on_hand(env, keys))
+
+    def _sscale_prepare(self, resolved):
+        """The lot and the package a command names, created when it receives
+        or counts new ones (or found, when another command created them
+        since it was resolved). Returns ``resolved`` with them."""
         command = resolved["command"]
         env = self.with_company(resolved["company"]).env
         lot = resolved["lot"]
         company = resolved["company"]
         if resolved["lot_name"] and not lot:
-            # Created by another command since it was resolved, or new here.
             lot = env["stock.lot"].search(
                 [
                     ("name", "=", resolved["lot_name"]),
@@ -377,15 +394,12 @@ class StockInventoryCommand(models.Model):
             ) or env["stock.quant.package"].create(
                 {"name": command.package, "company_id": company.id}
             )
-        resolved = dict(resolved, lot=lot, package=package)
-        post = {
-            cmdlib.RECEIVE: self._sscale_post_picking,
-            cmdlib.DELIVER: self._sscale_post_picking,
-            cmdlib.MOVE: self._sscale_post_picking,
-            cmdlib.COUNT: self._sscale_post_count,
-            cmdlib.SCRAP: self._sscale_post_scrap,
-        }[command.type]
-        document, keys = post(env, resolved)
+        return dict(resolved, lot=lot, package=package)
+
+    def _sscale_done(self, resolved, document, on_hand):
+        """Store the answer of a posted command on its row; return it."""
+        self.ensure_one()
+        command = resolved["command"]
         answer = {
             "idempotency_key": command.idempotency_key,
             "status": "done",
@@ -395,15 +409,15 @@ class StockInventoryCommand(models.Model):
                 if document
                 else None
             ),
-            "on_hand": self._sscale_on_hand(env, keys),
+            "on_hand": on_hand,
         }
         # Users read commands; the outcome is the system's to write.
         self.sudo().write(
             {
                 "state": "done",
                 "document": answer["document"],
-                "lot_id": lot.id,
-                "package_id": package.id,
+                "lot_id": resolved["lot"].id,
+                "package_id": resolved["package"].id,
                 "picking_id": document.id if document._name == "stock.picking" else False,
                 "scrap_id": document.id if document._name == "stock.scrap" else False,
                 "result": json.dumps(answer),
@@ -411,6 +425,119 @@ class StockInventoryCommand(models.Model):
             }
         )
         return answer
+
+    # ------------------------------------------------------------------
+    # A batch: consecutive transfers posted together
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _sscale_post_run(self, run):
+        """Post a run of consecutive receive, deliver and move commands (each
+        naming a product) together: one transfer per operation type, source
+        and destination, one move per command.
+
+        ``run``: ``[(index, record, resolved)]`` in publishing order, rows
+        locked and pending. Under the lock of the quant keys the run takes
+        from, the commands are replayed in order (``lib/commands.plan_batch``):
+        those that would take stock below zero where it is forbidden are
+        refused as the guard refuses them, the others posted; receipts
+        first, then moves, then deliveries, so that no key goes below what
+        the plan saw. Returns ``{index: (status, answer)}``. Raises what
+        Odoo raises when a transfer is refused (the caller then posts the
+        run one command at a time)."""
+        env = self.env
+        prepared, moves, routes = [], [], {}
+        for index, record, resolved in run:
+            resolved = record._sscale_prepare(resolved)
+            command, product = resolved["command"], resolved["product"]
+            picking_type, src, dest = record._sscale_route(env, resolved)
+            [(_p, uom, quantity, lot, src_package, result_package)] = record._sscale_lines(
+                env, resolved, src
+            )
+            quantity = uom._compute_quantity(quantity, product.uom_id)
+            take = give = None
+            if src.usage == "internal":
+                take = QuantKey.of(product, src, lot, src_package)
+            if dest.usage == "internal":
+                give = QuantKey.of(product, dest, lot, result_package)
+            moves.append((index, take, give, quantity))
+            routes[index] = (picking_type, src, dest)
+            prepared.append((index, record, resolved))
+        takes = {take for _i, take, _g, _q in moves if take}
+        Quant = env["stock.quant"]
+        locked = Quant._sscale_lock_keys(list(takes)) if takes else {}
+        quants = Quant.browse(list(locked.values()))
+        on_hand = {quant._sscale_key(): quant.quantity for quant in quants}
+        negative_ok = set()
+        for key in takes:
+            location = env["stock.location"].browse(key.location_id)
+            company = location.company_id or env.company
+            if posting_guard.negative_allowed_for(
+                company, location, env["product.product"].browse(key.product_id)
+            ):
+                negative_ok.add(key)
+        fits, refused = cmdlib.plan_batch(moves, on_hand, negative_ok)
+        answers = {}
+        by_index = {index: (record, resolved) for index, record, resolved in prepared}
+        requested = {index: quantity for index, _t, _g, quantity in moves}
+        for index, available in refused.items():
+            record, resolved = by_index[index]
+            _picking_type, src, _dest = routes[index]
+            line, details = posting_guard.shortage(
+                env,
+                resolved["product"],
+                src,
+                resolved["lot"],
+                resolved["package"],
+                env["res.partner"],
+                requested[index],
+                available,
+            )
+            error = cmdlib.CommandError(
+                "insufficient_stock", posting_guard.shortage_title(env) + "\n" + line, **details
+            )
+            answers[index] = 422, record._sscale_refuse(error)
+        groups = {}
+        rank = {cmdlib.RECEIVE: 0, cmdlib.MOVE: 1, cmdlib.DELIVER: 2}
+        for index in fits:
+            picking_type, src, dest = routes[index]
+            command = by_index[index][1]["command"]
+            groups.setdefault((rank[command.type], picking_type, src, dest), []).append(index)
+        documents = {}
+        for (_rank, picking_type, src, dest), indexes in sorted(
+            groups.items(), key=lambda item: item[0][0]
+        ):
+            lines = []
+            for index in indexes:
+                record, resolved = by_index[index]
+                lines += record._sscale_lines(env, resolved, src)
+            first = by_index[indexes[0]][1]["command"]
+            origin = (
+                first.reference or first.idempotency_key
+                if len(indexes) == 1
+                else _("%(count)s inventory commands", count=len(indexes))
+            )
+            picking, _keys = self._sscale_validate(env, picking_type, src, dest, origin, lines)
+            documents.update(dict.fromkeys(indexes, picking))
+        for index in fits:
+            record, resolved = by_index[index]
+            _picking_type, src, dest = routes[index]
+            take, give = next((t, g) for i, t, g, _q in moves if i == index)
+            keys = [
+                (
+                    resolved["product"],
+                    env["stock.location"].browse(key.location_id),
+                    env["stock.lot"].browse(key.lot_id),
+                    env["stock.quant.package"].browse(key.package_id),
+                )
+                for key in (take, give)
+                if key
+            ]
+            answers[index] = (
+                200,
+                record._sscale_done(resolved, documents[index], self._sscale_on_hand(env, keys)),
+            )
+        return answers
 
     def _sscale_refuse(self, error):
         """Store a refusal (a CommandError) as this row's outcome."""
@@ -431,29 +558,28 @@ class StockInventoryCommand(models.Model):
         )
         return answer
 
-    def _sscale_post_picking(self, env, resolved):
+    def _sscale_route(self, env, resolved):
+        """``(operation type, source, destination)`` of a receive, deliver or
+        move: the warehouse's receipt, delivery or internal type, with its
+        default vendor or customer location where the command names none."""
         command = resolved["command"]
-        product, lot, package = resolved["product"], resolved["lot"], resolved["package"]
         src, dest = resolved["location"], resolved["location_dest"]
         if command.type == cmdlib.RECEIVE:
-            warehouse = dest.warehouse_id
-            picking_type = warehouse.in_type_id
+            picking_type = dest.warehouse_id.in_type_id
             src = (
                 src
                 or picking_type.default_location_src_id
                 or env.ref("stock.stock_location_suppliers")
             )
         elif command.type == cmdlib.DELIVER:
-            warehouse = src.warehouse_id
-            picking_type = warehouse.out_type_id
+            picking_type = src.warehouse_id.out_type_id
             dest = (
                 dest
                 or picking_type.default_location_dest_id
                 or env.ref("stock.stock_location_customers")
             )
         else:
-            warehouse = src.warehouse_id
-            picking_type = warehouse.int_type_id
+            picking_type = src.warehouse_id.int_type_id
         if not picking_type:
             location = dest if command.type == cmdlib.RECEIVE else src
             raise cmdlib.CommandError(
@@ -462,7 +588,14 @@ class StockInventoryCommand(models.Model):
                 " operation type",
                 location=location.complete_name,
             )
-        # What the lines carry: one line, or every quant of a whole package.
+        return picking_type, src, dest
+
+    def _sscale_lines(self, env, resolved, src):
+        """What a transfer's lines carry, ``[(product, uom, quantity, lot,
+        package, result package)]``: one line, or every quant of a whole
+        package that a move names without a product."""
+        command = resolved["command"]
+        product, lot, package = resolved["product"], resolved["lot"], resolved["package"]
         if command.type == cmdlib.MOVE and package and not product:
             quants = env["stock.quant"].search(
                 [("package_id", "=", package.id), ("quantity", ">", 0)]
@@ -474,24 +607,29 @@ class StockInventoryCommand(models.Model):
                     package=package.name,
                     location=src.complete_name,
                 )
-            lines = [
+            return [
                 (q.product_id, q.product_uom_id, q.quantity, q.lot_id, package, package)
                 for q in quants
             ]
-        else:
-            source_package = package if command.type != cmdlib.RECEIVE else package.browse()
-            result_package = (
-                package if command.type in (cmdlib.RECEIVE, cmdlib.MOVE) else package.browse()
-            )
-            lines = [
-                (product, resolved["uom"], command.quantity, lot, source_package, result_package)
-            ]
+        source_package = package if command.type != cmdlib.RECEIVE else package.browse()
+        result_package = (
+            package if command.type in (cmdlib.RECEIVE, cmdlib.MOVE) else package.browse()
+        )
+        return [(product, resolved["uom"], command.quantity, lot, source_package, result_package)]
+
+    @api.model
+    def _sscale_validate(self, env, picking_type, src, dest, origin, lines):
+        """Create, confirm and validate a transfer with one move and one done
+        line per element of ``lines`` (see :meth:`_sscale_lines`), through
+        ``button_validate`` (the quant lock, the guard, valuation, the
+        outbox). Returns ``(picking, keys)``: the internal quant keys its
+        lines touched."""
         picking = env["stock.picking"].create(
             {
                 "picking_type_id": picking_type.id,
                 "location_id": src.id,
                 "location_dest_id": dest.id,
-                "origin": command.reference or command.idempotency_key,
+                "origin": origin,
                 "move_ids": [
                     (
                         0,
@@ -509,12 +647,13 @@ class StockInventoryCommand(models.Model):
                 ],
             }
         )
-        picking.action_confirm()
+        # One move per line, as created (action_confirm would merge the moves
+        # of one product; each command keeps its own move).
+        picking._check_company()
+        picking.move_ids._action_confirm(merge=False)
         picking.move_ids.move_line_ids.unlink()
-        for move, (product, uom, quantity, lot, src_package, result_package) in zip(
-            picking.move_ids, lines, strict=True
-        ):
-            env["stock.move.line"].create(
+        env["stock.move.line"].create(
+            [
                 {
                     "move_id": move.id,
                     "picking_id": picking.id,
@@ -528,7 +667,11 @@ class StockInventoryCommand(models.Model):
                     "result_package_id": result_package.id,
                     "picked": True,
                 }
-            )
+                for move, (product, uom, quantity, lot, src_package, result_package) in zip(
+                    picking.move_ids, lines, strict=True
+                )
+            ]
+        )
         picking.move_ids.picked = True
         result = picking.with_context(skip_backorder=True, cancel_backorder=True).button_validate()
         if result is not True or picking.state != "done":
@@ -548,6 +691,14 @@ class StockInventoryCommand(models.Model):
             if ml.location_dest_id.usage == "internal"
         ]
         return picking, keys
+
+    def _sscale_post_picking(self, env, resolved):
+        command = resolved["command"]
+        picking_type, src, dest = self._sscale_route(env, resolved)
+        lines = self._sscale_lines(env, resolved, src)
+        return self._sscale_validate(
+            env, picking_type, src, dest, command.reference or command.idempotency_key, lines
+        )
 
     def _sscale_post_count(self, env, resolved):
         command = resolved["command"]

@@ -5,3 +5,4 @@ from . import test_reconciliation
 from . import test_posting_paths
 from . import test_movement_types
 from . import test_tour
+from . import test_commands

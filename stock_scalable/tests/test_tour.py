@@ -52,6 +52,35 @@ class TestStockScalableTour(HttpCase):
         picking.action_assign()
         picking.move_ids.quantity = 5
         picking.move_ids.picked = True
+        # Two inventory commands: one posted (its transfer), one refused.
+        self.env["stock.inventory.command"].create(
+            [
+                {
+                    "idempotency_key": "TOUR-CMD-1",
+                    "company_id": self.env.company.id,
+                    "type": "deliver",
+                    "state": "done",
+                    "fingerprint": "0" * 64,
+                    "product_id": guard.id,
+                    "quantity": 5,
+                    "location_id": stock.id,
+                    "picking_id": picking.id,
+                    "document": picking.name,
+                },
+                {
+                    "idempotency_key": "TOUR-CMD-2",
+                    "company_id": self.env.company.id,
+                    "type": "deliver",
+                    "state": "refused",
+                    "fingerprint": "1" * 64,
+                    "product_id": guard.id,
+                    "quantity": 50,
+                    "location_id": stock.id,
+                    "result_code": "insufficient_stock",
+                    "result_message": "Not enough stock",
+                },
+            ]
+        )
         self.start_tour("/odoo", "stock_scalable_tour", login="admin", timeout=180)
         self.start_tour(
             f"/odoo/action-stock.action_picking_tree_all/{picking.id}",

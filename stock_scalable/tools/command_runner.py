@@ -41,6 +41,7 @@ from ..lib import commands as cmdlib
 _logger = logging.getLogger(__name__)
 
 MAX_TRIES = 10
+GROUPED = (cmdlib.RECEIVE, cmdlib.DELIVER, cmdlib.MOVE)
 IN_PROGRESS_WAIT = 5.0  # seconds a copy waits for the key's poster
 _CLAIM_COLUMNS = (
     "idempotency_key",
@@ -198,6 +199,7 @@ def _post(env, resolved):
     cr = env.cr
     Command = env["stock.inventory.command"]
     answers = {}
+    pending = []
     for index, item in resolved.items():
         command = item["command"]
         try:
@@ -242,11 +244,35 @@ def _post(env, resolved):
         if state != "pending":
             answers[index] = _stored_answer(state, result)
             continue
-        record = Command.browse(row_id)
-        try:
-            with cr.savepoint():
-                answers[index] = 200, record._sscale_post(item)
-        except (cmdlib.CommandError, UserError, ValidationError) as exc:
-            env.invalidate_all()
-            answers[index] = 422, record._sscale_refuse(_as_command_error(exc))
+        pending.append((index, Command.browse(row_id), item))
+    # Consecutive transfers of a product-named command go together; the
+    # others (counts, scraps, whole packages) one at a time, in order.
+    runs = []
+    for entry in pending:
+        groupable = entry[2]["command"].type in GROUPED and bool(entry[2]["product"])
+        if groupable and runs and runs[-1][0]:
+            runs[-1][1].append(entry)
+        else:
+            runs.append((groupable, [entry]))
+    for groupable, run in runs:
+        if groupable and len(run) > 1:
+            try:
+                with cr.savepoint():
+                    answers.update(Command._sscale_post_run(run))
+                continue
+            except (cmdlib.CommandError, UserError, ValidationError) as exc:
+                env.invalidate_all()
+                _logger.info(
+                    "inventory commands: %d posted together were refused (%s);"
+                    " posting them one by one",
+                    len(run),
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
+        for index, record, item in run:
+            try:
+                with cr.savepoint():
+                    answers[index] = 200, record._sscale_post(item)
+            except (cmdlib.CommandError, UserError, ValidationError) as exc:
+                env.invalidate_all()
+                answers[index] = 422, record._sscale_refuse(_as_command_error(exc))
     return answers

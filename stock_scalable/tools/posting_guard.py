@@ -87,13 +87,7 @@ def record_serial(quant):
 def negative_allowed(quant):
     """Whether ``quant`` (one record) may go below zero."""
     company = quant.company_id or quant.location_id.company_id or quant.env.company
-    return guard.negative_allowed(
-        company._sscale_negative_policy(),
-        quant.location_id.usage,
-        quant.location_id.sscale_allow_negative_stock,
-        quant.product_id.categ_id.sscale_allow_negative_stock,
-        quant.product_id.sscale_allow_negative_stock,
-    )
+    return negative_allowed_for(company, quant.location_id, quant.product_id)
 
 
 def refusal(message, code, details):
@@ -107,6 +101,62 @@ def refusal(message, code, details):
     return error
 
 
+def negative_allowed_for(company, location, product):
+    """Whether a quant of ``product`` in ``location`` may go below zero
+    (the same rule as :func:`negative_allowed`, for a key without a quant)."""
+    return guard.negative_allowed(
+        company._sscale_negative_policy(),
+        location.usage,
+        location.sscale_allow_negative_stock,
+        product.categ_id.sscale_allow_negative_stock,
+        product.sscale_allow_negative_stock,
+    )
+
+
+def shortage(env, product, location, lot, package, owner, requested, available):
+    """One refused key: ``(line, details)``, the line a user reads ("... in
+    WH/Stock: 8.00 Units requested, only 5.00 Units available.") and the
+    details a machine reads (product, location, lot, package, requested and
+    available in the product's unit)."""
+    digits = env["decimal.precision"].precision_get("Product Unit of Measure")
+    uom = product.uom_id
+    available = max(available, 0.0)
+    details = [
+        env._("lot/serial %s", lot.name) if lot else None,
+        env._("package %s", package.name) if package else None,
+        env._("owner %s", owner.display_name) if owner else None,
+    ]
+    details = ", ".join(d for d in details if d)
+    # (Outside the _() call: the translation extractor evaluates its
+    # arguments' literals and cannot read an f-string there.)
+    details = " (%s)" % details if details else ""  # noqa: UP031
+    line = env._(
+        "%(product)s in %(location)s%(details)s: %(requested)s %(uom)s requested,"
+        " only %(available)s %(uom)s available.",
+        product=product.display_name,
+        location=location.complete_name,
+        details=details,
+        requested=float_repr(requested, digits),
+        available=float_repr(available, digits),
+        uom=uom.name,
+    )
+    return line, {
+        "product": product.display_name,
+        "product_id": product.id,
+        "location": location.complete_name,
+        "location_id": location.id,
+        "lot": lot.name or None,
+        "package": package.name or None,
+        "requested": requested,
+        "available": available,
+        "uom": uom.name,
+    }
+
+
+def shortage_title(env):
+    return env._("Not enough stock: negative stock is not allowed here.")
+
+
 def check_negative(quants, requested_by_quant):
     """Raise a UserError naming product, location and quantities for every
     quant of ``quants`` that went below zero where that is forbidden.
@@ -114,54 +164,27 @@ def check_negative(quants, requested_by_quant):
     env = quants.env
     violations = []
     refusals = []
-    digits = env["decimal.precision"].precision_get("Product Unit of Measure")
     for quant in quants.exists().sorted(lambda quant: quant._sscale_key()):
-        uom = quant.product_id.uom_id
-        if not guard.goes_negative(quant.quantity, uom.rounding):
+        if not guard.goes_negative(quant.quantity, quant.product_id.uom_id.rounding):
             continue
         if negative_allowed(quant):
             continue
         requested = requested_by_quant.get(quant.id, 0.0)
-        available = quant.quantity + requested
-        details = [
-            env._("lot/serial %s", quant.lot_id.name) if quant.lot_id else None,
-            env._("package %s", quant.package_id.name) if quant.package_id else None,
-            env._("owner %s", quant.owner_id.display_name) if quant.owner_id else None,
-        ]
-        details = ", ".join(d for d in details if d)
-        # (Outside the _() call: the translation extractor evaluates its
-        # arguments' literals and cannot read an f-string there.)
-        details = " (%s)" % details if details else ""  # noqa: UP031
-        refusals.append(
-            {
-                "product": quant.product_id.display_name,
-                "product_id": quant.product_id.id,
-                "location": quant.location_id.complete_name,
-                "location_id": quant.location_id.id,
-                "lot": quant.lot_id.name or None,
-                "package": quant.package_id.name or None,
-                "requested": requested,
-                "available": max(available, 0.0),
-                "uom": uom.name,
-            }
+        line, details = shortage(
+            env,
+            quant.product_id,
+            quant.location_id,
+            quant.lot_id,
+            quant.package_id,
+            quant.owner_id,
+            requested,
+            quant.quantity + requested,
         )
-        violations.append(
-            env._(
-                "%(product)s in %(location)s%(details)s: %(requested)s %(uom)s requested,"
-                " only %(available)s %(uom)s available.",
-                product=quant.product_id.display_name,
-                location=quant.location_id.complete_name,
-                details=details,
-                requested=float_repr(requested, digits),
-                available=float_repr(max(available, 0.0), digits),
-                uom=uom.name,
-            )
-        )
+        violations.append(line)
+        refusals.append(details)
     if violations:
         raise refusal(
-            env._("Not enough stock: negative stock is not allowed here.")
-            + "\n"
-            + "\n".join(violations),
+            shortage_title(env) + "\n" + "\n".join(violations),
             "insufficient_stock",
             refusals,
         )

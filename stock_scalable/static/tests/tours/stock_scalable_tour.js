@@ -71,6 +71,39 @@ registry.category("web_tour.tours").add("stock_scalable_tour", {
             content: "The serial-number rule is there",
             trigger: "#sscale_unique_serial:contains('Serial Numbers Once in Stock')",
         },
+        {
+            content: "The inventory commands' retention is there",
+            trigger: "#sscale_command_retention:contains('Inventory Commands') input",
+        },
+        {
+            content: "Open the inventory commands from the settings",
+            trigger: "#sscale_command_retention button:contains('Inventory Commands')",
+            run: "click",
+        },
+        {
+            content: "The refused command shows its error code",
+            trigger: ".o_list_view .o_data_row:contains('TOUR-CMD-2'):contains('insufficient_stock')",
+        },
+        // The same list from its menu, then a command and its document.
+        ...openMenu("stock.menu_stock_warehouse_mgmt", "stock_scalable.menu_stock_inventory_command"),
+        {
+            content: "Open the done command",
+            trigger: ".o_list_view .o_data_row:contains('TOUR-CMD-1') td[name='idempotency_key']",
+            run: "click",
+        },
+        {
+            content: "Its form shows its key",
+            trigger: ".o_form_view h1:contains('TOUR-CMD-1')",
+        },
+        {
+            content: "Open the transfer it posted",
+            trigger: ".o_form_view button[name='action_open_document']",
+            run: "click",
+        },
+        {
+            content: "The transfer opens",
+            trigger: ".o_form_view .o_breadcrumb:contains('TOUR-CMD-1'):contains('WH/')",
+        },
     ],
 });
 
