@@ -172,15 +172,17 @@ def odoo_command():
     return [sys.executable, "-m", "odoo"]
 
 
-def dispatch_command(conf, database, *args):
-    """The stock_event_bus dispatcher, run as the Odoo command it is. The
-    addons path comes first: that is how Odoo finds an addon's command."""
+def dispatch_command(conf, database, *args, command="stock_event_dispatch"):
+    """A stock_event_bus process (the dispatcher, or with ``command=
+    "stock_command_consume"`` the command consumer), run as the Odoo command
+    it is. The addons path comes first: that is how Odoo finds an addon's
+    command."""
     import odoo.addons  # noqa: PLC0415 - only when Odoo is there
 
     odoo_addons = Path(odoo.addons.__file__).resolve().parent
     return odoo_command() + [
         f"--addons-path={ROOT},{odoo_addons}",
-        "stock_event_dispatch",
+        command,
         "-c",
         str(conf),
         "-d",

@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pika
 import pytest
@@ -488,22 +487,12 @@ class CommandBus:
         self.reply_queue = self.channel.queue_declare("", exclusive=True).method.queue
 
     def start(self, *args, env=None):
-        import odoo.addons  # noqa: PLC0415
-
         log = self.conf.with_suffix(f".{len(self.processes)}.log")
         handle = log.open("w")
-        odoo_addons = Path(odoo.addons.__file__).resolve().parent
         process = subprocess.Popen(
-            stacklib.odoo_command()
-            + [
-                f"--addons-path={stacklib.ROOT},{odoo_addons}",
-                "stock_command_consume",
-                "-c",
-                str(self.conf),
-                "-d",
-                self.db_name,
-                *args,
-            ],
+            stacklib.dispatch_command(
+                self.conf, self.db_name, *args, command="stock_command_consume"
+            ),
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=dict(stacklib.odoo_env(), **(env or {})),

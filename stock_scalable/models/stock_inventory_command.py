@@ -775,16 +775,11 @@ class StockInventoryCommand(models.Model):
             )
             [quantity] = env.cr.fetchone()
             answers.append(
-                {
-                    "product": product.display_name,
-                    "product_id": product.id,
-                    "location": location.complete_name,
-                    "location_id": location.id,
-                    "lot": lot.name or None,
-                    "package": package.name or None,
-                    "quantity": quantity,
-                    "uom": product.uom_id.name,
-                }
+                dict(
+                    posting_guard.key_details(product, location, lot, package),
+                    quantity=quantity,
+                    uom=product.uom_id.name,
+                )
             )
         return answers
 

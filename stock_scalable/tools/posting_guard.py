@@ -140,16 +140,24 @@ def shortage(env, product, location, lot, package, owner, requested, available):
         available=float_repr(available, digits),
         uom=uom.name,
     )
-    return line, {
+    return line, dict(
+        key_details(product, location, lot, package),
+        requested=requested,
+        available=available,
+        uom=uom.name,
+    )
+
+
+def key_details(product, location, lot, package):
+    """A quant key as a machine reads it in answers and refusals: product,
+    location (full name), lot and package names, and the ids."""
+    return {
         "product": product.display_name,
         "product_id": product.id,
         "location": location.complete_name,
         "location_id": location.id,
         "lot": lot.name or None,
         "package": package.name or None,
-        "requested": requested,
-        "available": available,
-        "uom": uom.name,
     }
 
 
