@@ -117,17 +117,28 @@ def execute(registry, uid, payloads, channel, keys=None):
         env = api.Environment(cr, uid, {})
         env = env(context=_user_context(env, uid))
         Command = env["stock.inventory.command"]
-        # 1. Resolve (nothing written).
+        # 1. Resolve (nothing written). A copy of a command already answered
+        # gets its stored answer at once (the common retry).
         keys = keys or [None] * len(payloads)
+        parsed = {}
         for index, (payload, header_key) in enumerate(zip(payloads, keys, strict=True)):
             key = header_key or (
                 payload.get("idempotency_key") if isinstance(payload, dict) else None
             )
             try:
-                command = cmdlib.parse(payload, header_key)
-                resolved[index] = Command._sscale_resolve(command)
+                parsed[index] = cmdlib.parse(payload, header_key)
             except cmdlib.CommandError as error:
                 answers[index] = _error_answer(key, error)
+        stored = _stored_answers(cr, [c.idempotency_key for c in parsed.values()], env.companies)
+        for index, command in parsed.items():
+            row = stored.get((command.idempotency_key, command.fingerprint))
+            if row:
+                answers[index] = _stored_answer(*row)
+                continue
+            try:
+                resolved[index] = Command._sscale_resolve(command)
+            except cmdlib.CommandError as error:
+                answers[index] = _error_answer(command.idempotency_key, error)
         cr.rollback()
         if not resolved:
             return answers
@@ -180,6 +191,28 @@ def execute(registry, uid, payloads, channel, keys=None):
     for index, answer in posted.items():
         answers[index] = answer
     return answers
+
+
+def _stored_answers(cr, keys, companies):
+    """``{(key, fingerprint): (state, answer json)}`` of the commands of
+    ``keys`` already answered in one of ``companies`` (a key used once
+    among them; anything else takes the full path)."""
+    if not keys:
+        return {}
+    cr.execute(
+        SQL(
+            """SELECT idempotency_key, MIN(fingerprint), MIN(state), MIN(result)
+                 FROM stock_inventory_command
+                WHERE idempotency_key = ANY(%s) AND company_id = ANY(%s)
+                  AND state != 'pending'
+                GROUP BY idempotency_key HAVING COUNT(*) = 1""",
+            keys,
+            companies.ids,
+        )
+    )
+    return {
+        (key, fingerprint): (state, result) for key, fingerprint, state, result in cr.fetchall()
+    }
 
 
 def _claim_type(Command, column):
