@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -19,6 +20,7 @@ import pika
 import pytest
 import stacklib
 from stock_flows import create_product, main_warehouse
+from tcp_proxy import TcpProxy
 
 from odoo.tests import tagged
 
@@ -692,3 +694,61 @@ class TestCommandsOverAmqp:
         assert replies["after-idle"]["status"] == "done"
         assert "unavailable" not in process.log_path.read_text()
         assert _on_hand(committed_db, product_id, stock_id) == (3, 1)
+
+    def test_broker_outage_and_database_restart_are_survived(self, committed_db, command_bus):
+        """The consumer's broker connection is cut while commands are
+        published, then its database sessions are killed: it logs each loss,
+        reconnects, and posts every command once; SIGTERM then stops it
+        cleanly with its status row saying so."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        parsed = urllib.parse.urlsplit(stacklib.amqp_url())
+        proxy = TcpProxy(parsed.hostname, parsed.port or 5672).start()
+        url = parsed._replace(netloc=f"{parsed.username}:{parsed.password}@127.0.0.1:{proxy.port}")
+        bus = command_bus()
+
+        def receive(key_):
+            return {
+                "idempotency_key": key_,
+                "type": "receive",
+                "product": code,
+                "quantity": 1,
+                "location_dest": stock,
+            }
+
+        try:
+            process = bus.start(env={"STOCK_EVENT_BUS_AMQP_URL": urllib.parse.urlunsplit(url)})
+            bus.publish(receive("before"), code)
+            assert bus.replies(1)["before"]["status"] == "done"
+            proxy.stop()
+            for n in range(3):
+                bus.publish(receive(f"outage-{n}"), code)
+            deadline = time.monotonic() + 60
+            while "unavailable" not in process.log_path.read_text():
+                assert time.monotonic() < deadline, process.log_path.read_text()[-3000:]
+                time.sleep(0.3)
+            proxy.start()
+            replies = bus.replies(3, timeout=120)
+            assert sorted(replies) == ["outage-0", "outage-1", "outage-2"]
+            # The database goes away (a failover, a restart).
+            with committed_db.cursor() as cr:
+                cr.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND application_name = %s",
+                    [committed_db.name, f"odoo-{process.pid}"],
+                )
+                assert cr.rowcount >= 1
+            bus.publish(receive("after-db"), code)
+            assert bus.replies(1, timeout=120)["after-db"]["status"] == "done"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(60) == 0
+        finally:
+            proxy.stop()
+        log = process.log_path.read_text()
+        assert "Traceback" not in log, log[-3000:]
+        assert _on_hand(committed_db, product_id, stock_id) == (5, 1)
+        with committed_db.cursor() as cr:
+            cr.execute(
+                "SELECT kind, state FROM stock_event_dispatcher WHERE name LIKE %s",
+                [f"%:{process.pid} (commands)"],
+            )
+            assert cr.fetchone() == ("command_consumer", "stopped")
