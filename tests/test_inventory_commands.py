@@ -238,6 +238,23 @@ class TestCommandsOverHttp:
         with committed_db.env() as env:
             no_stock_group = env.ref("base.group_user").id
         clerk_key = _api_key(committed_db, "clerk-no-stock", [no_stock_group])
+        with committed_db.env() as env:
+            # Another company, of which admin is not a member; a product kept in kg.
+            other = env["res.company"].create({"name": "Other Co"})
+            other_stock = env["stock.warehouse"].search([("company_id", "=", other.id)])
+            other_stock = other_stock.lot_stock_id.complete_name
+            kg_code = create_product(
+                env,
+                "Film",
+                default_code=uuid.uuid4().hex[:8],
+                uom_id=env.ref("uom.product_uom_kgm").id,
+                uom_po_id=env.ref("uom.product_uom_kgm").id,
+            ).default_code
+            shelf = (
+                env["stock.location"]
+                .create({"name": "Cmd Shelf", "location_id": main_warehouse(env).lot_stock_id.id})
+                .complete_name
+            )
         server = odoo_server()
         status, answer = server.command(_deliver(code, 2, stock, "k-reused"), key)
         assert status == 200, answer
@@ -279,6 +296,61 @@ class TestCommandsOverHttp:
             (server.command(_deliver(code, 1, stock), "wrong-key"), 401, "unauthorized"),
             (server.command(_deliver(code, 1, stock), None), 401, "unauthorized"),
             (server.command(_deliver(code, 1, stock), clerk_key), 403, "forbidden"),
+            (server.command(_deliver(code, 1, other_stock), key), 403, "forbidden"),
+            (server.command(_deliver(99999999999, 1, stock), key), 400, "malformed"),
+            (server.command(_deliver("nul\x00byte", 1, stock), key), 400, "malformed"),
+            (server.command(_deliver(code, 1.7e308, stock), key), 422, "bad_quantity"),
+            (server.command(dict(_deliver(code, 1, stock), lot="L-1"), key), 400, "malformed"),
+            (
+                server.command(dict(_deliver(code, 1, stock), location_dest=shelf), key),
+                422,
+                "bad_location",
+            ),
+            (
+                server.command(
+                    {
+                        "idempotency_key": uuid.uuid4().hex,
+                        "type": "receive",
+                        "product": code,
+                        "quantity": 1,
+                        "location": stock,
+                        "location_dest": shelf,
+                    },
+                    key,
+                ),
+                422,
+                "bad_location",
+            ),
+            (
+                server.command(
+                    {
+                        "idempotency_key": uuid.uuid4().hex,
+                        "type": "scrap",
+                        "product": code,
+                        "quantity": 1,
+                        "location": stock,
+                        "location_dest": shelf,
+                    },
+                    key,
+                ),
+                422,
+                "bad_location",
+            ),
+            (
+                server.command(
+                    {
+                        "idempotency_key": uuid.uuid4().hex,
+                        "type": "receive",
+                        "product": kg_code,
+                        "quantity": 0.3,
+                        "uom": "g",
+                        "location_dest": stock,
+                    },
+                    key,
+                ),
+                422,
+                "bad_quantity",
+            ),
             (
                 server.post("/api/stock/commands/batch", {"commands": [{}] * 501}, key),
                 400,
@@ -325,6 +397,30 @@ class TestCommandsOverHttp:
         assert bad == {5: "unknown_product", 20: "bad_quantity", 41: "insufficient_stock"}
         assert sum(r["status"] == "done" for r in results) == 47
         assert _on_hand(committed_db, product_id, stock_id) == (53, 1)
+
+    def test_a_key_twice_in_one_batch_posts_once(self, committed_db, odoo_server):
+        """A scanner's offline batch holding the same command twice (and the
+        same key with another quantity): posted once, the copy gets the same
+        answer, the other payload idempotency_key_reused."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        command = {
+            "idempotency_key": "twice",
+            "type": "receive",
+            "product": code,
+            "quantity": 5,
+            "location_dest": stock,
+        }
+        status, answer = server.post(
+            "/api/stock/commands/batch",
+            {"commands": [command, dict(command, quantity=5.0), dict(command, quantity=6)]},
+            key,
+        )
+        first, copy, other = answer["results"]
+        assert first == copy and first["status"] == "done"
+        assert other["error"]["code"] == "idempotency_key_reused"
+        assert _on_hand(committed_db, product_id, stock_id) == (5, 1)
 
     def test_batch_posted_together_falls_back_one_by_one(self, committed_db, odoo_server):
         """A batch's transfers are posted as one receipt; when Odoo refuses

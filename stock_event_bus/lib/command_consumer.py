@@ -32,6 +32,8 @@ import time
 
 import pika
 import pika.exceptions
+import psycopg2
+import psycopg2.pool
 
 from .config import mask_url
 from .dispatcher import Backoff
@@ -42,6 +44,27 @@ EXCHANGE = "stock.commands"
 DEAD_LETTER_EXCHANGE = "stock.commands.dlx"
 DEAD_LETTER_QUEUE = "stock.commands.dead"
 PLUGIN = "rabbitmq_consistent_hash_exchange"
+STATUS_INTERVAL = 5.0  # seconds between two heartbeats of the status row
+
+
+# The database is away (a restart, a failover, a full pool): retry later.
+DATABASE_UNAVAILABLE = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    psycopg2.pool.PoolError,
+)
+
+
+def _internal_error(key):
+    return {
+        "idempotency_key": key,
+        "status": "error",
+        "error": {
+            "code": "internal_error",
+            "message": "the server failed on this command; nothing was posted",
+            "details": {},
+        },
+    }
 
 
 class TopologyError(Exception):
@@ -163,7 +186,7 @@ class CommandConsumer:
         message). Reconnects with a growing pause when the broker goes away.
         Returns 0, or 1 when the topology cannot be declared."""
         backoff = Backoff()
-        idle_since = time.monotonic()
+        idle_since = last_status = time.monotonic()
         self.record_status("running")
         while not self._stopping:
             try:
@@ -178,8 +201,13 @@ class CommandConsumer:
                     self._handle_batch()
                     idle_since = time.monotonic()
                     self.record_status("running")
+                    last_status = time.monotonic()
                 elif max_idle is not None and time.monotonic() - idle_since > max_idle:
                     break
+                elif time.monotonic() - last_status > STATUS_INTERVAL:
+                    # The heartbeat of the status screen, also while idle.
+                    self.record_status("running")
+                    last_status = time.monotonic()
             except TopologyError as exc:
                 _logger.error("stock_command_consume: %s", exc)
                 self.record_status("broker_error", str(exc))
@@ -207,6 +235,51 @@ class CommandConsumer:
         while not self._stopping and time.monotonic() < end:
             time.sleep(min(0.2, end - time.monotonic()))
 
+    def _apply(self, payloads, keys):
+        """``apply_batch`` of the batch, retried while the database is
+        unavailable (never acked before the commit). Any other failure (a
+        bug, data the database refuses) is isolated: the commands are posted
+        one at a time, and one that fails alone is answered ``internal_error``
+        (then dead-lettered), so that it cannot block its queue. Returns the
+        answers, or None when asked to stop before it could commit."""
+        backoff = Backoff()
+        while True:
+            try:
+                return self.apply_batch([p for _i, p in payloads], keys)
+            except DATABASE_UNAVAILABLE as exc:
+                if self._stopping:
+                    return None
+                delay = backoff.next()
+                reason = (
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
+                _logger.error(
+                    "stock_command_consume: database unavailable (%s); %d command(s) again in"
+                    " %.0f s",
+                    reason,
+                    len(payloads),
+                    delay,
+                )
+                self.record_status("db_error", reason)
+                # Keep the broker connection alive while waiting.
+                self._connection.process_data_events(time_limit=delay)
+            except Exception:
+                if len(payloads) == 1:
+                    _logger.exception(
+                        "stock_command_consume: command %s failed; dead-lettered",
+                        keys[0] or payloads[0][1].get("idempotency_key"),
+                    )
+                    return [
+                        (500, _internal_error(keys[0] or payloads[0][1].get("idempotency_key")))
+                    ]
+                results = []
+                for payload, key in zip(payloads, keys, strict=True):
+                    result = self._apply([payload], [key])
+                    if result is None:
+                        return None
+                    results += result
+                return results
+
     def _handle_batch(self):
         batch, self._pending = self._pending, []
         payloads, keys, answers = [], [], {}
@@ -232,26 +305,9 @@ class CommandConsumer:
             payloads.append((index, payload))
             keys.append(properties.message_id)
         if payloads:
-            backoff = Backoff()
-            while True:
-                try:
-                    results = self.apply_batch([p for _i, p in payloads], keys)
-                    break
-                except Exception as exc:  # the database: retry, never ack before commit
-                    if self._stopping:
-                        raise pika.exceptions.AMQPError("stopping before commit") from exc
-                    delay = backoff.next()
-                    _logger.error(
-                        "stock_command_consume: could not post %d command(s): %s; again in %.0f s",
-                        len(payloads),
-                        str(exc).strip().splitlines()[0]
-                        if str(exc).strip()
-                        else type(exc).__name__,
-                        delay,
-                    )
-                    self.record_status("db_error", str(exc))
-                    # Keep the broker connection alive while waiting.
-                    self._connection.process_data_events(time_limit=delay)
+            results = self._apply(payloads, keys)
+            if results is None:  # stopping before the commit: not acked, redelivered
+                return
             for (index, _payload), result in zip(payloads, results, strict=True):
                 answers[index] = result
         # Committed: dead letters and replies first (confirmed), then acks.

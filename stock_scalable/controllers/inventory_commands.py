@@ -8,7 +8,7 @@ single command may come in the ``Idempotency-Key`` header. Answers and
 error codes: lib/commands.py, stock_scalable/readme/USAGE.md.
 """
 
-import json
+import logging
 
 from odoo import http
 from odoo.http import request
@@ -17,6 +17,7 @@ from ..lib import commands as cmdlib
 from ..tools import command_runner
 
 API_PREFIX = "/api/stock/"
+_logger = logging.getLogger(__name__)
 
 
 def error_response(error, key=None):
@@ -52,9 +53,7 @@ class InventoryCommandController(http.Controller):
                 raise cmdlib.CommandError("malformed", "a command is a JSON object")
         except cmdlib.CommandError as error:
             return error_response(error, header_key)
-        [(status, answer)] = command_runner.execute(
-            request.env.registry, request.env.uid, [payload], "http", keys=[header_key]
-        )
+        [(status, answer)] = _execute([payload], [header_key])
         return request.make_json_response(answer, status=status)
 
     @http.route(
@@ -70,17 +69,33 @@ class InventoryCommandController(http.Controller):
             commands = cmdlib.parse_batch(_json_body())
         except cmdlib.CommandError as error:
             return error_response(error)
-        answers = command_runner.execute(request.env.registry, request.env.uid, commands, "http")
+        answers = _execute(commands, None)
         return request.make_json_response(
             {"results": [dict(answer, http_status=status) for status, answer in answers]}
         )
 
 
+def _execute(payloads, keys):
+    """Run the commands on the request's own cursor (one database connection
+    per request); an unexpected failure is answered as JSON
+    (``internal_error``, 500) for each command, with the traceback logged."""
+    try:
+        return command_runner.execute(
+            request.env.registry, request.env.uid, payloads, "http", keys=keys, cr=request.env.cr
+        )
+    except Exception:
+        _logger.exception("inventory commands: %d command(s) failed", len(payloads))
+        request.env.cr.rollback()
+        error = cmdlib.CommandError(
+            "internal_error", "the server failed; nothing was posted, send it again later"
+        )
+        return [
+            command_runner._error_answer(
+                payload.get("idempotency_key") if isinstance(payload, dict) else None, error
+            )
+            for payload in payloads
+        ]
+
+
 def is_api_request():
     return bool(request) and request.httprequest.path.startswith(API_PREFIX)
-
-
-def api_error_body(status, code, message):
-    return json.dumps(
-        {"status": "error", "error": {"code": code, "message": message, "details": {}}}
-    )

@@ -13,7 +13,7 @@ codes, the HTTP status it is answered with, and details.
 ...              "quantity": 2, "location": "WH/Stock"})
 >>> cmd.type, cmd.quantity, cmd.location
 ('deliver', 2.0, 'WH/Stock')
->>> fingerprint({"b": 1, "a": "é", "idempotency_key": "x"}) == fingerprint({"a": "é", "b": 1})
+>>> fingerprint({"b": 1, "a": "é", "idempotency_key": "x"}) == fingerprint({"a": "é", "b": 1.0})
 True
 >>> try:
 ...     parse({"idempotency_key": "k1", "type": "deliver", "product": "P1", "quantity": 0})
@@ -30,6 +30,9 @@ import json
 SCHEMA_VERSION = 1
 MAX_KEY_LENGTH = 255
 MAX_BATCH = 500
+MAX_TEXT = 255  # names, lots, packages, references, barcodes
+MAX_ID = 2**31 - 1  # an Odoo id is a PostgreSQL integer
+MAX_QUANTITY = 1e12  # beyond what a float keeps exact to the unit's rounding
 
 RECEIVE, DELIVER, MOVE, COUNT, SCRAP = "receive", "deliver", "move", "count", "scrap"
 TYPES = (RECEIVE, DELIVER, MOVE, COUNT, SCRAP)
@@ -57,6 +60,7 @@ ERRORS = {
     "insufficient_stock": (422, "Refused by the negative-stock guard (not enough on hand)."),
     "serial_already_in_stock": (422, "Refused: the serial number is on hand elsewhere."),
     "refused": (422, "Odoo refused the posting; the message says why."),
+    "internal_error": (500, "The server failed; nothing was posted. Send it again later."),
 }
 
 _FIELDS = {
@@ -117,9 +121,14 @@ class Command:
 
 
 def canonical_json(payload):
-    """The payload as canonical JSON (sorted keys, no spaces, UTF-8), without
-    its ``idempotency_key``: what :func:`fingerprint` hashes."""
-    body = {k: v for k, v in payload.items() if k != "idempotency_key"}
+    """The payload as canonical JSON (sorted keys, no spaces, UTF-8, a whole
+    number written without decimals: 10.0 is 10), without its
+    ``idempotency_key``: what :func:`fingerprint` hashes."""
+    body = {
+        k: int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v
+        for k, v in payload.items()
+        if k != "idempotency_key"
+    }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -147,6 +156,14 @@ def parse(payload, idempotency_key=None):
             continue
         if isinstance(value, bool) or not isinstance(value, kinds):
             raise CommandError("malformed", f"{name} has the wrong type", field=name)
+        if isinstance(value, str) and (len(value) > MAX_TEXT or "\x00" in value):
+            raise CommandError(
+                "malformed",
+                f"{name} is longer than {MAX_TEXT} characters or holds a NUL character",
+                field=name,
+            )
+        if isinstance(value, int) and name != "quantity" and not 0 < value <= MAX_ID:
+            raise CommandError("malformed", f"{name} is not a record id", field=name)
     body_key = payload.get("idempotency_key")
     if idempotency_key and body_key and idempotency_key != body_key:
         raise CommandError(
@@ -197,6 +214,10 @@ def check_quantity(kind, quantity):
     """A quantity must be above 0; a count may be 0 (an empty bin)."""
     if quantity != quantity or quantity in (float("inf"), float("-inf")):
         raise CommandError("bad_quantity", "quantity must be a number", requested=None)
+    if quantity > MAX_QUANTITY:
+        raise CommandError(
+            "bad_quantity", f"quantity must be at most {MAX_QUANTITY:g}", requested=quantity
+        )
     if quantity < 0 or (quantity == 0 and kind != COUNT):
         shown = int(quantity) if quantity == int(quantity) else quantity
         raise CommandError(

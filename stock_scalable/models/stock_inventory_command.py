@@ -130,12 +130,25 @@ class StockInventoryCommand(models.Model):
     def _sscale_find(self, model, value, fields_in_order, domain, code, what):
         """One record of ``model`` by id (int) or by the first of
         ``fields_in_order`` equal to ``value`` (str). Raises CommandError
-        ``code`` when none, ``ambiguous`` when several."""
-        Model = self.env[model]
+        ``code`` when none, ``ambiguous`` when several, ``forbidden`` when
+        the only ones are in companies the user is not a member of."""
+        record = self._sscale_search(self.env[model], value, fields_in_order, domain, what)
+        if record:
+            return record
+        hidden = self._sscale_search(self.env[model].sudo(), value, fields_in_order, [], what)
+        if hidden:
+            raise cmdlib.CommandError(
+                "forbidden",
+                f"{what} {value!r} belongs to {hidden.company_id.name}, a company of which user"
+                f" {self.env.user.login} is not a member",
+                **{what: value},
+            )
+        raise cmdlib.CommandError(code, f"no {what} {value!r}", **{what: value})
+
+    @api.model
+    def _sscale_search(self, Model, value, fields_in_order, domain, what):
         if isinstance(value, int):
-            record = Model.search([("id", "=", value), *domain], limit=1)
-            if record:
-                return record
+            return Model.search([("id", "=", value), *domain], limit=1)
         else:
             for field in fields_in_order:
                 values = [value]
@@ -150,7 +163,7 @@ class StockInventoryCommand(models.Model):
                         f"several {what}s are named {value!r}",
                         **{what: value},
                     )
-        raise cmdlib.CommandError(code, f"no {what} {value!r}", **{what: value})
+        return Model.browse()
 
     def _sscale_location(self, value, what):
         """A location by id, barcode or full name, that the user may use."""
@@ -197,6 +210,25 @@ class StockInventoryCommand(models.Model):
             )
         elif not (command.type == cmdlib.MOVE and package):
             raise cmdlib.CommandError("malformed", "product is required", field="product")
+        elif command.quantity is not None:
+            raise cmdlib.CommandError(
+                "malformed",
+                f"a move of a whole package takes all of it: no quantity (package {package.name})",
+                field="quantity",
+            )
+        source = locations["location"]
+        if (
+            package
+            and command.type in (cmdlib.DELIVER, cmdlib.MOVE, cmdlib.SCRAP)
+            and package.location_id != source
+        ):
+            raise cmdlib.CommandError(
+                "bad_location",
+                f"package {package.name} is not in {source.complete_name}"
+                + (f" but in {package.location_id.complete_name}" if package.location_id else ""),
+                package=package.name,
+                location=source.complete_name,
+            )
         if command.quantity is None and product:
             raise cmdlib.CommandError("malformed", "quantity is required", field="quantity")
         uom = self._sscale_resolve_uom(command, product)
@@ -240,6 +272,25 @@ class StockInventoryCommand(models.Model):
                     f"{location.complete_name} is not an internal location",
                     location=location.complete_name,
                 )
+        # The other end of a receipt, a delivery or a scrap is outside stock.
+        outside = {
+            cmdlib.RECEIVE: ("location", "a receipt comes from outside the stock (a vendor)"),
+            cmdlib.DELIVER: ("location_dest", "a delivery goes out of the stock (a customer)"),
+            cmdlib.SCRAP: ("location_dest", "a scrap goes to a scrap location"),
+        }.get(command.type)
+        if outside and locations[outside[0]]:
+            location = locations[outside[0]]
+            wrong = (
+                not location.scrap_location
+                if command.type == cmdlib.SCRAP
+                else location.usage in ("internal", "view")
+            )
+            if wrong:
+                raise cmdlib.CommandError(
+                    "bad_location",
+                    f"{location.complete_name}: {outside[1]}",
+                    location=location.complete_name,
+                )
         main = internal[0]
         company = main.company_id or self.env.company
         if company not in self.env.user.company_ids:
@@ -249,6 +300,15 @@ class StockInventoryCommand(models.Model):
                 f" {self.env.user.login} is not a member",
                 location=main.complete_name,
             )
+        for location in internal[1:]:
+            if (location.company_id or company) != company:
+                raise cmdlib.CommandError(
+                    "bad_location",
+                    f"{location.complete_name} is in {location.company_id.name}, not in"
+                    f" {company.name}: move stock between companies with a transfer through"
+                    " a transit location",
+                    location=location.complete_name,
+                )
         return locations, company
 
     @api.model
@@ -269,8 +329,20 @@ class StockInventoryCommand(models.Model):
                     product=product.display_name,
                 )
         if product and command.quantity:
-            rounded = float_round(command.quantity, precision_rounding=uom.rounding)
-            if float_compare(rounded, 0.0, precision_rounding=uom.rounding) <= 0:
+            # In the unit given, and in the product's, where stock is kept.
+            in_product_uom = uom._compute_quantity(
+                command.quantity, product.uom_id, rounding_method="HALF-UP"
+            )
+            rounding = product.uom_id.rounding
+            if (
+                float_compare(
+                    float_round(command.quantity, precision_rounding=uom.rounding),
+                    0.0,
+                    precision_rounding=uom.rounding,
+                )
+                <= 0
+                or float_compare(in_product_uom, 0.0, precision_rounding=rounding) <= 0
+            ):
                 raise cmdlib.CommandError(
                     "bad_quantity",
                     f"{command.quantity:g} {uom.name} of {product.display_name} rounds to 0",
@@ -284,6 +356,13 @@ class StockInventoryCommand(models.Model):
         """The lot or serial of a tracked product (may be empty when the
         command receives or counts a new one); a serial is one unit."""
         lot = self.env["stock.lot"]
+        if product and product.tracking == "none" and command.lot:
+            raise cmdlib.CommandError(
+                "malformed",
+                f"{product.display_name} is not tracked by lot or serial number; no lot",
+                field="lot",
+                product=product.display_name,
+            )
         if not product or product.tracking == "none":
             return lot
         if not command.lot:
@@ -304,9 +383,10 @@ class StockInventoryCommand(models.Model):
                 product=product.display_name,
                 lot=command.lot,
             )
-        if product.tracking == "serial" and command.type != cmdlib.COUNT:
+        if product.tracking == "serial":
             quantity = uom._compute_quantity(command.quantity, product.uom_id)
-            if float_compare(quantity, 1.0, precision_rounding=product.uom_id.rounding):
+            one = float_compare(quantity, 1.0, precision_rounding=product.uom_id.rounding)
+            if one > 0 or (one < 0 and command.type != cmdlib.COUNT):
                 raise cmdlib.CommandError(
                     "bad_quantity",
                     f"serial number {command.lot} of {product.display_name} is one unit,"

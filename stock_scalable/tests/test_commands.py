@@ -77,7 +77,7 @@ class TestCommandFormat(BaseCase):
 
     def test_every_code_has_a_status(self):
         for code, (status, text) in cmdlib.ERRORS.items():
-            self.assertIn(status, (400, 401, 403, 409, 422), code)
+            self.assertIn(status, (400, 401, 403, 409, 422, 500), code)
             self.assertTrue(text)
 
 

@@ -100,7 +100,7 @@ def _as_command_error(exc):
     return cmdlib.CommandError(code, message, **extra)
 
 
-def execute(registry, uid, payloads, channel, keys=None):
+def execute(registry, uid, payloads, channel, keys=None, cr=None):
     """Post ``payloads`` (decoded JSON objects, in order) as user ``uid``.
 
     Returns one ``(HTTP status, answer)`` per payload, in order. An answer
@@ -110,86 +110,119 @@ def execute(registry, uid, payloads, channel, keys=None):
     "message", "details"}}``. ``keys``: per payload, the key given outside
     the body (the ``Idempotency-Key`` header, the AMQP ``message_id``), or
     None. ``channel``: ``"http"``, ``"amqp"`` or
-    ``"odoo"``, stored on the row."""
+    ``"odoo"``, stored on the row. ``cr``: a cursor to run on (an HTTP
+    request's, rolled back first: it has written nothing), else one of the
+    registry's. A key that comes twice in ``payloads`` is posted once; its
+    copies get the same answer (or ``idempotency_key_reused``)."""
+    if cr is not None:
+        cr.rollback()
+        return _execute(cr, uid, payloads, channel, keys)
+    with registry.cursor() as own:
+        return _execute(own, uid, payloads, channel, keys)
+
+
+def _execute(cr, uid, payloads, channel, keys):
     answers = [None] * len(payloads)
     resolved = {}
-    with registry.cursor() as cr:
-        env = api.Environment(cr, uid, {})
-        env = env(context=_user_context(env, uid))
-        Command = env["stock.inventory.command"]
-        # 1. Resolve (nothing written). A copy of a command already answered
-        # gets its stored answer at once (the common retry).
-        keys = keys or [None] * len(payloads)
-        parsed = {}
-        for index, (payload, header_key) in enumerate(zip(payloads, keys, strict=True)):
-            key = header_key or (
-                payload.get("idempotency_key") if isinstance(payload, dict) else None
-            )
-            try:
-                parsed[index] = cmdlib.parse(payload, header_key)
-            except cmdlib.CommandError as error:
-                answers[index] = _error_answer(key, error)
-        stored = _stored_answers(cr, [c.idempotency_key for c in parsed.values()], env.companies)
-        for index, command in parsed.items():
-            row = stored.get((command.idempotency_key, command.fingerprint))
-            if row:
-                answers[index] = _stored_answer(*row)
-                continue
-            try:
-                resolved[index] = Command._sscale_resolve(command)
-            except cmdlib.CommandError as error:
-                answers[index] = _error_answer(command.idempotency_key, error)
-        cr.rollback()
-        if not resolved:
-            return answers
-        # 2. Claim the keys (READ COMMITTED: a copy's row, committed while we
-        # waited on the unique index, is simply "there").
-        cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        rows = [Command._sscale_row_values(item, channel) for item in resolved.values()]
-        cr.execute(
-            SQL(
-                """INSERT INTO stock_inventory_command (%s, create_uid, write_uid,
-                                                       create_date, write_date)
-                   SELECT r.*, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC'
-                     FROM jsonb_to_recordset(%s::jsonb) AS r(%s)
-                   ON CONFLICT (company_id, idempotency_key) DO NOTHING""",
-                SQL(", ").join(SQL.identifier(c) for c in _CLAIM_COLUMNS),
-                uid,
-                uid,
-                json.dumps([{c: row[c] for c in _CLAIM_COLUMNS} for row in rows]),
-                SQL(", ").join(
-                    SQL("%s %s", SQL.identifier(c), SQL(_claim_type(Command, c)))
-                    for c in _CLAIM_COLUMNS
-                ),
-            )
+    posted = {}
+    copies = {}  # index of a copy -> index of the first of its key
+    env = api.Environment(cr, uid, {})
+    env = env(context=_user_context(env, uid))
+    Command = env["stock.inventory.command"]
+    # 1. Resolve (nothing written). A copy of a command already answered
+    # gets its stored answer at once (the common retry).
+    keys = keys or [None] * len(payloads)
+    parsed = {}
+    for index, (payload, header_key) in enumerate(zip(payloads, keys, strict=True)):
+        key = header_key or (payload.get("idempotency_key") if isinstance(payload, dict) else None)
+        try:
+            parsed[index] = cmdlib.parse(payload, header_key)
+        except cmdlib.CommandError as error:
+            answers[index] = _error_answer(key, error)
+    stored = _stored_answers(cr, [c.idempotency_key for c in parsed.values()], env.companies)
+    first_of = {}
+    for index, command in parsed.items():
+        if command.idempotency_key in first_of:
+            copies[index] = first_of[command.idempotency_key]
+            continue
+        first_of[command.idempotency_key] = index
+        row = stored.get((command.idempotency_key, command.fingerprint))
+        if row:
+            answers[index] = _stored_answer(*row)
+            continue
+        try:
+            resolved[index] = Command._sscale_resolve(command)
+        except cmdlib.CommandError as error:
+            answers[index] = _error_answer(command.idempotency_key, error)
+    cr.rollback()
+    if not resolved:
+        return _answer_copies(answers, parsed, copies)
+    # 2. Claim the keys (READ COMMITTED: a copy's row, committed while we
+    # waited on the unique index, is simply "there").
+    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    rows = [Command._sscale_row_values(item, channel) for item in resolved.values()]
+    cr.execute(
+        SQL(
+            """INSERT INTO stock_inventory_command (%s, create_uid, write_uid,
+                                                   create_date, write_date)
+               SELECT r.*, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC'
+                 FROM jsonb_to_recordset(%s::jsonb) AS r(%s)
+               ON CONFLICT (company_id, idempotency_key) DO NOTHING""",
+            SQL(", ").join(SQL.identifier(c) for c in _CLAIM_COLUMNS),
+            uid,
+            uid,
+            json.dumps([{c: row[c] for c in _CLAIM_COLUMNS} for row in rows]),
+            SQL(", ").join(
+                SQL("%s %s", SQL.identifier(c), SQL(_claim_type(Command, c)))
+                for c in _CLAIM_COLUMNS
+            ),
         )
-        cr.commit()
-        # 3. Post, replaying the transaction on a concurrency failure.
-        for attempt in range(1, MAX_TRIES + 1):
-            try:
-                posted = _post(env, resolved)
-                cr.commit()
+    )
+    cr.commit()
+    # 3. Post, replaying the transaction on a concurrency failure.
+    for attempt in range(1, MAX_TRIES + 1):
+        try:
+            posted = _post(env, resolved)
+            cr.commit()
+            break
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as exc:
+            cr.rollback()
+            env.invalidate_all()
+            if attempt == MAX_TRIES:
+                _logger.warning(
+                    "inventory commands: %s after %d tries, answered in_progress",
+                    type(exc).__name__,
+                    attempt,
+                )
+                busy = cmdlib.CommandError(
+                    "in_progress", "the stock of these products is busy; send it again"
+                )
+                posted = {
+                    i: _error_answer(item["command"].idempotency_key, busy)
+                    for i, item in resolved.items()
+                }
                 break
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as exc:
-                cr.rollback()
-                env.invalidate_all()
-                if attempt == MAX_TRIES:
-                    _logger.warning(
-                        "inventory commands: %s after %d tries, answered in_progress",
-                        type(exc).__name__,
-                        attempt,
-                    )
-                    busy = cmdlib.CommandError(
-                        "in_progress", "the stock of these products is busy; send it again"
-                    )
-                    posted = {
-                        i: _error_answer(item["command"].idempotency_key, busy)
-                        for i, item in resolved.items()
-                    }
-                    break
-                time.sleep(random.uniform(0, 0.02 * attempt))
+            time.sleep(random.uniform(0, 0.02 * attempt))
     for index, answer in posted.items():
         answers[index] = answer
+    return _answer_copies(answers, parsed, copies)
+
+
+def _answer_copies(answers, parsed, copies):
+    """A key's copies in one batch get its first's answer, or
+    ``idempotency_key_reused`` when their payload differs."""
+    for index, first in copies.items():
+        command = parsed[index]
+        if command.fingerprint == parsed[first].fingerprint:
+            answers[index] = answers[first]
+        else:
+            answers[index] = _error_answer(
+                command.idempotency_key,
+                cmdlib.CommandError(
+                    "idempotency_key_reused",
+                    f"idempotency key {command.idempotency_key} was used for another command",
+                ),
+            )
     return answers
 
 
@@ -244,7 +277,8 @@ def _post(env, resolved):
                             WHERE company_id = %s AND idempotency_key = %s FOR UPDATE""",
                         item["company"].id,
                         command.idempotency_key,
-                    )
+                    ),
+                    log_exceptions=False,
                 )
                 row = cr.fetchone()
                 cr.execute("SET LOCAL lock_timeout TO DEFAULT")
