@@ -495,6 +495,19 @@ class TestEventBus:
                 stock_flows.create_product(env, f"Bus Two {i}", 1).id for i in range(10)
             ]
         first, second = b.start("--batch-size=100"), b.start("--batch-size=100")
+
+        def both_running():
+            with committed_db.cursor() as cr:
+                cr.execute(
+                    "SELECT COUNT(*) FROM stock_event_dispatcher"
+                    " WHERE state = 'running' AND (name LIKE %s OR name LIKE %s)",
+                    [f"%:{first.pid}", f"%:{second.pid}"],
+                )
+                return cr.fetchone()[0] == 2
+
+        # Both are up before the outbox fills (on a busy machine one process
+        # can take seconds longer to start than the other needs to drain it).
+        assert _wait_until(both_running, 120)
         for _chunk in range(8):
             _fill_outbox(committed_db, product_ids, 50)
         total = len(_outbox(committed_db))

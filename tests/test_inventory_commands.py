@@ -848,3 +848,43 @@ class TestCommandsOverAmqp:
                 [f"%:{process.pid} (commands)"],
             )
             assert cr.fetchone() == ("command_consumer", "stopped")
+
+    def test_commands_of_a_product_apply_in_publishing_order(self, committed_db, command_bus):
+        """Two consumer processes (one active per queue, one standby), a
+        product with nothing on hand, and 40 receive/deliver pairs published
+        in turn: every delivery finds its receipt before it, so all 80 are
+        posted; the standby takes over when the active one stops."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        bus = command_bus()
+        first = bus.start()
+        bus.start()
+
+        def pair(n):
+            yield {
+                "idempotency_key": f"in-{n}",
+                "type": "receive",
+                "product": code,
+                "quantity": 1,
+                "location_dest": stock,
+            }
+            yield {
+                "idempotency_key": f"out-{n}",
+                "type": "deliver",
+                "product": code,
+                "quantity": 1,
+                "location": stock,
+            }
+
+        for n in range(20):
+            for command in pair(n):
+                bus.publish(command, code)
+        assert {r["status"] for r in bus.replies(40).values()} == {"done"}
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0
+        for n in range(20, 40):
+            for command in pair(n):
+                bus.publish(command, code)
+        replies = bus.replies(40, timeout=120)
+        assert len(replies) == 40 and {r["status"] for r in replies.values()} == {"done"}
+        assert _on_hand(committed_db, product_id, stock_id) == (0, 1)
+        assert _done_ledger(committed_db, product_id, stock_id) == 0
