@@ -13,7 +13,7 @@ the negative-stock guard, valuation and the outbox see it as any posting.
 import json
 import logging
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, float_compare, float_round
 
@@ -704,54 +704,52 @@ class StockInventoryCommand(models.Model):
         ``button_validate`` (the quant lock, the guard, valuation, the
         outbox). Returns ``(picking, keys)``: the internal quant keys its
         lines touched."""
+        # The done lines are written with the moves: confirming them then
+        # reserves nothing (what the command takes is already its lines), and
+        # each command keeps its own move (no merge of one product's moves).
         picking = env["stock.picking"].create(
             {
                 "picking_type_id": picking_type.id,
                 "location_id": src.id,
                 "location_dest_id": dest.id,
                 "origin": origin,
-                "move_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": product.display_name,
-                            "product_id": product.id,
-                            "product_uom": uom.id,
-                            "product_uom_qty": quantity,
-                            "location_id": src.id,
-                            "location_dest_id": dest.id,
-                        },
-                    )
-                    for product, uom, quantity, *_rest in lines
-                ],
             }
         )
-        # One move per line, as created (action_confirm would merge the moves
-        # of one product; each command keeps its own move).
-        picking._check_company()
-        picking.move_ids._action_confirm(merge=False)
-        picking.move_ids.move_line_ids.unlink()
-        env["stock.move.line"].create(
+        # Moves created on their own (a picking created with them confirms
+        # and merges them at once), each with its done line.
+        env["stock.move"].create(
             [
                 {
-                    "move_id": move.id,
                     "picking_id": picking.id,
+                    "name": product.display_name,
                     "product_id": product.id,
-                    "product_uom_id": uom.id,
-                    "quantity": quantity,
+                    "product_uom": uom.id,
+                    "product_uom_qty": quantity,
                     "location_id": src.id,
                     "location_dest_id": dest.id,
-                    "lot_id": lot.id,
-                    "package_id": src_package.id,
-                    "result_package_id": result_package.id,
                     "picked": True,
+                    "move_line_ids": [
+                        Command.create(
+                            {
+                                "picking_id": picking.id,
+                                "product_id": product.id,
+                                "product_uom_id": uom.id,
+                                "quantity": quantity,
+                                "location_id": src.id,
+                                "location_dest_id": dest.id,
+                                "lot_id": lot.id,
+                                "package_id": src_package.id,
+                                "result_package_id": result_package.id,
+                                "picked": True,
+                            }
+                        )
+                    ],
                 }
-                for move, (product, uom, quantity, lot, src_package, result_package) in zip(
-                    picking.move_ids, lines, strict=True
-                )
+                for product, uom, quantity, lot, src_package, result_package in lines
             ]
         )
+        picking._check_company()
+        picking.move_ids._action_confirm(merge=False)
         picking.move_ids.picked = True
         result = picking.with_context(skip_backorder=True, cancel_backorder=True).button_validate()
         if result is not True or picking.state != "done":
