@@ -1,0 +1,90 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""A real ``odoo-bin`` process serving one test database over HTTP."""
+
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import stacklib
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OdooServer:
+    """``odoo-bin`` serving one database over HTTP (threaded unless ``workers``,
+    no cron); ``extra_args`` go on its command line (``--db_replica_host``...)."""
+
+    def __init__(self, harness, db_name, tmp_path, workers=0, extra_args=()):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"odoo-{self.port}.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            stacklib.odoo_command()
+            + [
+                "-c",
+                harness["conf"],
+                "-d",
+                db_name,
+                f"--db-filter=^{db_name}$",
+                f"--http-port={self.port}",
+                f"--workers={workers}",
+                "--max-cron-threads=0",
+                "--log-level=warn",
+                *extra_args,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=stacklib.odoo_env(),
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/web/health", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise AssertionError(f"Odoo did not answer on {self.url}: {self.log_path.read_text()}")
+
+    def post(self, path, body, key=None, idempotency_key=None, raw=None):
+        """POST JSON; returns ``(status, decoded body)``."""
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        data = raw if raw is not None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.url}{path}", data=data, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                return exc.code, json.loads(payload)
+            except ValueError:
+                return exc.code, payload.decode(errors="replace")
+
+    def command(self, body, key, **kwargs):
+        return self.post("/api/stock/commands", body, key, **kwargs)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
