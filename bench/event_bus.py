@@ -272,7 +272,12 @@ class Receiver(threading.Thread):
         from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer  # noqa: PLC0415
 
         self.consumer = StockEventConsumer(
-            stacklib.amqp_url(), queue, exchange=exchange, prefetch=500, validate=False
+            stacklib.amqp_url(),
+            queue,
+            exchange=exchange,
+            prefetch=500,
+            validate=False,
+            queue_type="classic",  # as the bench's own declaration (figures comparable)
         )
         self.consumer.connect()
         self.arrivals = {}

@@ -98,6 +98,7 @@ class StockCommandConsume(Command):
             apply_batch,
             exchange=settings.command_exchange,
             queues=settings.command_queues,
+            queue_type=settings.command_queue_type,
             only_queues=opts.queues,
             batch_size=opts.batch_size or settings.command_batch_size,
             record_status=record_status,

@@ -8,13 +8,18 @@ Topology (declared by the consumer, idempotently):
   ``rabbitmq_consistent_hash_exchange`` plugin). Publishers use the
   product (its barcode or internal reference, always the same one) as the
   routing key: every command of a product lands in the same queue.
-* ``stock.commands.0`` ... ``stock.commands.<N-1>``: durable queues bound
-  with weight 1, each with *single active consumer*: however many consumer
-  processes subscribe, one at a time takes a queue's messages, in order;
-  the others wait as hot standbys.
-* ``stock.commands.dead``: durable queue of the commands refused or
+* ``stock.commands.0`` ... ``stock.commands.<N-1>``: quorum queues (RabbitMQ
+  replicates them over the nodes of a cluster; a queue lives on while a
+  majority of its nodes run) bound with weight 1, each with *single active
+  consumer*: however many consumer processes subscribe, one at a time
+  takes a queue's messages, in order; the others wait as hot standbys.
+* ``stock.commands.dead``: quorum queue of the commands refused or
   malformed, behind the fanout exchange ``stock.commands.dlx``; each keeps
   its body and gets ``x-error-code`` and ``x-error-message`` headers.
+
+``queue_type="classic"`` keeps classic queues (``command_queue_type`` in
+odoo.conf), for a broker whose queues were declared classic by an earlier
+version: RabbitMQ cannot change the type of an existing queue.
 
 The consumer takes what its prefetch window holds (``batch_size`` per
 queue), posts it in one database transaction (a savepoint per command:
@@ -35,7 +40,8 @@ import pika.exceptions
 import psycopg2
 import psycopg2.pool
 
-from .config import mask_url
+from . import broker
+from .config import mask_urls
 from .dispatcher import Backoff
 
 _logger = logging.getLogger(__name__)
@@ -75,11 +81,14 @@ def queue_names(exchange, count):
     return [f"{exchange}.{index}" for index in range(count)]
 
 
-def declare_topology(channel, exchange=EXCHANGE, queues=8):
+def declare_topology(channel, exchange=EXCHANGE, queues=8, queue_type="quorum"):
     """Declare the exchange, the ``queues`` per-product queues and the dead
-    letters on ``channel`` (a pika blocking channel). Raises
-    :class:`TopologyError` when the consistent-hash exchange type is
-    unknown to the broker."""
+    letters on ``channel`` (a pika blocking channel); ``queue_type`` is
+    ``"quorum"`` or ``"classic"``. Returns the dead-letter exchange's name.
+    Raises :class:`TopologyError` when the consistent-hash exchange type is
+    unknown to the broker, or when a queue exists with another type or
+    other arguments (the broker closes the channel then: a new one is
+    needed)."""
     try:
         channel.exchange_declare(exchange, exchange_type="x-consistent-hash", durable=True)
     except pika.exceptions.ChannelClosedByBroker as exc:
@@ -88,13 +97,29 @@ def declare_topology(channel, exchange=EXCHANGE, queues=8):
             f" enable RabbitMQ's plugin: rabbitmq-plugins enable {PLUGIN}"
         ) from None
     dlx, dead = f"{exchange}.dlx", f"{exchange}.dead"
+    typed = {"x-queue-type": queue_type}
     channel.exchange_declare(dlx, exchange_type="fanout", durable=True)
-    channel.queue_declare(dead, durable=True)
+    _declare_queue(channel, dead, typed)
     channel.queue_bind(dead, dlx)
     for name in queue_names(exchange, queues):
-        channel.queue_declare(name, durable=True, arguments={"x-single-active-consumer": True})
+        _declare_queue(channel, name, dict(typed, **{"x-single-active-consumer": True}))
         channel.queue_bind(name, exchange, routing_key="1")
     return dlx
+
+
+def _declare_queue(channel, name, arguments):
+    try:
+        channel.queue_declare(name, durable=True, arguments=arguments)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 406:  # PRECONDITION_FAILED: inequivalent arguments
+            raise
+        raise TopologyError(
+            f"queue {name!r} exists with other arguments than {arguments} ({exc.reply_text})."
+            " RabbitMQ cannot change a queue's type: drain it (let the consumer empty it with"
+            f" the publishers stopped), delete it (rabbitmqctl delete_queue {name}) and start"
+            " the consumer again to declare it anew, or set command_queue_type = classic"
+            " in odoo.conf to keep classic queues"
+        ) from None
 
 
 class CommandConsumer:
@@ -114,6 +139,7 @@ class CommandConsumer:
         *,
         exchange=EXCHANGE,
         queues=8,
+        queue_type="quorum",
         only_queues=None,
         batch_size=100,
         batch_wait=0.05,
@@ -125,6 +151,7 @@ class CommandConsumer:
         self.apply_batch = apply_batch
         self.exchange = exchange
         self.queue_count = queues
+        self.queue_type = queue_type
         self.only_queues = only_queues
         self.batch_size = batch_size
         self.batch_wait = batch_wait
@@ -146,13 +173,16 @@ class CommandConsumer:
     # -- connection ---------------------------------------------------------
 
     def connect(self):
-        params = pika.URLParameters(self.amqp_url)
-        params.connection_attempts = 1
-        self._connection = pika.BlockingConnection(params)
+        """Connect to the first node of ``amqp_url`` that answers (pika tries
+        the URLs in order), declare the topology and subscribe."""
+        configs = broker.parameters(self.amqp_url, name=f"stock_command_consume {self.name}")
+        for params in configs:
+            params.connection_attempts = 1
+        self._connection = pika.BlockingConnection(configs)
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
         self.dead_letter_exchange = declare_topology(
-            self._channel, self.exchange, self.queue_count
+            self._channel, self.exchange, self.queue_count, self.queue_type
         )
         self._channel.basic_qos(prefetch_count=self.batch_size)
         names = queue_names(self.exchange, self.queue_count)
@@ -162,10 +192,10 @@ class CommandConsumer:
             self._channel.basic_consume(queue, self._on_message)
         self._pending = []
         _logger.info(
-            "stock_command_consume: consuming %d queue(s) of %s on %s",
+            "stock_command_consume: consuming %d queue(s) of %s at %s",
             len(names),
             self.exchange,
-            mask_url(self.amqp_url),
+            broker.connected_endpoint(self._connection),
         )
 
     def close(self):
@@ -218,7 +248,7 @@ class CommandConsumer:
                 delay = backoff.next()
                 _logger.warning(
                     "stock_command_consume: broker %s unavailable (%s); again in %.0f s",
-                    mask_url(self.amqp_url),
+                    mask_urls(self.amqp_url),
                     reason,
                     delay,
                 )

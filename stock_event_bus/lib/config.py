@@ -7,16 +7,20 @@ Precedence, as OCA queue_job's runner does it: environment variable, then the
 """
 
 import dataclasses
+import re
 import urllib.parse
 
 SECTION = "stock_event_bus"
 ENV_AMQP_URL = "STOCK_EVENT_BUS_AMQP_URL"
+QUEUE_TYPES = ("quorum", "classic")
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Resolved event-bus settings. ``amqp_url`` is empty when no broker is
-    configured: postings still work and events wait in the outbox."""
+    configured: postings still work and events wait in the outbox. It may
+    list several URLs, separated by commas or spaces: the nodes of a
+    RabbitMQ cluster, tried in that order at each (re)connection."""
 
     amqp_url: str = ""
     exchange: str = "stock.events"
@@ -26,15 +30,21 @@ class Settings:
     command_queues: int = 8
     command_batch_size: int = 100
     command_user: str = "admin"
+    command_queue_type: str = "quorum"
 
     @property
     def broker_configured(self):
         return bool(self.amqp_url)
 
     @property
+    def amqp_urls(self):
+        """The broker URLs, in the order they are tried (a tuple)."""
+        return tuple(split_urls(self.amqp_url))
+
+    @property
     def safe_amqp_url(self):
-        """The URL with its password masked, for logs and screens."""
-        return mask_url(self.amqp_url)
+        """The URL(s) with the passwords masked, for logs and screens."""
+        return mask_urls(self.amqp_url)
 
 
 def _positive_int(name, value):
@@ -55,13 +65,19 @@ def resolve(section=None, environ=None):
     environ = environ or {}
     defaults = Settings()
     amqp_url = (environ.get(ENV_AMQP_URL) or section.get("amqp_url") or "").strip()
-    if amqp_url:
-        scheme = urllib.parse.urlsplit(amqp_url).scheme
+    for url in split_urls(amqp_url):
+        scheme = urllib.parse.urlsplit(url).scheme
         if scheme not in ("amqp", "amqps"):
             raise ValueError(
                 f"[{SECTION}] amqp_url must start with amqp:// or amqps://, "
-                f"not {mask_url(amqp_url)!r}"
+                f"not {mask_url(url)!r}"
             )
+    queue_type = (section.get("command_queue_type") or defaults.command_queue_type).strip()
+    if queue_type not in QUEUE_TYPES:
+        raise ValueError(
+            f"[{SECTION}] command_queue_type must be one of {', '.join(QUEUE_TYPES)},"
+            f" not {queue_type!r}"
+        )
     return Settings(
         amqp_url=amqp_url,
         exchange=(section.get("exchange") or defaults.exchange).strip(),
@@ -77,7 +93,26 @@ def resolve(section=None, environ=None):
             "command_batch_size", section.get("command_batch_size", defaults.command_batch_size)
         ),
         command_user=(section.get("command_user") or defaults.command_user).strip(),
+        command_queue_type=queue_type,
     )
+
+
+def split_urls(value):
+    """The URLs of an ``amqp_url`` value: one URL, or several separated by
+    commas and/or whitespace (a URL itself holds neither once encoded).
+
+    >>> split_urls("amqp://a:5672/%2F, amqp://b:5672/%2F")
+    ['amqp://a:5672/%2F', 'amqp://b:5672/%2F']
+    >>> split_urls("")
+    []
+    """
+    return [url for url in re.split(r"[\s,]+", value or "") if url]
+
+
+def mask_urls(value):
+    """``value`` (one URL or several) with every password masked, the URLs
+    separated by ", "."""
+    return ", ".join(mask_url(url) for url in split_urls(value))
 
 
 def mask_url(url):

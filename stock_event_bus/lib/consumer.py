@@ -10,7 +10,8 @@ and jsonschema for validation), no Odoo: copy the addon's ``lib/`` folder
         print(event["event_type"], event["product_id"], event["quantity"])
 
     consumer = StockEventConsumer(
-        "amqp://guest:guest@localhost:5672/%2F", queue="shop.stock",
+        "amqp://guest:guest@localhost:5672/%2F", queue="shop.stock",  # or a list
+        # of cluster nodes: "amqp://...@rabbit1/%2F, amqp://...@rabbit2/%2F"
         binding_keys=["stock.1.*.sale", "stock.1.*.receipt"],
     )
     consumer.run(apply)  # manual acks, prefetch, dedup by event_id, DLX
@@ -29,10 +30,11 @@ survive restarts.
 import collections
 import json
 import logging
+import time
 
 import pika
 
-from . import events
+from . import broker, events
 
 _logger = logging.getLogger(__name__)
 
@@ -70,8 +72,10 @@ class StockEventConsumer:
         seen=None,
         dedup_size=100_000,
         validate=True,
+        queue_type="quorum",
     ):
         self.amqp_url = amqp_url
+        self.queue_type = queue_type
         self.queue = queue
         self.exchange = exchange
         self.binding_keys = list(binding_keys)
@@ -85,14 +89,18 @@ class StockEventConsumer:
         self._channel = None
 
     def connect(self):
-        """Connect and declare: the durable topic exchange, the durable queue
-        bound to it, the dead-letter exchange and its queue."""
-        self._connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        """Connect to the first node of ``amqp_url`` that answers (one URL,
+        or the nodes of a cluster separated by commas) and declare: the
+        durable topic exchange, the queue bound to it, the dead-letter
+        exchange and its queue. The queues are quorum queues (replicated
+        over the cluster's nodes) unless ``queue_type="classic"``."""
+        self._connection = pika.BlockingConnection(broker.parameters(self.amqp_url))
         channel = self._connection.channel()
         channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
-        channel.queue_declare(self.queue, durable=True)
-        channel.queue_declare(self.dead_letter_queue, durable=True)
+        typed = {"x-queue-type": self.queue_type}
+        channel.queue_declare(self.queue, durable=True, arguments=typed)
+        channel.queue_declare(self.dead_letter_queue, durable=True, arguments=typed)
         channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
         for key in self.binding_keys:
             channel.queue_bind(self.queue, self.exchange, routing_key=key)
@@ -165,9 +173,29 @@ class StockEventConsumer:
         )
         self.stats["dead_lettered"] += 1
 
-    def run(self, handler, *, max_messages=None, inactivity_timeout=None):
+    def run(self, handler, *, max_messages=None, inactivity_timeout=None, reconnect_delay=2.0):
         """Consume until ``max_messages`` were processed, or no message came
-        for ``inactivity_timeout`` seconds (None: forever)."""
+        for ``inactivity_timeout`` seconds (None: forever). When the
+        connection is lost (the node stopped, the network failed), it
+        connects again, to the next node of ``amqp_url`` that answers, after
+        ``reconnect_delay`` seconds; the messages not yet acked are
+        redelivered and deduplicated by ``event_id``."""
+        processed = 0
+        while True:
+            try:
+                processed += self._consume(handler, max_messages, processed, inactivity_timeout)
+                return processed
+            except pika.exceptions.AMQPConnectionError as exc:
+                processed += getattr(exc, "processed", 0)
+                _logger.warning(
+                    "stock event consumer: connection to the broker lost (%s); again in %.0f s",
+                    type(exc).__name__,
+                    reconnect_delay,
+                )
+                self.close()
+                time.sleep(reconnect_delay)
+
+    def _consume(self, handler, max_messages, done, inactivity_timeout):
         channel = self._channel or self.connect()
         processed = 0
         try:
@@ -178,8 +206,11 @@ class StockEventConsumer:
                     break
                 self.handle(channel, method, properties, body, handler)
                 processed += 1
-                if max_messages is not None and processed >= max_messages:
+                if max_messages is not None and done + processed >= max_messages:
                     break
+        except pika.exceptions.AMQPConnectionError as exc:
+            exc.processed = processed  # what was handled before the loss counts
+            raise
         finally:
             if channel.is_open:
                 channel.cancel()

@@ -65,7 +65,9 @@ class Dispatcher:
         self.batch_size = batch_size or settings.batch_size
         self.poll_interval = poll_interval
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.publisher = publisher or Publisher(settings.amqp_url, settings.exchange)
+        self.publisher = publisher or Publisher(
+            settings.amqp_url, settings.exchange, name=f"stock_event_dispatch {self.name}"
+        )
         self.sent_total = 0
         self.last_error = None
         self._db = None
@@ -320,13 +322,16 @@ class Dispatcher:
                             # The broker closed an idle connection (a restart,
                             # a heartbeat missed while the machine was busy).
                             _logger.warning(
-                                "stock_event_dispatch %s: reconnected to the broker (%s)",
+                                "stock_event_dispatch %s: reconnected to the broker at %s (%s)",
                                 self.name,
+                                self.publisher.endpoint,
                                 lost,
                             )
                         else:
                             _logger.info(
-                                "stock_event_dispatch %s: connected to the broker", self.name
+                                "stock_event_dispatch %s: connected to the broker at %s",
+                                self.name,
+                                self.publisher.endpoint,
                             )
                     self._ensure_db()
                     claimed, published, _failed, deferred = self.dispatch_batch()

@@ -12,9 +12,11 @@ import logging
 
 import pika
 import pika.exceptions
+from pika.adapters.select_connection import IOLoop
 from pika.adapters.utils import connection_workflow
 
-from .config import mask_url
+from . import broker
+from .config import mask_urls
 
 _logger = logging.getLogger(__name__)
 
@@ -25,12 +27,20 @@ class BrokerError(Exception):
 
 
 class Publisher:
-    def __init__(self, amqp_url, exchange, *, timeout=30.0, app_id="odoo.stock_event_bus"):
+    """``amqp_url``: one URL or several (the nodes of a cluster, separated by
+    commas or spaces), tried in order at each connection; ``name`` is the
+    connection name the broker shows."""
+
+    def __init__(
+        self, amqp_url, exchange, *, timeout=30.0, app_id="odoo.stock_event_bus", name=None
+    ):
         self.amqp_url = amqp_url
         self.exchange = exchange
         self.timeout = timeout
         self.app_id = app_id
+        self.name = name
         self._connection = None
+        self._ioloop = None
         self._channel = None
         self._error = None
         self._ready = False
@@ -47,53 +57,59 @@ class Publisher:
         return bool(self._ready and self._connection and self._connection.is_open)
 
     @property
+    def endpoint(self):
+        """``host:port/vhost`` of the node connected to, or None."""
+        return broker.endpoint(self._connection.params) if self.connected else None
+
+    @property
     def last_error(self):
         """Why the last connection failed or was closed (a message), or None."""
         return str(self._error) if self._error is not None else None
 
     def connect(self):
-        """Open the connection and a confirm-mode channel, declare the
-        durable topic exchange. Raises :class:`BrokerError`."""
+        """Open the connection (the first URL of ``amqp_url`` that answers,
+        in order: pika's connection workflow) and a confirm-mode channel,
+        declare the durable topic exchange. Raises :class:`BrokerError`."""
         self.close()
         self._error = None
         self._ready = False
         self._next_tag = 0
         try:
-            params = pika.URLParameters(self.amqp_url)
-        except Exception as exc:  # noqa: BLE001 - any parse error is a bad URL
-            raise BrokerError(f"bad AMQP URL {mask_url(self.amqp_url)}: {exc}") from None
-        params.socket_timeout = min(params.socket_timeout or self.timeout, self.timeout)
-        params.blocked_connection_timeout = self.timeout
-        self._connection = pika.SelectConnection(
-            params,
-            on_open_callback=self._on_connection_open,
-            on_open_error_callback=self._on_connection_error,
-            on_close_callback=self._on_connection_closed,
+            configs = broker.parameters(self.amqp_url, name=self.name, timeout=self.timeout)
+        except ValueError as exc:
+            raise BrokerError(str(exc)) from None
+        self._ioloop = IOLoop()
+        pika.SelectConnection.create_connection(
+            configs, self._on_connection_done, custom_ioloop=self._ioloop
         )
         self._run_until(lambda: self._ready, "connecting")
 
     def close(self):
         connection, self._connection = self._connection, None
+        ioloop, self._ioloop = self._ioloop, None
         self._ready = False
-        if connection is None:
-            return
         try:
-            if connection.is_open:
+            if connection is not None and connection.is_open:
                 connection.close()
-                connection.ioloop.call_later(self.timeout, connection.ioloop.stop)
-                connection.ioloop.start()
+                ioloop.call_later(self.timeout, ioloop.stop)
+                ioloop.start()
         except Exception:  # noqa: BLE001 - closing a dead connection
             _logger.debug("closing the AMQP connection failed", exc_info=True)
+        if ioloop is not None:
+            # Also drops the sockets of a connection attempt still under way.
+            ioloop.close()
 
     def _describe(self, exc):
-        return f"broker {mask_url(self.amqp_url)}: {describe_error(exc)}"
+        return f"broker {mask_urls(self.amqp_url)}: {describe_error(exc)}"
 
-    def _on_connection_open(self, connection):
-        connection.channel(on_open_callback=self._on_channel_open)
-
-    def _on_connection_error(self, connection, exc):
-        self._error = BrokerError(self._describe(exc))
-        connection.ioloop.stop()
+    def _on_connection_done(self, result):
+        if isinstance(result, Exception):
+            self._error = BrokerError(self._describe(result))
+            self._ioloop.stop()
+            return
+        self._connection = result
+        result.add_on_close_callback(self._on_connection_closed)
+        result.channel(on_open_callback=self._on_channel_open)
 
     def _on_connection_closed(self, connection, exc):
         self._ready = False
@@ -213,31 +229,32 @@ class Publisher:
     # -- I/O loop ---------------------------------------------------------
 
     def _stop(self):
-        if self._connection is not None:
-            self._connection.ioloop.stop()
+        if self._ioloop is not None:
+            self._ioloop.stop()
 
     def _run_until(self, done, what):
-        connection = self._connection
+        ioloop = self._ioloop
         expired = []
 
         def expire():
             expired.append(True)
-            connection.ioloop.stop()
+            ioloop.stop()
 
-        timer = connection.ioloop.call_later(self.timeout, expire)
+        timer = ioloop.call_later(self.timeout, expire)
         try:
             while not done() and self._error is None and not expired:
-                connection.ioloop.start()
+                ioloop.start()
         finally:
-            connection.ioloop.remove_timeout(timer)
+            ioloop.remove_timeout(timer)
         if self._error is None and not done():
             self._error = BrokerError(
-                f"broker {mask_url(self.amqp_url)}: no answer after {self.timeout:g} s ({what})"
+                f"broker {mask_urls(self.amqp_url)}: no answer after {self.timeout:g} s ({what})"
             )
         if self._error is not None:
             error = self._error
             self._ready = False
-            if connection.is_open:
+            connection = self._connection
+            if connection is not None and connection.is_open:
                 try:
                     connection.close()
                 except Exception:  # noqa: BLE001

@@ -39,3 +39,25 @@ class TestConfig(BaseCase):
         with self.assertRaisesRegex(ValueError, r"amqp:// or amqps://") as err:
             config.resolve({"amqp_url": "http://u:topsecret@host"}, {})
         self.assertNotIn("topsecret", str(err.exception))
+
+    def test_cluster_urls_and_queue_type(self):
+        """Several URLs (a cluster's nodes) are kept in order and masked
+        one by one; the command queues are quorum queues unless set."""
+        settings = config.resolve(
+            {"amqp_url": "amqp://u:pw1@rabbit1:5672/%2F,\n amqp://u:pw2@rabbit2:5672/%2F"}, {}
+        )
+        self.assertEqual(
+            settings.amqp_urls, ("amqp://u:pw1@rabbit1:5672/%2F", "amqp://u:pw2@rabbit2:5672/%2F")
+        )
+        self.assertEqual(
+            settings.safe_amqp_url, "amqp://u:***@rabbit1:5672/%2F, amqp://u:***@rabbit2:5672/%2F"
+        )
+        self.assertEqual(settings.command_queue_type, "quorum")
+        self.assertEqual(
+            config.resolve({"command_queue_type": "classic"}, {}).command_queue_type, "classic"
+        )
+        with self.assertRaisesRegex(ValueError, r"command_queue_type must be one of"):
+            config.resolve({"command_queue_type": "stream"}, {})
+        with self.assertRaisesRegex(ValueError, r"amqp:// or amqps://") as err:
+            config.resolve({"amqp_url": "amqp://u:a@h1/%2F, http://u:topsecret@h2"}, {})
+        self.assertNotIn("topsecret", str(err.exception))
