@@ -16,6 +16,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -154,6 +155,20 @@ class RabbitCluster:
     def stop_node(self, index):
         """Stop node ``index`` (the whole Erlang node, as ``systemctl stop``)."""
         self.ctl(index, "stop")
+
+    def kill_node(self, index):
+        """Kill node ``index`` with SIGKILL (a crash: no connection is closed
+        cleanly, nothing is flushed), and wait until it is gone."""
+        pid = int((self.base / f"node{index}" / "pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.names[index]} (pid {pid}) did not die")
 
     def close(self):
         for index in range(self.size):

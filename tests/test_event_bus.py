@@ -606,6 +606,34 @@ class TestEventBus:
         (row,) = _outbox(committed_db)[-1:]
         assert row[2] == "failed" and "unroutable" in row[8] and b.exchange in row[8]
 
+    def test_nacked_events_stay_pending_and_go_out_later(self, committed_db, bus, amqp_channel):
+        """An event the broker does not take (basic.nack: here a full queue
+        with reject-publish; in a cluster, a quorum queue electing a new
+        leader) is not failed: it stays pending and goes out once the broker
+        takes it again, without an admin's Retry."""
+        b = bus()
+        b.consumer._channel.queue_unbind(b.queue, b.exchange, "stock.#")
+        full = amqp_channel.declare_queue(**{"x-max-length": 1, "x-overflow": "reject-publish"})
+        amqp_channel.channel.queue_bind(full, b.exchange, "stock.#")
+        with committed_db.env() as env:
+            for n in range(3):
+                stock_flows.create_product(env, f"Bus Full {n}", 1)
+        dispatcher = b.start()
+        assert _wait_until(
+            lambda: [r[2] for r in _outbox(committed_db)] == ["sent", "pending", "pending"]
+            and "did not take 2 event(s)" in dispatcher.log_path.read_text(),
+            timeout=60,
+        ), (_outbox(committed_db), dispatcher.log_path.read_text()[-3000:])
+        pending = [r for r in _outbox(committed_db) if r[2] == "pending"]
+        assert all("basic.nack" in r[8] for r in pending), pending
+        # The queue has room again: the next rounds publish the two.
+        amqp_channel.channel.queue_purge(full)
+        amqp_channel.channel.queue_unbind(full, b.exchange, "stock.#")
+        b.consumer._channel.queue_bind(b.queue, b.exchange, "stock.#")
+        assert _wait_until(lambda: {r[2] for r in _outbox(committed_db)} == {"sent"}, timeout=90)
+        assert dispatcher.poll() is None
+        assert {e["event_id"] for e in b.receive(2)} == {r[1] for r in pending}
+
     def test_consumer_dead_letters_poison_messages(self, bus, amqp_channel):
         """Malformed JSON, a schema violation and a handler's refusal go to
         the dead-letter exchange with their reason; good events are handled."""

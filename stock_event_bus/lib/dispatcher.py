@@ -27,7 +27,7 @@ import psycopg2
 from psycopg2 import sql
 
 from . import events
-from .publisher import BrokerError, Publisher
+from .publisher import NACKED, BrokerError, Publisher
 
 _logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Dispatcher:
             settings.amqp_url, settings.exchange, name=f"stock_event_dispatch {self.name}"
         )
         self.sent_total = 0
+        self.nacked = 0  # events of the last batch the broker did not take
         self.last_error = None
         self._db = None
         self._listen = None
@@ -214,7 +215,30 @@ class Dispatcher:
                     )
                 results = self.publisher.publish(messages) if messages else {}
                 sent = [key for key, reason in results.items() if reason is None]
-                failures.update({key: reason for key, reason in results.items() if reason})
+                nacked = [key for key, reason in results.items() if reason == NACKED]
+                failures.update(
+                    {
+                        key: reason
+                        for key, reason in results.items()
+                        if reason not in (None, NACKED)
+                    }
+                )
+                if nacked:
+                    # Still pending: the next rounds publish them again.
+                    cr.execute(
+                        """
+                        UPDATE stock_event_outbox
+                           SET attempts = attempts + 1, last_error = %s
+                         WHERE id = ANY(%s)
+                        """,
+                        [NACKED, nacked],
+                    )
+                    _logger.warning(
+                        "stock_event_dispatch %s: the broker did not take %d event(s)"
+                        " (basic.nack); publishing them again",
+                        self.name,
+                        len(nacked),
+                    )
                 if sent:
                     cr.execute(
                         """
@@ -240,6 +264,7 @@ class Dispatcher:
                 self.sent_total += len(sent)
                 self._record_status("running", cr=cr)
             conn.commit()
+            self.nacked = len(nacked)
             return len(rows), len(sent), len(failures), deferred
         except BaseException:
             if not conn.closed:
@@ -335,6 +360,12 @@ class Dispatcher:
                             )
                     self._ensure_db()
                     claimed, published, _failed, deferred = self.dispatch_batch()
+                    if self.nacked:
+                        # The broker cannot take messages now (a quorum queue
+                        # between two leaders): wait, then publish them again.
+                        self.last_error = NACKED
+                        self._wait(backoff.next(), notify=False)
+                        continue
                     backoff.reset()
                     self.last_error = None
                 except BrokerError as exc:

@@ -21,6 +21,12 @@ from .config import mask_urls
 _logger = logging.getLogger(__name__)
 
 
+# The broker could not take the message now (basic.nack): a quorum queue
+# electing a new leader after its node was lost, a queue over its length
+# limit with reject-publish. Transient: publish it again later.
+NACKED = "the broker did not take the message (basic.nack); it is published again later"
+
+
 class BrokerError(Exception):
     """The broker cannot be reached or refused us; the message says which
     broker (password masked) and why."""
@@ -148,8 +154,10 @@ class Publisher:
         """Publish ``messages`` — ``(key, routing_key, body bytes,
         properties dict)`` — and wait for the broker's answer to each.
         Returns ``{key: None}`` for confirmed messages and ``{key: reason}``
-        for refused or unroutable ones. Raises :class:`BrokerError` when the
-        connection fails (then no message of the batch counts as sent)."""
+        for the others: :data:`NACKED` for those the broker did not take
+        (publish them again later), another reason for unroutable ones.
+        Raises :class:`BrokerError` when the connection fails (then no
+        message of the batch counts as sent)."""
         if not self.connected:
             self.connect()
         self._pending.clear()
@@ -187,7 +195,7 @@ class Publisher:
                 continue
             key, message_id, _rk = entry
             if not acked:
-                self._results[key] = "the broker refused the message (basic.nack)"
+                self._results[key] = NACKED
             else:
                 self._results[key] = self._returned.pop(message_id, None)
         if not self._pending:
