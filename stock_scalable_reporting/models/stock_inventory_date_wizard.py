@@ -21,7 +21,7 @@ class StockInventoryDateWizard(models.TransientModel):
             "stock_scalable_reporting.action_stock_inventory_date_report"
         )
         day = fields.Date.to_string(self.date)
-        title = _("Inventory at %s", day)
+        title = self.env["stock.report.refresh"]._report_title(_("Inventory at %s", day))
         action.update(
             {
                 "name": title,

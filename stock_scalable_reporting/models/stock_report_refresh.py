@@ -1,11 +1,17 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import contextlib
+import datetime
 import logging
 import time
 
-from odoo import _, api, fields, models
-from odoo.tools import SQL
+import psycopg2
+import pytz
 
-from ..tools import ledger, matview
+from odoo import _, api, fields, models
+from odoo.tools import SQL, config
+from odoo.tools.misc import get_lang
+
+from ..tools import ledger, matview, replica
 
 _logger = logging.getLogger(__name__)
 
@@ -202,5 +208,68 @@ class StockReportRefresh(models.Model):
         """The report's window action. Its title is the report's name alone:
         the reports are exact at read time (the views plus what was posted
         since their refresh), so how fresh the views are is an admin's
-        concern (Report Refreshes), not the reader's."""
-        return self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        concern (Report Refreshes), not the reader's. With one exception:
+        when Odoo reads reports from a replica (``db_replica_host``) that
+        lags by more than a second, the title says as of when the figures
+        are exact ("Stock Movements (as of 10:42:07)")."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        title = self._report_title(action["name"])
+        if title != action["name"]:
+            action.update({"name": title, "display_name": title})
+        return action
+
+    @api.model
+    def _report_title(self, title):
+        """``title``, with "(as of <time>)" when the reports are read from a
+        lagging replica (see tools/replica.py)."""
+        as_of = self._replica_as_of()
+        if as_of is None:
+            return title
+        tz = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+        local = as_of.astimezone(tz)
+        lang = get_lang(self.env)
+        label = replica.as_of_label(
+            local.replace(tzinfo=None),
+            datetime.datetime.now(tz).date(),
+            lang.date_format,
+            lang.time_format,
+        )
+        return _("%(report)s (as of %(time)s)", report=title, time=label)
+
+    @api.model
+    def _replica_as_of(self):
+        """When the replica that serves reads is behind by more than a second:
+        the (aware) time of its last replayed commit, which its figures are
+        exact as of. None without a replica, when it keeps up, or when Odoo
+        reads from the primary (no replica configured, or it fell back after
+        failing to connect to it). Waits up to half a second for a replica
+        that is just behind."""
+        registry = self.env.registry
+        if (
+            config["db_replica_host"] is False
+            or registry.test_cr is not None
+            or registry._db_readonly is None
+        ):
+            return None
+        cr = self.env.cr
+        cr.execute(replica.PRIMARY_POSITION)
+        in_recovery, position = cr.fetchone()
+        if in_recovery:
+            return None
+        deadline = time.monotonic() + 0.5
+        try:
+            with contextlib.closing(registry.cursor(readonly=True)) as replica_cr:
+                while True:
+                    replica_cr.execute(replica.REPLICA_POSITION, [position])
+                    on_standby, caught_up, replayed_at = replica_cr.fetchone()
+                    if not on_standby or caught_up or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+        except psycopg2.Error as exc:
+            _logger.warning("stock_scalable_reporting: cannot read the replica's lag: %s", exc)
+            return None
+        cr.execute("SELECT clock_timestamp()")
+        now = cr.fetchone()[0]
+        return replica.stale_as_of(
+            on_standby, caught_up, replayed_at and replica.utc(replayed_at), replica.utc(now)
+        )
