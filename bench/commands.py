@@ -578,6 +578,7 @@ def start_server(conf, dbname, workers, logdir):
                 # new connection to "postgres", 5-10 ms here).
                 f"--http-port={port}",
                 f"--workers={workers}",
+                f"--gevent-port={_free_port()}",
                 "--max-cron-threads=0",
                 "--log-level=warn",
             ],

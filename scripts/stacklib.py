@@ -166,10 +166,12 @@ def declare_demo_queue(exchange="stock.events", queue=DEMO_QUEUE):
 
 
 def odoo_command():
-    """The command that runs Odoo: $ODOO_BIN if set, else this Python's odoo."""
+    """The command that runs Odoo: $ODOO_BIN if set, else this Python's odoo
+    through scripts/odoo-run (not ``-m odoo``: with ``--workers`` Odoo starts
+    its websocket process from ``sys.argv[0]``, which must be a script)."""
     if os.environ.get("ODOO_BIN"):
         return [os.environ["ODOO_BIN"]]
-    return [sys.executable, "-m", "odoo"]
+    return [sys.executable, str(Path(__file__).resolve().parent / "odoo-run")]
 
 
 def dispatch_command(conf, database, *args, command="stock_event_dispatch"):

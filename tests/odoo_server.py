@@ -24,6 +24,7 @@ class OdooServer:
 
     def __init__(self, harness, db_name, tmp_path, workers=0, extra_args=()):
         self.port = _free_port()
+        self.gevent_port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"odoo-{self.port}.log"
         self._log = self.log_path.open("w")
@@ -37,6 +38,8 @@ class OdooServer:
                 f"--db-filter=^{db_name}$",
                 f"--http-port={self.port}",
                 f"--workers={workers}",
+                # Prefork starts a websocket process on its own port.
+                f"--gevent-port={self.gevent_port}",
                 "--max-cron-threads=0",
                 "--log-level=warn",
                 *extra_args,

@@ -118,6 +118,27 @@ def _deliver(code, qty, location, key=None):
 
 @tagged("-at_install", "post_install", "sscale_committed")
 class TestCommandsOverHttp:
+    def test_prefork_server_keeps_its_websocket_process(self, committed_db, odoo_server):
+        """With ``--workers`` Odoo starts its websocket (gevent) process from
+        the script it was started with: scripts/odoo-run starts it for good
+        (``python -m odoo`` would make it die and restart many times a
+        second, eating a core under every benchmark)."""
+        server = odoo_server(workers=2)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{server.gevent_port}/web/health"
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError(server.log_path.read_text()[-3000:])
+        time.sleep(3)
+        log = server.log_path.read_text()
+        assert "Traceback" not in log, log[-3000:]
+
     def test_twenty_copies_at_once_post_once(self, committed_db, odoo_server):
         """The same command sent 20 times at once: one posting, 20 identical
         answers."""

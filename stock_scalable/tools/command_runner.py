@@ -188,6 +188,12 @@ def _execute(cr, uid, payloads, channel, keys):
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as exc:
             cr.rollback()
             env.invalidate_all()
+            # As Odoo's own replay logs it (odoo.service.model.retrying).
+            _logger.info(
+                "inventory commands: %s, %d tries left, replaying the batch",
+                type(exc).__name__,
+                MAX_TRIES - attempt,
+            )
             if attempt == MAX_TRIES:
                 _logger.warning(
                     "inventory commands: %s after %d tries, answered in_progress",
