@@ -29,7 +29,6 @@ import stacklib
 from rabbit_cluster import RabbitCluster
 from stock_flows import create_product, main_warehouse, receive
 
-from odoo.addons.stock_event_bus.lib.command_consumer import TopologyError, declare_topology
 from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer
 
 pytestmark = [pytest.mark.committed, pytest.mark.slow]
@@ -376,32 +375,3 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
                     process.kill()
         receiver.stop()
         # The cluster (and its queues) is removed with its directory.
-
-
-def test_classic_queue_of_an_earlier_version_is_named(amqp_channel):
-    """A command queue declared classic by an earlier version cannot become
-    a quorum queue in place: the consumer stops with the queue's name and
-    the two ways out; ``command_queue_type = classic`` keeps it working."""
-    exchange = f"sscale.test.commands.{uuid.uuid4().hex[:8]}"
-    channel = amqp_channel.channel
-    # The queues as version 18.0.1.1.0 declared them: classic.
-    channel.queue_declare(f"{exchange}.dead", durable=True)
-    for index in range(2):
-        channel.queue_declare(
-            f"{exchange}.{index}", durable=True, arguments={"x-single-active-consumer": True}
-        )
-    try:
-        with pytest.raises(TopologyError) as err:
-            declare_topology(channel, exchange, queues=2)
-        message = str(err.value)
-        assert f"'{exchange}.dead'" in message
-        assert f"rabbitmqctl delete_queue {exchange}.dead" in message
-        assert "command_queue_type = classic" in message
-        channel = amqp_channel.connection.channel()  # the broker closed the other
-        declare_topology(channel, exchange, queues=2, queue_type="classic")
-    finally:
-        channel = amqp_channel.connection.channel()
-        for name in (f"{exchange}.0", f"{exchange}.1", f"{exchange}.dead"):
-            channel.queue_delete(name)
-        for name in (exchange, f"{exchange}.dlx"):
-            channel.exchange_delete(name)

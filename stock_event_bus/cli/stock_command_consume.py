@@ -60,6 +60,13 @@ class StockCommandConsume(Command):
         parser.add_argument("--log-level", default="info", help="Odoo log level (default: info)")
         opts, odoo_args = parser.parse_known_args(cmdargs)
         settings, dbname = StockEventDispatch.setup_odoo(opts, odoo_args, "stock_command_consume")
+        outside = sorted(set(opts.queues or ()) - set(range(settings.command_queues)))
+        if outside:
+            sys.exit(
+                f"stock_command_consume: --queues names {outside}, but there are"
+                f" {settings.command_queues} queues (0-{settings.command_queues - 1}):"
+                f" command_queues in the [{bus_config.SECTION}] section of odoo.conf"
+            )
         registry = odoo.modules.registry.Registry(dbname)
         with registry.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})

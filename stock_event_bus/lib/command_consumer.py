@@ -43,6 +43,7 @@ import psycopg2.pool
 from . import broker
 from .config import mask_urls
 from .dispatcher import Backoff
+from .publisher import describe_error
 
 _logger = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def _internal_error(key):
 
 
 class TopologyError(Exception):
-    """The broker cannot hold the command topology (the plugin is missing)."""
+    """The consumer cannot run as configured: a bad URL, the plugin is
+    missing, a queue exists with another type or past ``queues``."""
 
 
 def queue_names(exchange, count):
@@ -175,7 +177,10 @@ class CommandConsumer:
     def connect(self):
         """Connect to the first node of ``amqp_url`` that answers (pika tries
         the URLs in order), declare the topology and subscribe."""
-        configs = broker.parameters(self.amqp_url, name=f"stock_command_consume {self.name}")
+        try:
+            configs = broker.parameters(self.amqp_url, name=f"stock_command_consume {self.name}")
+        except ValueError as exc:  # a bad URL (config.resolve checks them first)
+            raise TopologyError(str(exc)) from None
         for params in configs:
             params.connection_attempts = 1
         self._connection = pika.BlockingConnection(configs)
@@ -184,6 +189,7 @@ class CommandConsumer:
         self.dead_letter_exchange = declare_topology(
             self._channel, self.exchange, self.queue_count, self.queue_type
         )
+        self._check_no_queue_beyond()
         self._channel.basic_qos(prefetch_count=self.batch_size)
         names = queue_names(self.exchange, self.queue_count)
         if self.only_queues is not None:
@@ -196,6 +202,27 @@ class CommandConsumer:
             len(names),
             self.exchange,
             broker.connected_endpoint(self._connection),
+        )
+
+    def _check_no_queue_beyond(self):
+        """Refuse to run while a queue numbered past ``queues`` exists: left
+        by a larger ``command_queues``, it is still bound to the exchange and
+        takes its share of the products, but nobody consumes it."""
+        extra = f"{self.exchange}.{self.queue_count}"
+        probe = self._connection.channel()
+        try:
+            declared = probe.queue_declare(extra, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code == 404:  # NOT_FOUND: as it should be
+                return
+            raise
+        probe.close()
+        raise TopologyError(
+            f"queue {extra!r} exists ({declared.method.message_count} command(s) in it) but"
+            f" command_queues is {self.queue_count}: it is still bound to {self.exchange!r} and"
+            " takes commands nobody consumes. Set command_queues back to the number of queues"
+            " that exist; to lower it, stop the publishers, let the consumer empty every queue,"
+            f" then delete the queues from {extra} on (rabbitmqctl delete_queue <name>)"
         )
 
     def close(self):
@@ -244,7 +271,7 @@ class CommandConsumer:
                 self.close()
                 return 1
             except (pika.exceptions.AMQPError, OSError) as exc:
-                reason = f"{type(exc).__name__}: {exc}".strip()
+                reason = describe_error(exc)
                 delay = backoff.next()
                 _logger.warning(
                     "stock_command_consume: broker %s unavailable (%s); again in %.0f s",

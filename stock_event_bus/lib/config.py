@@ -66,12 +66,16 @@ def resolve(section=None, environ=None):
     defaults = Settings()
     amqp_url = (environ.get(ENV_AMQP_URL) or section.get("amqp_url") or "").strip()
     for url in split_urls(amqp_url):
-        scheme = urllib.parse.urlsplit(url).scheme
-        if scheme not in ("amqp", "amqps"):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("amqp", "amqps"):
             raise ValueError(
                 f"[{SECTION}] amqp_url must start with amqp:// or amqps://, "
                 f"not {mask_url(url)!r}"
             )
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"[{SECTION}] amqp_url has a bad port in {mask_url(url)!r}") from None
     queue_type = (section.get("command_queue_type") or defaults.command_queue_type).strip()
     if queue_type not in QUEUE_TYPES:
         raise ValueError(
@@ -99,14 +103,18 @@ def resolve(section=None, environ=None):
 
 def split_urls(value):
     """The URLs of an ``amqp_url`` value: one URL, or several separated by
-    commas and/or whitespace (a URL itself holds neither once encoded).
+    commas and/or whitespace. A separator counts only before the next
+    ``<scheme>://``: a comma or a space in a password stays in it.
 
     >>> split_urls("amqp://a:5672/%2F, amqp://b:5672/%2F")
     ['amqp://a:5672/%2F', 'amqp://b:5672/%2F']
+    >>> split_urls("amqp://u:se,cret@a/%2F,amqps://b/%2F")
+    ['amqp://u:se,cret@a/%2F', 'amqps://b/%2F']
     >>> split_urls("")
     []
     """
-    return [url for url in re.split(r"[\s,]+", value or "") if url]
+    urls = re.split(r"[\s,]+(?=[A-Za-z][A-Za-z0-9+.-]*://)", (value or "").strip(" \t\r\n,"))
+    return [url for url in urls if url]
 
 
 def mask_urls(value):

@@ -43,6 +43,11 @@ class PoisonMessage(Exception):
     """Raised by a handler for a message it can never process."""
 
 
+class QueueTypeError(Exception):
+    """The queue exists with another type (e.g. classic, declared by an
+    earlier version of this library) than the one asked for."""
+
+
 class RecentIds:
     """The last ``size`` ids seen (a bounded, insertion-ordered set)."""
 
@@ -80,7 +85,9 @@ class StockEventConsumer:
         self.exchange = exchange
         self.binding_keys = list(binding_keys)
         self.prefetch = prefetch
-        self.dead_letter_exchange = dead_letter_exchange or f"{exchange}.dead"
+        # Each queue its own dead-letter exchange: a shared one would copy
+        # every service's dead letters into every other service's.
+        self.dead_letter_exchange = dead_letter_exchange or f"{queue}.dlx"
         self.dead_letter_queue = f"{queue}.dead"
         self.seen = seen if seen is not None else RecentIds(dedup_size)
         self.validate = validate
@@ -94,13 +101,27 @@ class StockEventConsumer:
         durable topic exchange, the queue bound to it, the dead-letter
         exchange and its queue. The queues are quorum queues (replicated
         over the cluster's nodes) unless ``queue_type="classic"``."""
-        self._connection = pika.BlockingConnection(broker.parameters(self.amqp_url))
+        self._connection = pika.BlockingConnection(
+            broker.parameters(self.amqp_url, name=f"stock event consumer {self.queue}")
+        )
         channel = self._connection.channel()
+        channel.confirm_delivery()  # a dead letter is acked only once the broker has it
         channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
         channel.exchange_declare(self.dead_letter_exchange, exchange_type="fanout", durable=True)
         typed = {"x-queue-type": self.queue_type}
-        channel.queue_declare(self.queue, durable=True, arguments=typed)
-        channel.queue_declare(self.dead_letter_queue, durable=True, arguments=typed)
+        for queue in (self.queue, self.dead_letter_queue):
+            try:
+                channel.queue_declare(queue, durable=True, arguments=typed)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if exc.reply_code != 406:  # PRECONDITION_FAILED: inequivalent arguments
+                    raise
+                self.close()
+                raise QueueTypeError(
+                    f"queue {queue!r} exists with other arguments than {typed} ({exc.reply_text})."
+                    " RabbitMQ cannot change a queue's type: pass queue_type='classic' to keep"
+                    " it, or stop this consumer, let it drain (rabbitmqctl list_queues name"
+                    " messages), delete it (rabbitmqctl delete_queue <name>) and start again"
+                ) from None
         channel.queue_bind(self.dead_letter_queue, self.dead_letter_exchange)
         for key in self.binding_keys:
             channel.queue_bind(self.queue, self.exchange, routing_key=key)

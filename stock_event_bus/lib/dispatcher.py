@@ -262,7 +262,11 @@ class Dispatcher:
                     for key, reason in failures.items():
                         _logger.warning("stock event %s failed: %s", key, reason)
                 self.sent_total += len(sent)
-                self._record_status("running", cr=cr)
+                if nacked:
+                    # The status screen shows it: events wait on the broker.
+                    self._record_status("broker_error", NACKED, cr=cr)
+                else:
+                    self._record_status("running", cr=cr)
             conn.commit()
             self.nacked = len(nacked)
             return len(rows), len(sent), len(failures), deferred

@@ -81,7 +81,9 @@ class StockEventBusStatus(models.TransientModel):
         return {"type": "ir.actions.client", "tag": "soft_reload"}
 
     def action_test_connection(self):
-        """Connect to the configured broker and declare the exchange."""
+        """Connect to each configured broker (each node of a cluster) and
+        declare the exchange: success when all answer, a warning naming the
+        nodes that do not, an error when none does."""
         settings = self.env["stock.event.outbox"]._get_bus_settings()
         if not settings.broker_configured:
             raise UserError(
@@ -91,13 +93,31 @@ class StockEventBusStatus(models.TransientModel):
                     "environment variable."
                 )
             )
-        publisher = Publisher(settings.amqp_url, settings.exchange, timeout=10)
-        try:
-            publisher.connect()
-        except BrokerError as exc:
-            raise UserError(_("Connection failed: %s", exc)) from None
-        finally:
-            publisher.close()
+        # Each node on its own: a node that refuses (down, wrong password)
+        # must show now, not on the day the others fail.
+        failed = []
+        for url in settings.amqp_urls:
+            publisher = Publisher(url, settings.exchange, timeout=10)
+            try:
+                publisher.connect()
+            except BrokerError as exc:
+                failed.append(str(exc))
+            finally:
+                publisher.close()
+        if len(failed) == len(settings.amqp_urls):
+            raise UserError(_("Connection failed: %s", "; ".join(failed)))
+        if failed:
+            return self.env["stock.event.outbox"]._notify(
+                _(
+                    "%(ok)s of %(count)s brokers answer; exchange %(exchange)s is ready."
+                    " Not answering: %(failed)s",
+                    ok=len(settings.amqp_urls) - len(failed),
+                    count=len(settings.amqp_urls),
+                    exchange=settings.exchange,
+                    failed="; ".join(failed),
+                ),
+                kind="warning",
+            )
         return self.env["stock.event.outbox"]._notify(
             _(
                 "Connected to %(broker)s, exchange %(exchange)s is ready.",

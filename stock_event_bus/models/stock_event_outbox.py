@@ -345,10 +345,11 @@ class StockEventOutbox(models.Model):
         )
         deleted = self.env.cr.rowcount
         self.invalidate_model()
-        # Dispatchers that stopped a week ago are history.
+        # Processes not heard from for a week are history, whatever their
+        # last state (one killed or crashed never wrote "stopped").
         self.env.cr.execute(
-            "DELETE FROM stock_event_dispatcher WHERE state = 'stopped'"
-            " AND last_seen < (NOW() AT TIME ZONE 'UTC') - INTERVAL '7 days'"
+            "DELETE FROM stock_event_dispatcher"
+            " WHERE last_seen < (NOW() AT TIME ZONE 'UTC') - INTERVAL '7 days'"
         )
         _logger.info(
             "stock_event_bus: purged %s sent events older than %s days",

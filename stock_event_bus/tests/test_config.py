@@ -61,3 +61,11 @@ class TestConfig(BaseCase):
         with self.assertRaisesRegex(ValueError, r"amqp:// or amqps://") as err:
             config.resolve({"amqp_url": "amqp://u:a@h1/%2F, http://u:topsecret@h2"}, {})
         self.assertNotIn("topsecret", str(err.exception))
+        # A comma or a space in a password does not split the URL.
+        self.assertEqual(
+            config.resolve({"amqp_url": "amqp://u:se,c ret@h1/%2F"}, {}).amqp_urls,
+            ("amqp://u:se,c ret@h1/%2F",),
+        )
+        with self.assertRaisesRegex(ValueError, r"amqp_url has a bad port") as err:
+            config.resolve({"amqp_url": "amqp://u:topsecret@h1:notaport/%2F"}, {})
+        self.assertNotIn("topsecret", str(err.exception))

@@ -186,6 +186,15 @@ class TestOutboxEvents(EventBusCommon):
             # The real broker of this server (odoo.conf / environment).
             result = status.action_test_connection()
             self.assertEqual(result["params"]["type"], "success")
+            # A cluster with one node that does not answer: named, as a warning.
+            good = self.Outbox._get_bus_settings().amqp_url
+            cluster = bus_config.resolve({"amqp_url": f"{good}, amqp://u:pw@127.0.0.1:1/%2F"}, {})
+            with patch.object(type(self.Outbox), "_get_bus_settings", lambda _self: cluster):
+                result = status.action_test_connection()
+            self.assertEqual(result["params"]["type"], "warning")
+            self.assertIn("1 of 2 brokers answer", result["params"]["message"])
+            self.assertIn("amqp://u:***@127.0.0.1:1/%2F", result["params"]["message"])
+            self.assertNotIn(":pw@", result["params"]["message"])
         with patch.object(
             type(self.Outbox), "_get_bus_settings", lambda _self: bus_config.resolve({}, {})
         ):
