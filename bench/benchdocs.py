@@ -11,14 +11,16 @@ def row(*cells):
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
-def replace_section(name, body):
+def replace_section(name, body, doc=None):
     """Put ``body`` between ``<!-- name:start -->`` and ``<!-- name:end -->``
-    (appended at the end the first time)."""
+    of ``doc`` (docs/benchmarks.md by default; appended at the end the
+    first time)."""
+    doc = Path(doc or DOC)
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     section = f"{start}\n{body.strip()}\n{end}"
-    text = DOC.read_text()
+    text = doc.read_text()
     if start in text:
         text = text.split(start)[0] + section + text.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    doc.write_text(text)

@@ -348,9 +348,7 @@ def consume_command(conf, dbname, *args):
 
 
 def _amqp_channel():
-    import pika  # noqa: PLC0415
-
-    connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+    connection = stacklib.amqp_connection()
     channel = connection.channel()
     return connection, channel
 

@@ -166,9 +166,7 @@ def fill_outbox(db, events, per_transaction=10_000):
 
 
 def declare_queue(exchange):
-    import pika  # noqa: PLC0415
-
-    connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+    connection = stacklib.amqp_connection()
     channel = connection.channel()
     channel.exchange_declare(exchange, exchange_type="topic", durable=True)
     queue = f"{exchange}.q"

@@ -147,6 +147,19 @@ def require_rabbitmq():
 DEMO_QUEUE = "stock.events.demo"
 
 
+def amqp_connection(heartbeat=0):
+    """A pika blocking connection to the broker of ``amqp_url()``. Heartbeats
+    are off by default: the benchmarks' and tests' own connections sit idle
+    for minutes while the measured processes work, and pika's blocking
+    connection answers heartbeats only when it is called (the broker would
+    close it: "missed heartbeats from client")."""
+    import pika  # noqa: PLC0415
+
+    params = pika.URLParameters(amqp_url())
+    params.heartbeat = heartbeat
+    return pika.BlockingConnection(params)
+
+
 def declare_demo_queue(exchange="stock.events", queue=DEMO_QUEUE):
     """A durable queue bound to every stock event (routing key ``#``), kept to
     the last 10,000 messages, so that the demo's events are routed (the
