@@ -190,6 +190,11 @@ class HotStandby:
                 "(or superuser)."
             ) from exc
         # A slot left by a standby of this port that was not removed.
+        self._drop_slot()
+
+    def _drop_slot(self):
+        """Drop this standby's replication slot on the primary, if it is
+        there and unused (else the primary keeps its WAL forever)."""
         conn = self.connect_primary()
         try:
             with conn.cursor() as cr:
@@ -363,16 +368,7 @@ class HotStandby:
         if self.bindir:
             self.stop(mode="immediate")
         try:
-            conn = self.connect_primary()
-            try:
-                with conn.cursor() as cr:
-                    cr.execute(
-                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                        " WHERE slot_name = %s AND NOT active",
-                        [self.slot],
-                    )
-            finally:
-                conn.close()
+            self._drop_slot()
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
