@@ -153,6 +153,7 @@ class Dispatcher:
         """Claim, publish and mark one batch. Returns ``(claimed, published,
         failed, deferred)``. On a broker error nothing of the batch is marked
         (it is published again later) and :class:`BrokerError` is raised."""
+        self.nacked = 0
         conn = self._db
         try:
             with conn.cursor() as cr:
