@@ -115,12 +115,17 @@ def _declare_queue(channel, name, arguments):
     except pika.exceptions.ChannelClosedByBroker as exc:
         if exc.reply_code != 406:  # PRECONDITION_FAILED: inequivalent arguments
             raise
+        drain = (
+            "read or move the dead letters it holds (nothing consumes them)"
+            if name.endswith(".dead")
+            else "drain it (let the consumer empty it with the publishers stopped)"
+        )
         raise TopologyError(
             f"queue {name!r} exists with other arguments than {arguments} ({exc.reply_text})."
-            " RabbitMQ cannot change a queue's type: drain it (let the consumer empty it with"
-            f" the publishers stopped), delete it (rabbitmqctl delete_queue {name}) and start"
-            " the consumer again to declare it anew, or set command_queue_type = classic"
-            " in odoo.conf to keep classic queues"
+            f" RabbitMQ cannot change a queue's type: {drain}, stop every consumer, delete"
+            f" it (rabbitmqctl delete_queue {name}) and start the consumer again to declare it"
+            " anew, or set command_queue_type = classic in odoo.conf to keep classic queues"
+            " (README: Upgrading from stock_event_bus 18.0.1.1.0)"
         ) from None
 
 
