@@ -193,25 +193,20 @@ class TestQuantConcurrency:
             assert len(quants) == 1 and quants.quantity == 8
             _check_invariants(env, product)
 
-    @pytest.mark.xfail(
-        strict=False,
-        reason="known defect, 2026-12-01: in the full suite on a slower machine one of 80"
-        " requests of the first race wave failed after Odoo's 5 tries (3 full runs of 3);"
-        " run alone it passes; see stock_scalable/readme/ROADMAP.md",
-    )
     def test_hot_sku_replays_go_first(self, committed_db):
         """Eight workers post deliveries and receipts of one product back to
-        back. A request that loses the lock race is replayed through the
+        back, from the first postings that create its quants at Customers and
+        Vendors on. A request that loses the lock race is replayed through the
         product's turnstile: every request commits (none fails after Odoo's 5
         tries, where 5% did without the turnstile in bench/quant_contention.py),
-        and no turnstile lock is left behind."""
+        and no turnstile lock is left behind. The turnstile must be in place
+        even though pytest imported the addon before Odoo's loader (which then
+        skips the module's post_load)."""
+        from odoo.addons.stock_scalable.tools import turnstile  # noqa: PLC0415
+
+        assert turnstile.installed(), "the module's post_load did not run: no turnstile"
         (product_id,) = _setup(committed_db, [("Turnstile SKU", 100)])
         flows = (stock_flows.deliver, stock_flows.receive)
-        # The product's quants at Customers and Vendors exist before the race:
-        # the first postings that create a key are not behind the turnstile
-        # (see stock_scalable/readme/ROADMAP.md); this test is about replays.
-        for flow in flows:
-            committed_db.call(lambda env, flow=flow: flow(env, [(product_id, 1)]))
 
         def worker(index):
             def run():

@@ -8,7 +8,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL, float_compare
 
 from ..lib.quant_key import QuantKey, key_columns
-from ..tools import locks, posting_guard
+from ..tools import locks, posting_guard, turnstile
 
 # Kept here for the modules that import them from this one (hooks, tests).
 KEY_INDEX = locks.KEY_INDEX
@@ -26,6 +26,16 @@ class StockQuant(models.Model):
         from ..hooks import ensure_key_index  # noqa: PLC0415 - hooks import this module
 
         ensure_key_index(self.env)
+        return res
+
+    def _register_hook(self):
+        """Once the registry is loaded: the hot-product turnstile is in place
+        (tools/turnstile.py). The module's post_load normally installed it;
+        Odoo's loader skips post_load when the addon's package was imported
+        before the registry loaded (pytest collecting its tests, a script
+        importing its tools first). Idempotent."""
+        res = super()._register_hook()
+        turnstile.install()
         return res
 
     # ------------------------------------------------------------------

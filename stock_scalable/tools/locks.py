@@ -141,8 +141,9 @@ def lock_keys(cr, keys):
 
 
 def claim_key(cr, key):
-    """Invariant 3: put a bare row of ``key`` in the unique index with
-    ``INSERT ... ON CONFLICT (key) DO NOTHING`` and delete it at once (our
+    """Invariant 3, through the product's gate (invariant 4): put a bare row
+    of ``key`` in the unique index with ``INSERT ... ON CONFLICT (key) DO
+    NOTHING`` and delete it at once (our
     own deleted row does not conflict with our next insert of the key, and
     other transactions keep waiting on it until we end). Returns True when
     the key is ours to create, False when its row is already visible to us.
@@ -157,7 +158,7 @@ def claim_key(cr, key):
                 INSERT INTO stock_quant (product_id, location_id, lot_id, package_id, owner_id,
                                          company_id, quantity, reserved_quantity, in_date)
                 SELECT %s, loc.id, %s, %s, %s, loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
-                  FROM stock_location loc WHERE loc.id = %s
+                  FROM stock_location loc WHERE loc.id = %s AND %s
                 ON CONFLICT (%s) DO NOTHING
                 RETURNING id
                 """,
@@ -166,6 +167,7 @@ def claim_key(cr, key):
                 key.package_id or None,
                 key.owner_id or None,
                 key.location_id,
+                turnstile.gate_sql([key.product_id]),
                 KEY_COLUMNS,
             ),
             log_exceptions=False,

@@ -108,6 +108,11 @@ def _execute(self, query, params=None, log_exceptions=True):
     return _execute.origin(self, query, params, log_exceptions)
 
 
+def installed():
+    """True once ``install()`` wrapped ``odoo.sql_db.Cursor.execute``."""
+    return getattr(sql_db.Cursor.execute, "origin", None) is not None
+
+
 def install():
     """Route the first statement of a replay through the turnstile. Called by
     the module's post_load, once per process (logged once).
@@ -118,7 +123,7 @@ def install():
     other cursor, of any database, pays one dictionary lookup and goes on
     unchanged."""
     with _patch_lock:
-        if getattr(sql_db.Cursor.execute, "origin", None) is None:
+        if not installed():
             _execute.origin = sql_db.Cursor.execute
             sql_db.Cursor.execute = _execute
             _logger.info(
