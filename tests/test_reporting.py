@@ -23,17 +23,19 @@ def _ground_truth(env, groupby, keep=lambda fact: True):
     reports' SQL; summed per ``groupby``."""
     env.cr.execute(
         """
-        SELECT ml.date::date, ml.company_id, ml.product_id, ml.quantity_product_uom,
+        SELECT ml.date::date, ml.company_id, ml.product_id, t.categ_id, ml.quantity_product_uom,
                src.id, src.usage, src.warehouse_id, src.scrap_location,
                dst.id, dst.usage, dst.warehouse_id, dst.scrap_location
           FROM stock_move_line ml
+          JOIN product_product p ON p.id = ml.product_id
+          JOIN product_template t ON t.id = p.product_tmpl_id
           JOIN stock_location src ON src.id = ml.location_id
           JOIN stock_location dst ON dst.id = ml.location_dest_id
          WHERE ml.state = 'done'
         """
     )
     totals = collections.defaultdict(lambda: dict.fromkeys(MEASURES, 0.0))
-    for day, company, product, qty, *ends in env.cr.fetchall():
+    for day, company, product, categ, qty, *ends in env.cr.fetchall():
         src, dst = ends[:4], ends[4:]
         for here, there, incoming in ((dst, src, True), (src, dst, False)):
             if here[1] != "internal":
@@ -57,6 +59,7 @@ def _ground_truth(env, groupby, keep=lambda fact: True):
                 "warehouse_id": here[2],
                 "location_id": here[0],
                 "product_id": product,
+                "categ_id": categ,
                 "movement_type": kind,
             }
             if not keep(fact):
@@ -372,9 +375,9 @@ class TestReportingExactness:
             assert sum(seen.mapped("quantity")) == 4
 
 
-def _month_report(env, groupby, domain):
+def _month_report(env, groupby, domain, model="stock.movement.report"):
     """read_group by month as the pivot asks it: {(month start, *keys): sums}."""
-    rows = env["stock.movement.report"].read_group(
+    rows = env[model].read_group(
         domain, [f"{m}:sum" for m in MEASURES], ["date:month", *groupby], lazy=False
     )
     result = {}
@@ -441,6 +444,158 @@ class TestReportingMonths:
                     for m in MEASURES:
                         monthly[(day.replace(day=1), *rest)][m] += values[m]
                 _assert_same(_month_report(env, groupby, domain), dict(monthly))
+
+
+def _monthly_truth(env, groupby, keep):
+    """Ground truth by month: {(month start, *keys): sums}."""
+    truth = _ground_truth(env, ["date", *groupby], keep)
+    monthly = collections.defaultdict(lambda: dict.fromkeys(MEASURES, 0.0))
+    for (day, *rest), values in truth.items():
+        for m in MEASURES:
+            monthly[(day.replace(day=1), *rest)][m] += values[m]
+    return {k: v for k, v in monthly.items() if any(abs(x) > 1e-9 for x in v.values())}
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+class TestReportingPlanner:
+    def test_every_view_the_planner_can_choose_equals_the_ledger(self, committed_db):
+        """Groupings and filters by month over every dimension: each view
+        that keeps the question's fields (not only the one the planner
+        chooses) gives the ledger's figures, the planner chooses the one with
+        the fewest rows, and a product that changes category keeps the
+        category rollup out until the next refresh."""
+        from odoo.addons.stock_scalable_reporting.tools import ledger  # noqa: PLC0415
+
+        with committed_db.env() as env:
+            wh = stock_flows.main_warehouse(env)
+            categs = [env["product.category"].create({"name": f"Planner {n}"}) for n in "AB"]
+            ids = [
+                stock_flows.create_product(env, f"Planner {i}", 30, categ_id=categs[i % 2].id).id
+                for i in range(4)
+            ]
+            for days, product_id in ((80, ids[0]), (40, ids[1]), (40, ids[2])):
+                old = stock_flows.create_picking(env, wh.out_type_id, [(product_id, 3)])
+                stock_flows.validate_all(old)
+                _backdate(env, old, days)
+            categ_ids = [c.id for c in categs]
+        _refresh(committed_db)
+        with committed_db.env() as env:
+            stock_flows.deliver(env, [(ids[3], 2)])
+            stock_flows.receive(env, [(ids[0], 5)])
+
+        start = (datetime.date.today() - datetime.timedelta(days=365)).replace(day=1)
+        filters = [
+            ([], lambda f: True),
+            ([("product_id", "in", ids[:3])], lambda f: f["product_id"] in ids[:3]),
+            ([("categ_id", "=", categ_ids[0])], lambda f: f["categ_id"] == categ_ids[0]),
+            ([("movement_type", "=", "sale")], lambda f: f["movement_type"] == "sale"),
+        ]
+        groupings = [
+            [],
+            ["warehouse_id"],
+            ["movement_type"],
+            ["warehouse_id", "movement_type"],
+            ["categ_id"],
+            ["categ_id", "movement_type"],
+            ["product_id"],
+            ["location_id", "product_id"],
+        ]
+
+        def check(env, expect_category):
+            Report = env["stock.movement.report"]
+            env.cr.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE relname LIKE 'sscale\\_rpt\\_%'"
+            )
+            sizes = dict(env.cr.fetchall())
+            chosen = collections.Counter()
+            for domain, keep in filters:
+                domain = [("date", ">=", start), *domain]
+                for groupby in groupings:
+                    truth = _monthly_truth(
+                        env,
+                        groupby,
+                        lambda f, k=keep: f["date"] >= start
+                        and f["company_id"] == env.company.id
+                        and k(f),
+                    )
+                    used = {g for g in groupby} | {leaf[0] for leaf in domain} - {"date"}
+                    covering = [
+                        model
+                        for model, (_v, grain, dims, _s) in ledger.REPORT_VIEWS.items()
+                        if grain == "month" and used <= dims
+                    ]
+                    usable = [
+                        m
+                        for m in covering
+                        if expect_category or m != "stock.movement.category.month.report"
+                    ]
+                    for model in usable:
+                        _assert_same(_month_report(env, groupby, domain, model), truth)
+                    choice = Report._sscale_rollup(
+                        domain, ["date:month", *groupby], ["qty_net:sum"], []
+                    )
+                    assert choice in usable, (groupby, domain, choice)
+                    smallest = min(sizes[ledger.REPORT_VIEWS[m][0]] for m in usable)
+                    assert sizes[ledger.REPORT_VIEWS[choice][0]] == smallest, (groupby, choice)
+                    chosen[choice] += 1
+                    # What the user reads: the planner's answer.
+                    _assert_same(_month_report(env, groupby, domain), truth)
+            return chosen
+
+        with committed_db.env() as env:
+            chosen = check(env, expect_category=True)
+            # Each rollup answers some question.
+            assert set(chosen) >= {
+                "stock.movement.warehouse.month.report",
+                "stock.movement.category.month.report",
+                "stock.movement.company.product.month.report",
+                "stock.movement.month.report",
+            }, chosen
+        with committed_db.env() as env:
+            env["product.product"].browse(ids[0]).categ_id = categ_ids[1]
+        with committed_db.env() as env:
+            check(env, expect_category=False)
+        _refresh(committed_db)
+        with committed_db.env() as env:
+            assert "stock.movement.category.month.report" in check(env, expect_category=True)
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+class TestReportingRows:
+    def test_postings_since_the_refresh_join_their_daily_row(self, committed_db):
+        """The Stock Movements list shows one row per day, location, product
+        and movement type, whether the postings are in the view, in the
+        journal since the refresh, or both."""
+        with committed_db.env() as env:
+            old = stock_flows.create_product(env, "One Row Old", 20)
+            stock_flows.deliver(env, [(old.id, 1)])
+            new = stock_flows.create_product(env, "One Row New")
+            ids = old.id, new.id
+        _refresh(committed_db)
+        for _n in range(2):
+            with committed_db.env() as env:
+                stock_flows.deliver(env, [(ids[0], 2)])
+                stock_flows.receive(env, [(ids[1], 3)])
+        with committed_db.env() as env:
+            Report = env["stock.movement.report"]
+            rows = Report.search_read(
+                [("product_id", "in", ids), ("movement_type", "in", ["sale", "receipt"])],
+                ["product_id", "movement_type", "qty_in", "qty_out", "move_count"],
+            )
+            got = {(r["product_id"][0], r["movement_type"]): r for r in rows}
+            assert len(rows) == len(got) == 2, rows
+            assert (got[ids[0], "sale"]["qty_out"], got[ids[0], "sale"]["move_count"]) == (5, 3)
+            assert (got[ids[1], "receipt"]["qty_in"], got[ids[1], "receipt"]["move_count"]) == (
+                6,
+                2,
+            )
+            # The list's count is its rows, whichever view answers a count.
+            domain = [("product_id", "in", ids)]
+            assert Report.search_count(domain) == len(Report.search(domain))
+            by_month = Report.read_group(domain, ["__count"], ["date:month"], lazy=False)
+            assert sum(g["__count"] for g in by_month) == Report.search_count(domain)
 
 
 @tagged("-at_install", "post_install", "sscale_committed")

@@ -25,16 +25,9 @@ QUANT_FIELDS = {
     "stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]
 }
 
-# What the monthly rollups can answer exactly, narrowest first: (model, the
-# dimensions it keeps). Dates must be whole months.
-COMPANY_PRODUCT_MONTH_DIMENSIONS = {"company_id", "product_id", "product_tmpl_id", "categ_id"}
-PRODUCT_MONTH_DIMENSIONS = COMPANY_PRODUCT_MONTH_DIMENSIONS | {"warehouse_id"}
-MONTH_DIMENSIONS = PRODUCT_MONTH_DIMENSIONS | {"location_id", "movement_type"}
-ROLLUPS = [
-    ("stock.movement.company.product.month.report", COMPANY_PRODUCT_MONTH_DIMENSIONS),
-    ("stock.movement.product.month.report", PRODUCT_MONTH_DIMENSIONS),
-    ("stock.movement.month.report", MONTH_DIMENSIONS),
-]
+# Fields of the movement reports that stand for another: a view that keeps
+# the product keeps its template.
+SAME_AS = {"product_tmpl_id": "product_id"}
 MONTH_MEASURES = {"qty_in:sum", "qty_out:sum", "qty_net:sum", "move_count:sum", "__count"}
 
 
@@ -139,7 +132,7 @@ class StockMovementMonthReport(models.Model):
     _order = "date desc, id desc"
 
     def init(self):
-        self._create_report_view(ledger.MOVEMENT_MONTH_REPORT_QUERY)
+        self._create_report_view(ledger.report_query(self._name))
 
 
 class StockMovementProductMonthReport(models.Model):
@@ -155,7 +148,7 @@ class StockMovementProductMonthReport(models.Model):
     _order = "date desc, id desc"
 
     def init(self):
-        self._create_report_view(ledger.PRODUCT_MONTH_REPORT_QUERY)
+        self._create_report_view(ledger.report_query(self._name))
 
 
 class StockMovementCompanyProductMonthReport(models.Model):
@@ -170,7 +163,7 @@ class StockMovementCompanyProductMonthReport(models.Model):
     _order = "date desc, id desc"
 
     def init(self):
-        self._create_report_view(ledger.COMPANY_PRODUCT_MONTH_REPORT_QUERY)
+        self._create_report_view(ledger.report_query(self._name))
 
     @api.model
     def _read_group(
@@ -188,6 +181,37 @@ class StockMovementCompanyProductMonthReport(models.Model):
         return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
 
+class StockMovementWarehouseMonthReport(models.Model):
+    """The movement facts by month, warehouse and movement type: location,
+    product and category left empty. No menu: stock.movement.report reads it
+    for the questions it can answer, such as movements by warehouse."""
+
+    _name = "stock.movement.warehouse.month.report"
+    _inherit = "stock.movement.rollup.mixin"
+    _description = "Stock Movements by Warehouse and Month"
+    _auto = False
+    _order = "date desc, id desc"
+
+    def init(self):
+        self._create_report_view(ledger.report_query(self._name))
+
+
+class StockMovementCategoryMonthReport(models.Model):
+    """The movement facts by month, warehouse, product category and movement
+    type, with the categories of the last refresh: location and product left
+    empty. No menu: stock.movement.report reads it for questions by
+    category, except while a product has changed category since the refresh."""
+
+    _name = "stock.movement.category.month.report"
+    _inherit = "stock.movement.rollup.mixin"
+    _description = "Stock Movements by Category and Month"
+    _auto = False
+    _order = "date desc, id desc"
+
+    def init(self):
+        self._create_report_view(ledger.report_query(self._name))
+
+
 class StockMovementReport(models.Model):
     """Daily movement facts: day × company × warehouse × internal location ×
     product × movement type. The materialized view holds everything up to
@@ -203,7 +227,7 @@ class StockMovementReport(models.Model):
     _order = "date desc, id desc"
 
     def init(self):
-        self._create_report_view(ledger.MOVEMENT_REPORT_QUERY)
+        self._create_report_view(ledger.report_query(self._name))
 
     @api.model
     def _read_group(
@@ -218,8 +242,47 @@ class StockMovementReport(models.Model):
 
     @api.model
     def _sscale_rollup(self, domain, groupby, aggregates, having):
-        """The narrowest monthly rollup that gives the same answer (sums,
-        and ``__count`` as the daily rows it stands for), or None."""
+        """The planner: the smallest monthly view that gives the same answer
+        (sums, and ``__count`` as the daily rows it stands for), or None
+        (this model's daily view answers). A view can answer when the
+        question only needs whole months and the view keeps every field the
+        question groups or filters by (ledger.REPORT_VIEWS); among those, the
+        one with the fewest rows by PostgreSQL's statistics (``reltuples``,
+        taken by each refresh's ANALYZE) wins."""
+        used = self._sscale_monthly_fields(domain, groupby, aggregates, having)
+        if used is None:
+            return None
+        candidates = {
+            model: view
+            for model, (view, grain, dimensions, _stored) in ledger.REPORT_VIEWS.items()
+            if grain == "month" and used <= dimensions
+        }
+        if "stock.movement.category.month.report" in candidates:
+            self.env.cr.execute(ledger.CATEGORY_ROLLUP_STALE)
+            if self.env.cr.fetchone()[0]:
+                del candidates["stock.movement.category.month.report"]
+        if not candidates:
+            return None
+        self.env.cr.execute(
+            SQL(
+                "SELECT relname, reltuples FROM pg_class WHERE relkind = 'm' AND relname IN %s",
+                tuple(candidates.values()),
+            )
+        )
+        rows = dict(self.env.cr.fetchall())
+
+        def size(model):
+            # Never analyzed (-1) or missing: after the others; at equal
+            # rows, the view that keeps fewer fields.
+            tuples = rows.get(candidates[model], -1)
+            return (tuples < 0, tuples, len(ledger.REPORT_VIEWS[model][2]))
+
+        return min(candidates, key=size)
+
+    @api.model
+    def _sscale_monthly_fields(self, domain, groupby, aggregates, having):
+        """The dimensions (ledger.DIMENSIONS) a question groups or filters
+        by, when it only needs whole months and sums; None otherwise."""
         if not set(aggregates) <= MONTH_MEASURES or having:
             return None
         used = set()
@@ -242,7 +305,8 @@ class StockMovementReport(models.Model):
                     return None
             else:
                 used.add(field)
-        return next((model for model, dims in ROLLUPS if used <= dims), None)
+        used = {SAME_AS.get(name, name) for name in used} - {"company_id"}
+        return used if used <= ledger.ALL_DIMENSIONS else None
 
 
 class StockLevelReport(models.Model):

@@ -24,6 +24,8 @@ VIEW_LABELS = [
     (ledger.MOVEMENT_MONTH_MV, "Monthly movements by location and type"),
     (ledger.PRODUCT_MONTH_MV, "Monthly movements by product and warehouse"),
     (ledger.COMPANY_PRODUCT_MONTH_MV, "Monthly movements by product"),
+    (ledger.WAREHOUSE_MONTH_MV, "Monthly movements by warehouse and type"),
+    (ledger.CATEGORY_MONTH_MV, "Monthly movements by product category"),
     (ledger.LAST_MOVE_MV, "Last movement per location, product and lot"),
     (REFRESH_LOCK, "All stock reports"),
 ]
@@ -163,18 +165,21 @@ class StockReportRefresh(models.Model):
                 total,
             )
         )
-        # Journal rows the views now hold (committed before the snapshot).
-        cr.execute(
-            SQL(
-                """
-                DELETE FROM sscale_rpt_journal
-                 WHERE (xid < pg_snapshot_xmax(%(snap)s::pg_snapshot)
-                        AND pg_visible_in_snapshot(xid, %(snap)s::pg_snapshot))
-                    OR xid = pg_current_xact_id()
-                """,
-                snap=snapshot,
+        # Journal rows the views now hold (committed before the snapshot),
+        # and category changes the category rollup now has.
+        for journal in (ledger.JOURNAL, ledger.CATEGORY_CHANGES):
+            cr.execute(
+                SQL(
+                    """
+                    DELETE FROM %(journal)s
+                     WHERE (xid < pg_snapshot_xmax(%(snap)s::pg_snapshot)
+                            AND pg_visible_in_snapshot(xid, %(snap)s::pg_snapshot))
+                        OR xid = pg_current_xact_id()
+                    """,
+                    journal=SQL.identifier(journal),
+                    snap=snapshot,
+                )
             )
-        )
         return logs
 
     @api.model

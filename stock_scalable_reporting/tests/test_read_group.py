@@ -90,9 +90,16 @@ class TestReportReadGroup(StockScalableCommon):
         month = datetime.date.today().replace(day=1)
         cases = [
             (["product_id", "date:month"], [("date", ">=", month)], "company"),
-            (["categ_id", "date:year"], [], "company"),
+            # By category: the category rollup, or the product rollup when it
+            # has no more rows (the planner reads the views' statistics).
+            (["categ_id", "date:year"], [], ("company", "category")),
             (["product_id", "date:month"], [("warehouse_id", "!=", False)], "product"),
-            (["categ_id", "date:quarter"], [("warehouse_id", "!=", False)], "product"),
+            (
+                ["categ_id", "date:quarter"],
+                [("warehouse_id", "!=", False)],
+                ("product", "category"),
+            ),
+            (["warehouse_id", "date:month"], [("movement_type", "=", "sale")], "warehouse"),
             (["warehouse_id", "product_id"], [("date", ">=", month)], "product"),
             (["product_id", "date:month"], [("movement_type", "=", "sale")], "month"),
             (["location_id"], [], "month"),
@@ -103,6 +110,8 @@ class TestReportReadGroup(StockScalableCommon):
             "company": "stock.movement.company.product.month.report",
             "product": "stock.movement.product.month.report",
             "month": "stock.movement.month.report",
+            "warehouse": "stock.movement.warehouse.month.report",
+            "category": "stock.movement.category.month.report",
             None: None,
         }
         # __count too: the daily rows a monthly row stands for.
@@ -110,8 +119,10 @@ class TestReportReadGroup(StockScalableCommon):
         base = models.BaseModel
         for groupby, domain, expected in cases:
             with self.subTest(groupby=groupby, domain=domain):
-                self.assertEqual(
-                    Report._sscale_rollup(domain, groupby, measures, []), names[expected]
+                expected = expected if isinstance(expected, tuple) else (expected,)
+                self.assertIn(
+                    Report._sscale_rollup(domain, groupby, measures, []),
+                    [names[name] for name in expected],
                 )
                 # Same sums whichever facts answer, to the last bit: Odoo's
                 # own _read_group on the daily facts, its sums read as

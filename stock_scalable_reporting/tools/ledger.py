@@ -33,6 +33,9 @@ MOVEMENT_MV = "sscale_rpt_movement"
 MOVEMENT_MONTH_MV = "sscale_rpt_movement_month"
 PRODUCT_MONTH_MV = "sscale_rpt_product_month"
 COMPANY_PRODUCT_MONTH_MV = "sscale_rpt_company_product_month"
+WAREHOUSE_MONTH_MV = "sscale_rpt_warehouse_month"
+CATEGORY_MONTH_MV = "sscale_rpt_category_month"
+CATEGORY_CHANGES = "sscale_rpt_category_change"
 LAST_MOVE_MV = "sscale_rpt_last_move"
 # Ids of report rows that come from the journal: far above the views' row
 # numbers, below 2**53 (JavaScript integers in the web client).
@@ -103,21 +106,56 @@ CREATE_JOURNAL = SQL(
     DROP TRIGGER IF EXISTS sscale_rpt_journal_del ON stock_move_line;
     CREATE TRIGGER sscale_rpt_journal_del AFTER DELETE ON stock_move_line
         FOR EACH ROW WHEN (OLD.state = 'done') EXECUTE FUNCTION sscale_rpt_journal_fn();
+
+    -- Products moved to another category since the last refresh: the
+    -- category rollup, which keeps the categories of its refresh, is then
+    -- not read until the next refresh (see category_rollup_stale).
+    CREATE TABLE IF NOT EXISTS sscale_rpt_category_change (
+        id bigserial PRIMARY KEY,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        product_tmpl_id integer NOT NULL
+    );
+    CREATE OR REPLACE FUNCTION sscale_rpt_category_change_fn() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO sscale_rpt_category_change (product_tmpl_id) VALUES (NEW.id);
+        RETURN NULL;
+    END
+    $$;
+    DROP TRIGGER IF EXISTS sscale_rpt_category_change_upd ON product_template;
+    CREATE TRIGGER sscale_rpt_category_change_upd AFTER UPDATE OF categ_id ON product_template
+        FOR EACH ROW WHEN (OLD.categ_id IS DISTINCT FROM NEW.categ_id)
+        EXECUTE FUNCTION sscale_rpt_category_change_fn();
     """
 )
 
-# Journal rows that the last refresh's snapshot does not see.
+# Rows of a journal (alias j) that the last refresh's snapshot does not see
+# (alias s: sscale_rpt_state).
+NOT_IN_VIEWS = SQL(
+    """
+    (s.snapshot IS NULL
+     OR (j.xid >= pg_snapshot_xmin(s.snapshot)
+         AND NOT pg_visible_in_snapshot(j.xid, s.snapshot)
+         AND j.xid IS DISTINCT FROM s.refresh_xid))
+    """
+)
 RECENT_JOURNAL = SQL(
     """
     SELECT j.id, j.date, j.company_id, j.product_id, j.lot_id, j.location_id,
            j.location_dest_id, j.qty, j.sign
       FROM sscale_rpt_journal j, sscale_rpt_state s
-     WHERE s.id = 1
-       AND (s.snapshot IS NULL
-            OR (j.xid >= pg_snapshot_xmin(s.snapshot)
-                AND NOT pg_visible_in_snapshot(j.xid, s.snapshot)
-                AND j.xid IS DISTINCT FROM s.refresh_xid))
+     WHERE s.id = 1 AND %s
+    """,
+    NOT_IN_VIEWS,
+)
+# Whether a product changed category since the last refresh (the category
+# rollup is then not read).
+CATEGORY_ROLLUP_STALE = SQL(
     """
+    SELECT EXISTS (SELECT 1 FROM sscale_rpt_category_change j, sscale_rpt_state s
+                    WHERE s.id = 1 AND %s)
+    """,
+    NOT_IN_VIEWS,
 )
 
 DONE_LINES = SQL(
@@ -180,6 +218,41 @@ RECENT_SIDES = SQL(
 )
 
 GRAIN = ["date", "company_id", "warehouse_id", "location_id", "product_id", "movement_type"]
+
+
+def same_daily_key(a, b):
+    """The grain columns of two daily fact rows (aliases ``a`` and ``b``,
+    trusted names) are equal; warehouse_id may be NULL. Equalities only, so
+    that PostgreSQL can hash or index them."""
+    return SQL(
+        f"""
+        {a}.date = {b}.date AND {a}.company_id = {b}.company_id
+        AND {a}.location_id = {b}.location_id AND {a}.product_id = {b}.product_id
+        AND {a}.movement_type = {b}.movement_type
+        AND COALESCE({a}.warehouse_id, 0) = COALESCE({b}.warehouse_id, 0)
+        """
+    )
+
+
+# The recent journal's sides summed by the daily facts' grain, one row per
+# key: ``line_key`` is the first of its lines (an id for the row), and
+# ``in_view`` tells whether the daily view has a row for the key already
+# (the report adds the journal's sums to it instead of showing a row of its
+# own).
+RECENT_FACTS = SQL(
+    """
+    SELECT a.*, EXISTS (SELECT 1 FROM %(daily)s b WHERE %(same)s) AS in_view
+      FROM (SELECT date, company_id, warehouse_id, location_id, product_id, movement_type,
+                   SUM(qty_in) AS qty_in, SUM(qty_out) AS qty_out,
+                   SUM(move_count)::integer AS move_count, MIN(line_key) AS line_key
+              FROM (%(sides)s) sides
+             GROUP BY date, company_id, warehouse_id, location_id, product_id,
+                      movement_type) a
+    """,
+    daily=SQL.identifier(MOVEMENT_MV),
+    same=same_daily_key("a", "b"),
+    sides=RECENT_SIDES,
+)
 
 MOVEMENT_MV_QUERY = SQL(
     """
@@ -251,6 +324,40 @@ COMPANY_PRODUCT_MONTH_MV_QUERY = SQL(
     """
 )
 
+# Month × company × warehouse × movement type: a few rows per month, for
+# questions by warehouse or movement type (no product, no location).
+WAREHOUSE_MONTH_GRAIN = ["date", "company_id", "warehouse_id", "movement_type"]
+WAREHOUSE_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, movement_type) AS id,
+           f.*
+      FROM (SELECT date, company_id, warehouse_id, movement_type, SUM(qty_in) AS qty_in,
+                   SUM(qty_out) AS qty_out, SUM(move_count)::integer AS move_count,
+                   SUM(fact_rows)::integer AS fact_rows
+              FROM sscale_rpt_movement_month
+             GROUP BY 1, 2, 3, 4) f
+    """
+)
+
+# Month × company × warehouse × product category × movement type, with the
+# products' categories as of the refresh: not read while a product has
+# changed category since (CATEGORY_ROLLUP_STALE).
+CATEGORY_MONTH_GRAIN = ["date", "company_id", "warehouse_id", "categ_id", "movement_type"]
+CATEGORY_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, categ_id,
+                                       movement_type) AS id, f.*
+      FROM (SELECT m.date, m.company_id, m.warehouse_id, t.categ_id, m.movement_type,
+                   SUM(m.qty_in) AS qty_in, SUM(m.qty_out) AS qty_out,
+                   SUM(m.move_count)::integer AS move_count,
+                   SUM(m.fact_rows)::integer AS fact_rows
+              FROM sscale_rpt_movement_month m
+              JOIN product_product p ON p.id = m.product_id
+              JOIN product_template t ON t.id = p.product_tmpl_id
+             GROUP BY 1, 2, 3, 4, 5) f
+    """
+)
+
 # Refreshed in this order (each rollup reads the one before it).
 MATERIALIZED_VIEWS = {
     MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
@@ -265,63 +372,163 @@ MATERIALIZED_VIEWS = {
         ["id"],
         [COMPANY_PRODUCT_MONTH_GRAIN],
     ),
+    WAREHOUSE_MONTH_MV: (WAREHOUSE_MONTH_MV_QUERY, ["id"], [WAREHOUSE_MONTH_GRAIN]),
+    CATEGORY_MONTH_MV: (CATEGORY_MONTH_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
     LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
 }
 
 
-def movement_report_query(view, month=False, without=()):
-    """Rows of materialized view ``view`` plus the recent journal's movement
-    sides (by month when ``month``), with the columns of ``without`` (some of
-    location_id, movement_type, warehouse_id) left NULL, as the view does
-    not keep them. ``fact_rows``: how many rows of the daily report each row
-    stands for (a monthly view counts them; a journal side is a row of its
-    own), so that a count is the same whichever answers."""
+# The columns of the movement reports a view can keep, beside the date and
+# company (product_tmpl_id follows product_id; categ_id is read through the
+# product, or kept by the view itself: STORED_CATEGORY).
+DIMENSIONS = ("warehouse_id", "location_id", "product_id", "categ_id", "movement_type")
+ALL_DIMENSIONS = frozenset(DIMENSIONS)
 
-    def kept(column, sql_type):
-        if column in without:
-            return SQL("NULL::%s AS %s", SQL(sql_type), SQL.identifier(column))
-        return SQL.identifier(column)
 
-    day = SQL("date_trunc('month', date)::date") if month else SQL("date")
-    fact_rows = SQL("fact_rows") if month else SQL("1")
-    columns = SQL(
-        "company_id, %s, %s, product_id, %s",
-        kept("warehouse_id", "integer"),
-        kept("location_id", "integer"),
-        kept("movement_type", "varchar"),
+def movement_report_query(view, month=False, dimensions=ALL_DIMENSIONS, stored_category=False):
+    """Rows of materialized view ``view`` plus the recent journal
+    (RECENT_FACTS), with the columns of ``DIMENSIONS`` that are not in
+    ``dimensions`` left NULL, as the view does not keep them; the journal's
+    rows are cut to the same columns. ``categ_id`` comes from the view's own
+    column with ``stored_category``, else from the product.
+
+    The daily report (not ``month``) has one row per daily key: a view row
+    with the journal's sums for its key added, or a journal row for a key
+    the view does not have. A monthly view gets the journal's daily rows
+    beside its own, dated on their month. ``fact_rows``: how many rows of the
+    daily report each row stands for (a monthly view counts them; a journal
+    row is one, or none when the daily view has its key), so that a count is
+    the same whichever answers."""
+
+    def kept(column, source, sql_type):
+        if column in dimensions:
+            return SQL("%s AS %s", source, SQL.identifier(column))
+        return SQL("NULL::%s AS %s", SQL(sql_type), SQL.identifier(column))
+
+    view_columns = SQL(
+        "v.company_id, %s, %s, %s, %s AS categ_key, %s",
+        kept("warehouse_id", SQL("v.warehouse_id"), "integer"),
+        kept("location_id", SQL("v.location_id"), "integer"),
+        kept("product_id", SQL("v.product_id"), "integer"),
+        SQL("v.categ_id") if stored_category else SQL("NULL::integer"),
+        kept("movement_type", SQL("v.movement_type"), "varchar"),
+    )
+    # A journal row keeps its product: its category is read through it.
+    journal_columns = SQL(
+        "r.company_id, %s, %s, r.product_id, NULL::integer AS categ_key, %s",
+        kept("warehouse_id", SQL("r.warehouse_id"), "integer"),
+        kept("location_id", SQL("r.location_id"), "integer"),
+        kept("movement_type", SQL("r.movement_type"), "varchar"),
+    )
+    if month:
+        # The journal's rows by month beside the view's; a journal row stands
+        # for a daily row unless the daily view has its key already.
+        rows = SQL(
+            """
+            SELECT v.id, v.date, %(view_columns)s, v.qty_in, v.qty_out, v.move_count,
+                   v.fact_rows
+              FROM %(view)s v
+            UNION ALL
+            SELECT %(offset)s + r.line_key, date_trunc('month', r.date)::date,
+                   %(journal_columns)s, r.qty_in, r.qty_out, r.move_count,
+                   CASE WHEN r.in_view THEN 0 ELSE 1 END
+              FROM (%(recent)s) r
+            """,
+            view=SQL.identifier(view),
+            view_columns=view_columns,
+            journal_columns=journal_columns,
+            offset=JOURNAL_ID_OFFSET,
+            recent=RECENT_FACTS,
+        )
+    else:
+        # One row per daily key: the view's row plus the journal's sums for
+        # its key, and the journal's keys the view has no row for.
+        rows = SQL(
+            """
+            SELECT v.id, v.date, %(view_columns)s, v.qty_in + COALESCE(b.qty_in, 0),
+                   v.qty_out + COALESCE(b.qty_out, 0), v.move_count + COALESCE(b.move_count, 0),
+                   1
+              FROM %(view)s v
+              LEFT JOIN (SELECT * FROM recent WHERE in_view) b
+                ON %(same)s
+            UNION ALL
+            SELECT %(offset)s + r.line_key, r.date, %(journal_columns)s, r.qty_in, r.qty_out,
+                   r.move_count, 1
+              FROM recent r
+             WHERE NOT r.in_view
+            """,
+            view=SQL.identifier(view),
+            view_columns=view_columns,
+            journal_columns=journal_columns,
+            same=same_daily_key("v", "b"),
+            offset=JOURNAL_ID_OFFSET,
+        )
+    if "product_id" in dimensions:
+        product = SQL("m.product_id, p.product_tmpl_id")
+    else:
+        product = SQL("NULL::integer AS product_id, NULL::integer AS product_tmpl_id")
+    categ = (
+        SQL("COALESCE(m.categ_key, t.categ_id)")
+        if "categ_id" in dimensions
+        else SQL("NULL::integer")
     )
     return SQL(
         """
-        SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, m.product_id,
-               p.product_tmpl_id, t.categ_id, m.movement_type, m.qty_in, m.qty_out,
+        %(head)s
+        SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, %(product)s,
+               %(categ)s AS categ_id, m.movement_type, m.qty_in, m.qty_out,
                m.qty_in - m.qty_out AS qty_net, m.move_count, m.fact_rows
-          FROM (SELECT id, date, %(columns)s, qty_in, qty_out, move_count,
-                       %(fact_rows)s AS fact_rows
-                  FROM %(view)s
-                UNION ALL
-                SELECT %(offset)s + line_key, %(day)s, %(columns)s, qty_in, qty_out,
-                       move_count, 1
-                  FROM (%(recent)s) recent) m
+          FROM (%(rows)s) m (id, date, company_id, warehouse_id, location_id, product_id,
+                             categ_key, movement_type, qty_in, qty_out, move_count, fact_rows)
           LEFT JOIN product_product p ON p.id = m.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
-        view=SQL.identifier(view),
-        offset=JOURNAL_ID_OFFSET,
-        day=day,
-        columns=columns,
-        fact_rows=fact_rows,
-        recent=RECENT_SIDES,
+        head=SQL("") if month else SQL("WITH recent AS MATERIALIZED (%s)", RECENT_FACTS),
+        product=product,
+        categ=categ,
+        rows=rows,
     )
 
 
-MOVEMENT_REPORT_QUERY = movement_report_query(MOVEMENT_MV)
-MOVEMENT_MONTH_REPORT_QUERY = movement_report_query(MOVEMENT_MONTH_MV, month=True)
-PRODUCT_MONTH_REPORT_QUERY = movement_report_query(
-    PRODUCT_MONTH_MV, month=True, without=("location_id", "movement_type")
-)
-COMPANY_PRODUCT_MONTH_REPORT_QUERY = movement_report_query(
-    COMPANY_PRODUCT_MONTH_MV, month=True, without=("warehouse_id", "location_id", "movement_type")
-)
+# What each movement report view answers: (materialized view, time grain,
+# the dimensions it keeps, whether its categories are its own). The planner
+# (stock.movement.report._sscale_rollup) reads the smallest view that covers
+# a question.
+PRODUCT_DIMENSIONS = frozenset({"product_id", "categ_id"})
+REPORT_VIEWS = {
+    "stock.movement.report": (MOVEMENT_MV, "day", ALL_DIMENSIONS, False),
+    "stock.movement.month.report": (MOVEMENT_MONTH_MV, "month", ALL_DIMENSIONS, False),
+    "stock.movement.product.month.report": (
+        PRODUCT_MONTH_MV,
+        "month",
+        PRODUCT_DIMENSIONS | {"warehouse_id"},
+        False,
+    ),
+    "stock.movement.company.product.month.report": (
+        COMPANY_PRODUCT_MONTH_MV,
+        "month",
+        PRODUCT_DIMENSIONS,
+        False,
+    ),
+    "stock.movement.warehouse.month.report": (
+        WAREHOUSE_MONTH_MV,
+        "month",
+        frozenset({"warehouse_id", "movement_type"}),
+        False,
+    ),
+    "stock.movement.category.month.report": (
+        CATEGORY_MONTH_MV,
+        "month",
+        frozenset({"warehouse_id", "categ_id", "movement_type"}),
+        True,
+    ),
+}
+
+
+def report_query(model):
+    """The SQL of the report view of ``model`` (a key of REPORT_VIEWS)."""
+    view, grain, dimensions, stored_category = REPORT_VIEWS[model]
+    return movement_report_query(view, grain == "month", dimensions, stored_category)
 
 
 # One row per quant of an internal location (stock_scalable keeps one quant
