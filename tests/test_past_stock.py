@@ -283,3 +283,47 @@ class TestPastStock:
                         }, (step, days)
                     else:
                         assert step == "before the refresh"
+
+    def test_inventory_at_date_report_by_location(self, committed_db):
+        """Our Inventory at Date report has a row per location: a shelf's
+        stock at the end of a past day, and WH/Stock with its children."""
+        today = datetime.date.today()
+        with committed_db.env() as env:
+            wh = stock_flows.main_warehouse(env)
+            shelf = env["stock.location"].create(
+                {"name": "Dated Shelf", "location_id": wh.lot_stock_id.id}
+            )
+            product = stock_flows.create_product(env, "Dated Shelved")
+            receipt = stock_flows.create_picking(env, wh.in_type_id, [(product.id, 5)])
+            _validate(receipt, {"location_dest_id": shelf.id})
+            _date(receipt, datetime.datetime.now() - datetime.timedelta(days=3))
+            delivery = stock_flows.create_picking(env, wh.out_type_id, [(product.id, 2)])
+            _validate(delivery)
+            _date(delivery, datetime.datetime.now() - datetime.timedelta(days=1))
+            ids = shelf.id, product.id, wh.lot_stock_id.id
+        for refreshed in (False, True):
+            with committed_db.env() as env:
+                for days, expected in ((4, 0), (2, 5), (0, 3)):
+                    day = str(today - datetime.timedelta(days=days))
+                    Report = env["stock.inventory.date.report"].with_context(inventory_date=day)
+                    for location_id in ids[0], ids[2]:
+                        rows = Report.search(
+                            [("product_id", "=", ids[1]), ("location_id", "child_of", location_id)]
+                        )
+                        assert sum(rows.mapped("quantity")) == expected, (days, refreshed)
+                    assert set(rows.mapped("location_id").ids) <= {ids[0]}
+                # The wizard's location filter.
+                wizard = env["stock.inventory.date.wizard"].create(
+                    {
+                        "date": today - datetime.timedelta(days=2),
+                        "location_ids": [(6, 0, [ids[2]])],
+                    }
+                )
+                action = wizard.action_open()
+                rows = (
+                    env["stock.inventory.date.report"]
+                    .with_context(action["context"])
+                    .search(action["domain"] + [("product_id", "=", ids[1])])
+                )
+                assert sum(rows.mapped("quantity")) == 5
+            _refresh(committed_db)

@@ -8,6 +8,12 @@ class StockInventoryDateWizard(models.TransientModel):
 
     date = fields.Date(required=True, default=fields.Date.context_today)
     warehouse_ids = fields.Many2many("stock.warehouse", string="Warehouses")
+    location_ids = fields.Many2many(
+        "stock.location",
+        string="Locations",
+        domain="[('usage', '=', 'internal'), ('warehouse_id', '!=', False)]",
+        help="Only these locations and the locations inside them.",
+    )
     categ_ids = fields.Many2many("product.category", string="Product Categories")
 
     def action_open(self):
@@ -15,6 +21,8 @@ class StockInventoryDateWizard(models.TransientModel):
         domain = []
         if self.warehouse_ids:
             domain.append(("warehouse_id", "in", self.warehouse_ids.ids))
+        if self.location_ids:
+            domain.append(("location_id", "child_of", self.location_ids.ids))
         if self.categ_ids:
             domain.append(("categ_id", "child_of", self.categ_ids.ids))
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -344,22 +344,25 @@ class StockLevelReport(models.Model):
 
 
 class StockInventoryDateReport(models.Model):
-    """On-hand per warehouse and product at the end of a past day (UTC):
-    today's quants minus the net movements dated after it, read from the
-    movement facts. The day comes from the context (``inventory_date``), set
-    by the Inventory at Date wizard."""
+    """On-hand per internal location and product at the end of a past day
+    (UTC): today's quants minus the net movements dated after it, read from
+    the movement facts. The day comes from the context (``inventory_date``),
+    set by the Inventory at Date wizard. Lots and packages at a date:
+    Odoo's own Inventory at Date (``qty_available`` with ``to_date``,
+    models/product_product.py)."""
 
     _name = "stock.inventory.date.report"
     _inherit = "stock.report.read.group.mixin"
     _description = "Inventory at Date"
     _auto = False
-    _order = "warehouse_id, product_id"
+    _order = "warehouse_id, location_id, product_id"
     _rec_name = "product_id"
     _depends = {**LEDGER_FIELDS, **QUANT_FIELDS}
 
     date = fields.Date(readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
+    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
     product_id = fields.Many2one("product.product", readonly=True)
     product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
     categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)

@@ -586,51 +586,51 @@ LEVEL_REPORT_QUERY = SQL(
 
 
 def inventory_at_date_query(date):
-    """On-hand per warehouse and product at the end of ``date`` (UTC days):
-    today's quants minus the net movements dated after it: the rest of the
-    day's month from the daily facts, the following months from the narrowest
-    monthly rollup, and the journal rows the views do not hold yet.
+    """On-hand per internal location (of a warehouse) and product at the end
+    of ``date`` (UTC days): today's quants minus the net movements dated
+    after it: the rest of the day's month from the daily facts, the
+    following months from the monthly facts by location, and the journal
+    rows the views do not hold yet. A location's sub-locations have rows of
+    their own (filter with ``child_of`` to sum them).
 
-    Row id: ``warehouse_id * 2**31 + product_id``, one per (warehouse,
+    Row id: ``location_id * 2**31 + product_id``, one per (location,
     product) whatever the ids (a product id is an SQL integer, below 2**31),
-    and below 2**53 (the web client's integers) for warehouse ids below
+    and below 2**53 (the web client's integers) for location ids below
     2**22. The day is not in the id: the report model clears its cache
     before each read, so two days' figures never mix. No window function,
     so that a filter on products reaches the inner queries."""
     return SQL(
         """
-        SELECT x.warehouse_id::bigint * 2147483648 + x.product_id AS id,
-               w.company_id, x.warehouse_id, x.product_id, p.product_tmpl_id, t.categ_id,
-               %(date)s::date AS date, x.quantity
-          FROM (SELECT warehouse_id, product_id, SUM(qty) AS quantity
-                  FROM (SELECT l.warehouse_id, q.product_id, q.quantity AS qty
+        SELECT x.location_id::bigint * 2147483648 + x.product_id AS id,
+               l.company_id, l.warehouse_id, x.location_id, x.product_id, p.product_tmpl_id,
+               t.categ_id, %(date)s::date AS date, x.quantity
+          FROM (SELECT location_id, product_id, SUM(qty) AS quantity
+                  FROM (SELECT q.location_id, q.product_id, q.quantity AS qty
                           FROM stock_quant q
-                          JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
-                         WHERE l.warehouse_id IS NOT NULL
                         UNION ALL
                         -- the rest of the day's month, day by day
-                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                        SELECT location_id, product_id, -(qty_in - qty_out)
                           FROM %(daily)s
                          WHERE date > %(date)s::date AND date < %(next_month)s::date
-                           AND warehouse_id IS NOT NULL
                         UNION ALL
                         -- the following months, month by month
-                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                        SELECT location_id, product_id, -(qty_in - qty_out)
                           FROM %(monthly)s
-                         WHERE date >= %(next_month)s::date AND warehouse_id IS NOT NULL
+                         WHERE date >= %(next_month)s::date
                         UNION ALL
                         -- what the views do not hold yet
-                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                        SELECT location_id, product_id, -(qty_in - qty_out)
                           FROM (%(recent)s) recent
-                         WHERE date > %(date)s::date AND warehouse_id IS NOT NULL) moves
-                 GROUP BY warehouse_id, product_id) x
-          JOIN stock_warehouse w ON w.id = x.warehouse_id
+                         WHERE date > %(date)s::date) moves
+                 GROUP BY location_id, product_id) x
+          JOIN stock_location l
+            ON l.id = x.location_id AND l.usage = 'internal' AND l.warehouse_id IS NOT NULL
           LEFT JOIN product_product p ON p.id = x.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
         date=date,
         next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
         daily=SQL.identifier(MOVEMENT_MV),
-        monthly=SQL.identifier(PRODUCT_MONTH_MV),
+        monthly=SQL.identifier(MOVEMENT_MONTH_MV),
         recent=RECENT_SIDES,
     )
