@@ -564,10 +564,11 @@ class TestReportingPlanner:
 @tagged("-at_install", "post_install", "sscale_committed")
 @pytest.mark.committed
 class TestReportingRows:
-    def test_postings_since_the_refresh_join_their_daily_row(self, committed_db):
-        """The Stock Movements list shows one row per day, location, product
-        and movement type, whether the postings are in the view, in the
-        journal since the refresh, or both."""
+    def test_postings_since_the_refresh_are_summed_per_daily_key(self, committed_db):
+        """The Stock Movements list shows the postings since the last refresh
+        as one row per day, location, product and movement type (not one per
+        move line), beside the view's row of that key until the next
+        refresh, which folds them into it."""
         with committed_db.env() as env:
             old = stock_flows.create_product(env, "One Row Old", 20)
             stock_flows.deliver(env, [(old.id, 1)])
@@ -578,24 +579,44 @@ class TestReportingRows:
             with committed_db.env() as env:
                 stock_flows.deliver(env, [(ids[0], 2)])
                 stock_flows.receive(env, [(ids[1], 3)])
-        with committed_db.env() as env:
-            Report = env["stock.movement.report"]
-            rows = Report.search_read(
+
+        def rows(env):
+            found = env["stock.movement.report"].search_read(
                 [("product_id", "in", ids), ("movement_type", "in", ["sale", "receipt"])],
                 ["product_id", "movement_type", "qty_in", "qty_out", "move_count"],
             )
-            got = {(r["product_id"][0], r["movement_type"]): r for r in rows}
-            assert len(rows) == len(got) == 2, rows
-            assert (got[ids[0], "sale"]["qty_out"], got[ids[0], "sale"]["move_count"]) == (5, 3)
-            assert (got[ids[1], "receipt"]["qty_in"], got[ids[1], "receipt"]["move_count"]) == (
-                6,
-                2,
+            return sorted(
+                (
+                    r["product_id"][0],
+                    r["movement_type"],
+                    r["qty_in"],
+                    r["qty_out"],
+                    r["move_count"],
+                )
+                for r in found
             )
+
+        def counts_agree(env):
             # The list's count is its rows, whichever view answers a count.
+            Report = env["stock.movement.report"]
             domain = [("product_id", "in", ids)]
             assert Report.search_count(domain) == len(Report.search(domain))
             by_month = Report.read_group(domain, ["__count"], ["date:month"], lazy=False)
             assert sum(g["__count"] for g in by_month) == Report.search_count(domain)
+
+        with committed_db.env() as env:
+            assert rows(env) == sorted(
+                [
+                    (ids[0], "sale", 0, 1, 1),  # the view's row
+                    (ids[0], "sale", 0, 4, 2),  # the two deliveries since
+                    (ids[1], "receipt", 6, 0, 2),
+                ]
+            )
+            counts_agree(env)
+        _refresh(committed_db)
+        with committed_db.env() as env:
+            assert rows(env) == [(ids[0], "sale", 0, 5, 3), (ids[1], "receipt", 6, 0, 2)]
+            counts_agree(env)
 
 
 @tagged("-at_install", "post_install", "sscale_committed")

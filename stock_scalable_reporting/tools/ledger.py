@@ -107,6 +107,11 @@ CREATE_JOURNAL = SQL(
     CREATE TRIGGER sscale_rpt_journal_del AFTER DELETE ON stock_move_line
         FOR EACH ROW WHEN (OLD.state = 'done') EXECUTE FUNCTION sscale_rpt_journal_fn();
 
+    -- Past stock (tools/past_stock.py) reads a product's done lines after a
+    -- moment: Odoo indexes neither their date nor their state.
+    CREATE INDEX IF NOT EXISTS sscale_rpt_sml_done_product_date
+        ON stock_move_line (product_id, date) WHERE state = 'done';
+
     -- Products moved to another category since the last refresh: the
     -- category rollup, which keeps the categories of its refresh, is then
     -- not read until the next refresh (see category_rollup_stale).
@@ -220,38 +225,18 @@ RECENT_SIDES = SQL(
 GRAIN = ["date", "company_id", "warehouse_id", "location_id", "product_id", "movement_type"]
 
 
-def same_daily_key(a, b):
-    """The grain columns of two daily fact rows (aliases ``a`` and ``b``,
-    trusted names) are equal; warehouse_id may be NULL. Equalities only, so
-    that PostgreSQL can hash or index them."""
-    return SQL(
-        f"""
-        {a}.date = {b}.date AND {a}.company_id = {b}.company_id
-        AND {a}.location_id = {b}.location_id AND {a}.product_id = {b}.product_id
-        AND {a}.movement_type = {b}.movement_type
-        AND COALESCE({a}.warehouse_id, 0) = COALESCE({b}.warehouse_id, 0)
-        """
-    )
-
-
-# The recent journal's sides summed by the daily facts' grain, one row per
-# key: ``line_key`` is the first of its lines (an id for the row), and
-# ``in_view`` tells whether the daily view has a row for the key already
-# (the report adds the journal's sums to it instead of showing a row of its
-# own).
+# The recent journal's sides summed by the daily facts' grain: one row per
+# key of the postings since the refresh (not one per move line), with the
+# first of its lines as ``line_key`` (an id for the row).
 RECENT_FACTS = SQL(
     """
-    SELECT a.*, EXISTS (SELECT 1 FROM %(daily)s b WHERE %(same)s) AS in_view
-      FROM (SELECT date, company_id, warehouse_id, location_id, product_id, movement_type,
-                   SUM(qty_in) AS qty_in, SUM(qty_out) AS qty_out,
-                   SUM(move_count)::integer AS move_count, MIN(line_key) AS line_key
-              FROM (%(sides)s) sides
-             GROUP BY date, company_id, warehouse_id, location_id, product_id,
-                      movement_type) a
+    SELECT date, company_id, warehouse_id, location_id, product_id, movement_type,
+           SUM(qty_in) AS qty_in, SUM(qty_out) AS qty_out,
+           SUM(move_count)::integer AS move_count, MIN(line_key) AS line_key
+      FROM (%s) sides
+     GROUP BY date, company_id, warehouse_id, location_id, product_id, movement_type
     """,
-    daily=SQL.identifier(MOVEMENT_MV),
-    same=same_daily_key("a", "b"),
-    sides=RECENT_SIDES,
+    RECENT_SIDES,
 )
 
 MOVEMENT_MV_QUERY = SQL(
@@ -360,7 +345,8 @@ CATEGORY_MONTH_MV_QUERY = SQL(
 
 # Refreshed in this order (each rollup reads the one before it).
 MATERIALIZED_VIEWS = {
-    MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
+    # (date, id): the Stock Movements list's order, newest first.
+    MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"], ["date", "id"]]),
     MOVEMENT_MONTH_MV: (MOVEMENT_MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
     PRODUCT_MONTH_MV: (
         PRODUCT_MONTH_MV_QUERY,
@@ -392,13 +378,13 @@ def movement_report_query(view, month=False, dimensions=ALL_DIMENSIONS, stored_c
     rows are cut to the same columns. ``categ_id`` comes from the view's own
     column with ``stored_category``, else from the product.
 
-    The daily report (not ``month``) has one row per daily key: a view row
-    with the journal's sums for its key added, or a journal row for a key
-    the view does not have. A monthly view gets the journal's daily rows
-    beside its own, dated on their month. ``fact_rows``: how many rows of the
-    daily report each row stands for (a monthly view counts them; a journal
-    row is one, or none when the daily view has its key), so that a count is
-    the same whichever answers."""
+    The journal's rows are summed by daily key (RECENT_FACTS): the postings
+    since the refresh show as one row per day, location, product and
+    movement type, beside the view's row of that key if it has one; a
+    monthly view gets them dated on their month. ``fact_rows``: how many
+    rows of the daily report each row stands for (a monthly view counts
+    them; a journal row is one), so that a count is the same whichever
+    answers."""
 
     def kept(column, source, sql_type):
         if column in dimensions:
@@ -420,49 +406,27 @@ def movement_report_query(view, month=False, dimensions=ALL_DIMENSIONS, stored_c
         kept("location_id", SQL("r.location_id"), "integer"),
         kept("movement_type", SQL("r.movement_type"), "varchar"),
     )
-    if month:
-        # The journal's rows by month beside the view's; a journal row stands
-        # for a daily row unless the daily view has its key already.
-        rows = SQL(
-            """
-            SELECT v.id, v.date, %(view_columns)s, v.qty_in, v.qty_out, v.move_count,
-                   v.fact_rows
-              FROM %(view)s v
-            UNION ALL
-            SELECT %(offset)s + r.line_key, date_trunc('month', r.date)::date,
-                   %(journal_columns)s, r.qty_in, r.qty_out, r.move_count,
-                   CASE WHEN r.in_view THEN 0 ELSE 1 END
-              FROM (%(recent)s) r
-            """,
-            view=SQL.identifier(view),
-            view_columns=view_columns,
-            journal_columns=journal_columns,
-            offset=JOURNAL_ID_OFFSET,
-            recent=RECENT_FACTS,
-        )
-    else:
-        # One row per daily key: the view's row plus the journal's sums for
-        # its key, and the journal's keys the view has no row for.
-        rows = SQL(
-            """
-            SELECT v.id, v.date, %(view_columns)s, v.qty_in + COALESCE(b.qty_in, 0),
-                   v.qty_out + COALESCE(b.qty_out, 0), v.move_count + COALESCE(b.move_count, 0),
-                   1
-              FROM %(view)s v
-              LEFT JOIN (SELECT * FROM recent WHERE in_view) b
-                ON %(same)s
-            UNION ALL
-            SELECT %(offset)s + r.line_key, r.date, %(journal_columns)s, r.qty_in, r.qty_out,
-                   r.move_count, 1
-              FROM recent r
-             WHERE NOT r.in_view
-            """,
-            view=SQL.identifier(view),
-            view_columns=view_columns,
-            journal_columns=journal_columns,
-            same=same_daily_key("v", "b"),
-            offset=JOURNAL_ID_OFFSET,
-        )
+    # The view's rows and, beside them, the journal's rows (by month in a
+    # monthly view). Each branch is a plain scan, so that PostgreSQL can
+    # merge them in the list's order (date, id) from the views' indexes.
+    rows = SQL(
+        """
+        SELECT v.id, v.date, %(view_columns)s, v.qty_in, v.qty_out, v.move_count,
+               %(fact_rows)s
+          FROM %(view)s v
+        UNION ALL
+        SELECT %(offset)s + r.line_key, %(day)s, %(journal_columns)s, r.qty_in, r.qty_out,
+               r.move_count, 1
+          FROM (%(recent)s) r
+        """,
+        view=SQL.identifier(view),
+        view_columns=view_columns,
+        fact_rows=SQL("v.fact_rows") if month else SQL("1"),
+        day=SQL("date_trunc('month', r.date)::date") if month else SQL("r.date"),
+        journal_columns=journal_columns,
+        offset=JOURNAL_ID_OFFSET,
+        recent=RECENT_FACTS,
+    )
     if "product_id" in dimensions:
         product = SQL("m.product_id, p.product_tmpl_id")
     else:
@@ -474,7 +438,6 @@ def movement_report_query(view, month=False, dimensions=ALL_DIMENSIONS, stored_c
     )
     return SQL(
         """
-        %(head)s
         SELECT m.id, m.date, m.company_id, m.warehouse_id, m.location_id, %(product)s,
                %(categ)s AS categ_id, m.movement_type, m.qty_in, m.qty_out,
                m.qty_in - m.qty_out AS qty_net, m.move_count, m.fact_rows
@@ -483,7 +446,6 @@ def movement_report_query(view, month=False, dimensions=ALL_DIMENSIONS, stored_c
           LEFT JOIN product_product p ON p.id = m.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
-        head=SQL("") if month else SQL("WITH recent AS MATERIALIZED (%s)", RECENT_FACTS),
         product=product,
         categ=categ,
         rows=rows,

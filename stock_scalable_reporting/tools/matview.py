@@ -115,10 +115,15 @@ def try_lock(cr, name):
 
 
 def existing(cr):
-    """(kind, name) of this addon's materialized views, views and functions."""
+    """(kind, name) of this addon's materialized views, views, tables,
+    functions, and indexes on other tables (Odoo's)."""
     cr.execute(
         SQL(
             """
+        SELECT 'index', indexname FROM pg_indexes
+         WHERE schemaname = current_schema() AND indexname LIKE %(p)s
+           AND tablename NOT LIKE %(p)s
+        UNION ALL
         SELECT 'matview', matviewname FROM pg_matviews WHERE matviewname LIKE %(p)s
         UNION ALL
         SELECT 'view', viewname FROM pg_views WHERE viewname LIKE %(p)s
@@ -137,9 +142,12 @@ def existing(cr):
 
 
 def drop_all(cr):
-    """Drop every object of this addon (indexes go with their views)."""
+    """Drop every object of this addon (the indexes of its views and tables
+    go with them)."""
     for kind, name in existing(cr):
-        if kind == "function":
+        if kind == "index":
+            cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(name)))
+        elif kind == "function":
             # regprocedure text, e.g. sscale_rpt_f(integer): already quoted.
             cr.execute(SQL("DROP FUNCTION IF EXISTS %s CASCADE", SQL(name)))
         elif kind == "table":

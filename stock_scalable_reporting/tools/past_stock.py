@@ -22,7 +22,9 @@ within L counts 0. Sums are by product id, in the product's unit.
 For the plain question (no lot, package or owner, and only internal or view
 locations in L), the days after T's day come from the reports' daily and
 monthly movement views and their journal, exact at read time like the
-reports; the rest of T's own day from the ledger.
+reports; the rest of T's own day from the ledger. The ledger is read
+through the addon's index of done lines by product and date
+(``sscale_rpt_sml_done_product_date``, tools/ledger.py).
 """
 
 import datetime
@@ -72,14 +74,15 @@ def ledger_moved_after(
                       - (CASE WHEN %(src)s THEN 1 ELSE 0 END))) AS quantity
           FROM stock_move_line ml
          WHERE ml.state = 'done' AND ml.product_id = ANY(%(products)s)
-           AND ml.date > %(after)s AND (%(before)s::timestamp IS NULL OR ml.date < %(before)s)
+           AND ml.date > %(after)s %(before)s
          GROUP BY ml.product_id
         """,
         dest=dest,
         src=src,
         products=list(product_ids),
         after=after,
-        before=before,
+        # Index conditions (product, date), never an OR with a parameter.
+        before=SQL("AND ml.date < %s", before) if before else SQL(""),
     )
 
 
