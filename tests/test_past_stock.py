@@ -312,6 +312,12 @@ class TestPastStock:
                         )
                         assert sum(rows.mapped("quantity")) == expected, (days, refreshed)
                     assert set(rows.mapped("location_id").ids) <= {ids[0]}
+                    # By warehouse (no location asked): the product × warehouse
+                    # rollup answers, with the same figure.
+                    groups = Report.read_group(
+                        [("product_id", "=", ids[1])], ["quantity:sum"], ["warehouse_id"]
+                    )
+                    assert sum(g["quantity"] for g in groups) == expected, (days, refreshed)
                 # The wizard's location filter.
                 wizard = env["stock.inventory.date.wizard"].create(
                     {

@@ -373,7 +373,10 @@ class StockInventoryDateReport(models.Model):
     @property
     def _table_query(self):
         day = self.env.context.get("inventory_date") or fields.Date.context_today(self)
-        return ledger.inventory_at_date_query(fields.Date.to_date(day))
+        return ledger.inventory_at_date_query(
+            fields.Date.to_date(day),
+            by_location=self.env.context.get("sscale_inventory_by_location", True),
+        )
 
     def _fetch_query(self, query, fields):
         """Rows of another day have the same ids (see
@@ -385,7 +388,19 @@ class StockInventoryDateReport(models.Model):
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
+        # A question that neither groups nor filters by location is answered
+        # by warehouse, from the smaller rollup.
+        fields_used = {spec.split(":")[0] for spec in groupby} | {
+            str(leaf[0]).split(".")[0]
+            for leaf in domain or []
+            if isinstance(leaf, list | tuple) and len(leaf) == 3
+        }
+        report = self
+        if "location_id" not in fields_used and not (order and "location_id" in order):
+            report = self.with_context(sscale_inventory_by_location=False)
         # A few thousand index rows: parallel workers would take longer to
         # start than the query takes.
         with self._sscale_settings(max_parallel_workers_per_gather=0):
-            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+            return super(StockInventoryDateReport, report)._read_group(
+                domain, groupby, aggregates, having, offset, limit, order
+            )

@@ -547,7 +547,7 @@ LEVEL_REPORT_QUERY = SQL(
 )
 
 
-def inventory_at_date_query(date):
+def inventory_at_date_query(date, by_location=True):
     """On-hand per internal location (of a warehouse) and product at the end
     of ``date`` (UTC days): today's quants minus the net movements dated
     after it: the rest of the day's month from the daily facts, the
@@ -560,7 +560,13 @@ def inventory_at_date_query(date):
     and below 2**53 (the web client's integers) for location ids below
     2**22. The day is not in the id: the report model clears its cache
     before each read, so two days' figures never mix. No window function,
-    so that a filter on products reaches the inner queries."""
+    so that a filter on products reaches the inner queries.
+
+    Without ``by_location``: one row per warehouse and product (location
+    left empty), read from the smaller product × warehouse rollup, for the
+    questions that neither group nor filter by location."""
+    if not by_location:
+        return _inventory_by_warehouse_query(date)
     return SQL(
         """
         SELECT x.location_id::bigint * 2147483648 + x.product_id AS id,
@@ -594,5 +600,60 @@ def inventory_at_date_query(date):
         next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
         daily=SQL.identifier(MOVEMENT_MV),
         monthly=SQL.identifier(MOVEMENT_MONTH_MV),
+        recent=RECENT_SIDES,
+    )
+
+
+def _inventory_by_warehouse_query(date):
+    """``inventory_at_date_query`` by warehouse (no location), from the
+    smaller monthly rollup by product and warehouse.
+
+    On-hand per warehouse and product at the end of ``date`` (UTC days):
+    today's quants minus the net movements dated after it: the rest of the
+    day's month from the daily facts, the following months from the narrowest
+    monthly rollup, and the journal rows the views do not hold yet.
+
+    Row id: ``warehouse_id * 2**31 + product_id``, one per (warehouse,
+    product) whatever the ids (a product id is an SQL integer, below 2**31),
+    and below 2**53 (the web client's integers) for warehouse ids below
+    2**22. The day is not in the id: the report model clears its cache
+    before each read, so two days' figures never mix. No window function,
+    so that a filter on products reaches the inner queries."""
+    return SQL(
+        """
+        SELECT x.warehouse_id::bigint * 2147483648 + x.product_id AS id,
+               w.company_id, x.warehouse_id, NULL::integer AS location_id, x.product_id,
+               p.product_tmpl_id, t.categ_id,
+               %(date)s::date AS date, x.quantity
+          FROM (SELECT warehouse_id, product_id, SUM(qty) AS quantity
+                  FROM (SELECT l.warehouse_id, q.product_id, q.quantity AS qty
+                          FROM stock_quant q
+                          JOIN stock_location l ON l.id = q.location_id AND l.usage = 'internal'
+                         WHERE l.warehouse_id IS NOT NULL
+                        UNION ALL
+                        -- the rest of the day's month, day by day
+                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                          FROM %(daily)s
+                         WHERE date > %(date)s::date AND date < %(next_month)s::date
+                           AND warehouse_id IS NOT NULL
+                        UNION ALL
+                        -- the following months, month by month
+                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                          FROM %(monthly)s
+                         WHERE date >= %(next_month)s::date AND warehouse_id IS NOT NULL
+                        UNION ALL
+                        -- what the views do not hold yet
+                        SELECT warehouse_id, product_id, -(qty_in - qty_out)
+                          FROM (%(recent)s) recent
+                         WHERE date > %(date)s::date AND warehouse_id IS NOT NULL) moves
+                 GROUP BY warehouse_id, product_id) x
+          JOIN stock_warehouse w ON w.id = x.warehouse_id
+          LEFT JOIN product_product p ON p.id = x.product_id
+          LEFT JOIN product_template t ON t.id = p.product_tmpl_id
+        """,
+        date=date,
+        next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
+        daily=SQL.identifier(MOVEMENT_MV),
+        monthly=SQL.identifier(PRODUCT_MONTH_MV),
         recent=RECENT_SIDES,
     )
