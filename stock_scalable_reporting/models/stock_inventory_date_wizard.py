@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, fields, models
+from odoo.tools.misc import format_date
 
 
 class StockInventoryDateWizard(models.TransientModel):
@@ -29,7 +30,9 @@ class StockInventoryDateWizard(models.TransientModel):
             "stock_scalable_reporting.action_stock_inventory_date_report"
         )
         day = fields.Date.to_string(self.date)
-        title = self.env["stock.report.refresh"]._report_title(_("Inventory at %s", day))
+        title = self.env["stock.report.refresh"]._report_title(
+            _("Inventory at %s", format_date(self.env, self.date))
+        )
         action.update(
             {
                 "name": title,

@@ -120,8 +120,8 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
             trigger: ".o_list_view .o_list_table",
         },
         {
-            content: "Its title names the date",
-            trigger: ".o_breadcrumb:contains('Inventory at 2030-12-31')",
+            content: "Its title names the date, in the user's format",
+            trigger: ".o_breadcrumb:contains('Inventory at 12/31/2030')",
         },
         {
             content: "Only products in stock that day are listed",
