@@ -311,6 +311,14 @@ class TestPastStock:
                             [("product_id", "=", ids[1]), ("location_id", "child_of", location_id)]
                         )
                         assert sum(rows.mapped("quantity")) == expected, (days, refreshed)
+                        # Grouped with the location filter (the facts are cut
+                        # to the locations before they are summed).
+                        domain = [
+                            ("product_id", "=", ids[1]),
+                            ("location_id", "child_of", location_id),
+                        ]
+                        groups = Report.read_group(domain, ["quantity:sum"], ["location_id"])
+                        assert sum(g["quantity"] for g in groups) == expected, (days, location_id)
                     assert set(rows.mapped("location_id").ids) <= {ids[0]}
                     # By warehouse (no location asked): the product × warehouse
                     # rollup answers, with the same figure.

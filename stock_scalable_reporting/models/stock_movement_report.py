@@ -376,6 +376,7 @@ class StockInventoryDateReport(models.Model):
         return ledger.inventory_at_date_query(
             fields.Date.to_date(day),
             by_location=self.env.context.get("sscale_inventory_by_location", True),
+            locations=self.env.context.get("sscale_inventory_locations"),
         )
 
     def _fetch_query(self, query, fields):
@@ -383,6 +384,27 @@ class StockInventoryDateReport(models.Model):
         ledger.inventory_at_date_query): forget the ones cached before."""
         self.invalidate_model()
         return super()._fetch_query(query, fields)
+
+    @api.model
+    def _sscale_domain_locations(self, domain):
+        """The ids of the locations a domain keeps, from its first top-level
+        condition on the location (``=``, ``in``, ``child_of``), when the
+        domain is a plain AND of conditions; None otherwise. A superset of
+        the rows the whole domain keeps, so that the facts can be cut to them
+        before they are summed (the domain still applies after)."""
+        leaves = list(domain or [])
+        if any(leaf in ("|", "!") for leaf in leaves):
+            return None
+        for leaf in leaves:
+            if (
+                isinstance(leaf, list | tuple)
+                and len(leaf) == 3
+                and leaf[0] == "location_id"
+                and leaf[1] in ("=", "in", "child_of")
+            ):
+                Location = self.env["stock.location"].with_context(active_test=False)
+                return Location.search([("id", leaf[1], leaf[2])]).ids
+        return None
 
     @api.model
     def _read_group(
@@ -398,6 +420,10 @@ class StockInventoryDateReport(models.Model):
         report = self
         if "location_id" not in fields_used and not (order and "location_id" in order):
             report = self.with_context(sscale_inventory_by_location=False)
+        else:
+            locations = self._sscale_domain_locations(domain)
+            if locations is not None:
+                report = self.with_context(sscale_inventory_locations=tuple(locations))
         # A few thousand index rows: parallel workers would take longer to
         # start than the query takes.
         with self._sscale_settings(max_parallel_workers_per_gather=0):

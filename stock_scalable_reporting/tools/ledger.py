@@ -547,7 +547,7 @@ LEVEL_REPORT_QUERY = SQL(
 )
 
 
-def inventory_at_date_query(date, by_location=True):
+def inventory_at_date_query(date, by_location=True, locations=None):
     """On-hand per internal location (of a warehouse) and product at the end
     of ``date`` (UTC days): today's quants minus the net movements dated
     after it: the rest of the day's month from the daily facts, the
@@ -564,9 +564,12 @@ def inventory_at_date_query(date, by_location=True):
 
     Without ``by_location``: one row per warehouse and product (location
     left empty), read from the smaller product × warehouse rollup, for the
-    questions that neither group nor filter by location."""
+    questions that neither group nor filter by location. With
+    ``locations`` (ids), only the rows of those locations, cut before the
+    facts are summed."""
     if not by_location:
         return _inventory_by_warehouse_query(date)
+    only = SQL("AND location_id = ANY(%s)", list(locations)) if locations is not None else SQL("")
     return SQL(
         """
         SELECT x.location_id::bigint * 2147483648 + x.product_id AS id,
@@ -575,21 +578,22 @@ def inventory_at_date_query(date, by_location=True):
           FROM (SELECT location_id, product_id, SUM(qty) AS quantity
                   FROM (SELECT q.location_id, q.product_id, q.quantity AS qty
                           FROM stock_quant q
+                         WHERE TRUE %(only)s
                         UNION ALL
                         -- the rest of the day's month, day by day
                         SELECT location_id, product_id, -(qty_in - qty_out)
                           FROM %(daily)s
-                         WHERE date > %(date)s::date AND date < %(next_month)s::date
+                         WHERE date > %(date)s::date AND date < %(next_month)s::date %(only)s
                         UNION ALL
                         -- the following months, month by month
                         SELECT location_id, product_id, -(qty_in - qty_out)
                           FROM %(monthly)s
-                         WHERE date >= %(next_month)s::date
+                         WHERE date >= %(next_month)s::date %(only)s
                         UNION ALL
                         -- what the views do not hold yet
                         SELECT location_id, product_id, -(qty_in - qty_out)
                           FROM (%(recent)s) recent
-                         WHERE date > %(date)s::date) moves
+                         WHERE date > %(date)s::date %(only)s) moves
                  GROUP BY location_id, product_id) x
           JOIN stock_location l
             ON l.id = x.location_id AND l.usage = 'internal' AND l.warehouse_id IS NOT NULL
@@ -601,6 +605,7 @@ def inventory_at_date_query(date, by_location=True):
         daily=SQL.identifier(MOVEMENT_MV),
         monthly=SQL.identifier(MOVEMENT_MONTH_MV),
         recent=RECENT_SIDES,
+        only=only,
     )
 
 
