@@ -135,14 +135,14 @@ SELECT l.product_id, l.location_id, NULLIF(l.lot_id, 0), NULLIF(l.package_id, 0)
 """
 
 
-def build_database(conf, db_name, lines):
-    """Create ``db_name`` with stock + stock_scalable (no demo data) and load
+def build_database(conf, db_name, lines, modules="stock_scalable"):
+    """Create ``db_name`` with stock + ``modules`` (no demo data) and load
     ``lines`` generated done move lines into it (this script, as its own
     process). Returns the seconds the generation took."""
-    print(f"==> {db_name}: stock + stock_scalable, no demo data", flush=True)
+    print(f"==> {db_name}: stock + {modules}, no demo data", flush=True)
     subprocess.run(
         stacklib.odoo_command()
-        + ["-c", str(conf), "-d", db_name, "-i", "stock_scalable", "--without-demo=all"]
+        + ["-c", str(conf), "-d", db_name, "-i", modules, "--without-demo=all"]
         + ["--stop-after-init"],
         env=stacklib.odoo_env(),
         check=True,

@@ -128,6 +128,17 @@ def _backdate(moves, when):
     moves.write({"date": when})
     moves.move_line_ids.write({"date": when})
     moves.picking_id.write({"date_done": when})
+    if "stock_valuation_layer_ids" in moves._fields:
+        # With stock_account (run-demo --accounting): the valuation layers
+        # too, whose creation date is what valuation reports read.
+        layers = moves.stock_valuation_layer_ids
+        if layers:
+            moves.env.flush_all()
+            moves.env.cr.execute(
+                "UPDATE stock_valuation_layer SET create_date = %s WHERE id = ANY(%s)",
+                [when, layers.ids],
+            )
+            layers.invalidate_recordset(["create_date"])
 
 
 def _post(picking, when, dest=None):

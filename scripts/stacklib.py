@@ -19,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ("stock_scalable", "stock_event_bus", "stock_scalable_reporting")
+# Bridge addons: Odoo installs each by itself when the addons it depends on
+# are there (stock_scalable_reporting_account: with stock_account).
+BRIDGES = ("stock_scalable_reporting_account",)
 # The Odoo apps the addons are almost always installed beside: the test
 # template has them too (stock_account comes with purchase_stock).
 BUSINESS_MODULES = ("mrp", "purchase_stock", "sale_stock")

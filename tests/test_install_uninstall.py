@@ -107,6 +107,12 @@ def _states(dbname):
     )
 
 
+def _module_states(dbname, names):
+    return dict(
+        _query(dbname, "SELECT name, state FROM ir_module_module WHERE name IN %s", [names])
+    )
+
+
 def _ok(result):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result
@@ -149,3 +155,40 @@ class TestInstallUninstall:
             [stacklib.ADDONS],
         )
         assert leftovers == []
+
+    def test_valuation_bridge_installs_beside_stock_account_and_uninstalls(
+        self, fresh_database, odoo_cli
+    ):
+        """With stock_account there, installing the addons brings the
+        valuation bridge (auto_install); uninstalling the bridge drops its
+        views, journal and trigger and leaves the reporting addon's; then
+        uninstalling everything returns the catalog to what it was."""
+        db = fresh_database(copy=False)
+        _ok(odoo_cli("-d", db, "-i", "stock_account", "--without-demo=all", "--stop-after-init"))
+        _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=POST_STOCK_DATA))
+        before = _snapshot(db)
+        all_addons = stacklib.ADDONS + stacklib.BRIDGES
+        _ok(odoo_cli("-d", db, "-i", ",".join(stacklib.ADDONS), "--stop-after-init"))
+        assert _module_states(db, all_addons) == dict.fromkeys(all_addons, "installed")
+        installed = _snapshot(db)
+        assert "relation sscale_rpt_val_day m" in installed
+        assert "trigger sscale_rpt_val_journal_ins on stock_valuation_layer" in installed
+
+        bridges = list(stacklib.BRIDGES)
+        uninstall_bridge = (
+            f'env["ir.module.module"].search([("name", "in", {bridges!r})])'
+            ".button_immediate_uninstall()"
+        )
+        _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=uninstall_bridge))
+        assert _module_states(db, all_addons) == {
+            **dict.fromkeys(stacklib.ADDONS, "installed"),
+            **dict.fromkeys(stacklib.BRIDGES, "uninstalled"),
+        }
+        without_bridge = _snapshot(db)
+        assert not [item for item in without_bridge if "sscale_rpt_val" in item]
+        assert "relation sscale_rpt_movement m" in without_bridge
+
+        _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=UNINSTALL))
+        after = _snapshot(db)
+        assert sorted(after - before) == [], "left behind by the uninstall"
+        assert sorted(before - after) == [], "removed by the uninstall but not ours"

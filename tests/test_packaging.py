@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The addons as OCA ships addons: each builds as an ``odoo-addon-<name>``
-wheel with whool, and the three install into a throwaway virtual environment
+wheel with whool, and they install into a throwaway virtual environment
 beside an Odoo installed there (here: the machine's, seen through
 ``--system-site-packages``), where Odoo finds them under ``odoo/addons``."""
 
@@ -19,11 +19,11 @@ from odoo.tests import tagged
 @pytest.mark.slow
 class TestPackaging:
     def test_wheels_build_and_install(self, tmp_path):
-        """pip wheel builds odoo-addon-<name> for the three addons (version and
+        """pip wheel builds odoo-addon-<name> for the addons and the bridge (version and
         dependencies from the manifest), and a fresh virtual environment
         imports them from its own site-packages."""
         dist = tmp_path / "dist"
-        for addon in stacklib.ADDONS:
+        for addon in stacklib.ADDONS + stacklib.BRIDGES:
             result = subprocess.run(
                 [
                     sys.executable,
@@ -47,6 +47,7 @@ class TestPackaging:
             "odoo_addon_stock_event_bus",
             "odoo_addon_stock_scalable",
             "odoo_addon_stock_scalable_reporting",
+            "odoo_addon_stock_scalable_reporting_account",
         ]
         for wheel in wheels:
             addon = wheel.name.split("-")[0].removeprefix("odoo_addon_")
@@ -82,7 +83,8 @@ class TestPackaging:
                 str(python),
                 "-c",
                 "import odoo.addons.stock_scalable, odoo.addons.stock_event_bus,"
-                " odoo.addons.stock_scalable_reporting as r; print(r.__file__)",
+                " odoo.addons.stock_scalable_reporting,"
+                " odoo.addons.stock_scalable_reporting_account as r; print(r.__file__)",
             ],
             capture_output=True,
             text=True,

@@ -1,17 +1,90 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from collections import defaultdict
+
+from dateutil.relativedelta import relativedelta
+
 from odoo import fields, models
 from odoo.osv import expression
 from odoo.tools import float_round
 
-from ..tools import past_stock
+from ..tools import ledger, past_stock
 from .stock_movement_report import LEDGER_FIELDS
 
 # Pending moves, as Odoo counts them in incoming_qty and outgoing_qty.
 TODO_STATES = ("waiting", "confirmed", "assigned", "partially_available")
 
 
+def _picking_counts(env, product_ids):
+    """The product form's In/Out counters (Odoo's ``nbr_moves_in`` and
+    ``nbr_moves_out``: done move lines of the last year whose transfer is a
+    receipt or a delivery) from the views: ``{product id: {'incoming': n,
+    'outgoing': n}}``, or None when the views cannot answer as Odoo would
+    (never refreshed or not built yet, an operation type changed since the
+    refresh, or record rules on move lines other than Odoo's multi-company
+    one)."""
+    MoveLine = env["stock.move.line"]
+    MoveLine.check_access("read")
+    rules = env["ir.rule"]._get_rules("stock.move.line")
+    company_rule = env.ref("stock.stock_move_line_rule", raise_if_not_found=False)
+    if rules and (not company_rule or set(rules.ids) != {company_rule.id}):
+        return None
+    env.cr.execute(ledger.PICKING_COUNTS_READY)
+    if not env.cr.fetchone()[0]:
+        return None
+    env.cr.execute(ledger.PICKING_COUNTS_STALE)
+    row = env.cr.fetchone()
+    if row is None or row[0]:
+        return None
+    MoveLine.flush_model([*LEDGER_FIELDS["stock.move.line"], "picking_id"])
+    env["stock.picking"].flush_model(["picking_type_id"])
+    env["stock.picking.type"].flush_model(["code"])
+    since = fields.Datetime.now() - relativedelta(years=1)
+    env.cr.execute(
+        ledger.picking_counts_query(product_ids, since, env.companies.ids if rules else None)
+    )
+    counts = defaultdict(lambda: {"incoming": 0, "outgoing": 0})
+    for product_id, code, count in env.cr.fetchall():
+        counts[product_id][code] = count
+    return counts
+
+
+class ProductTemplate(models.Model):
+    _inherit = "product.template"
+
+    def _compute_nbr_moves(self):
+        """Odoo's counts of the last year's receipts and deliveries lines of
+        the template's variants, from the views (``_picking_counts``)."""
+        variants = (
+            self.env["product.product"]
+            .with_context(active_test=False)
+            .search([("product_tmpl_id", "in", self._origin.ids)])
+        )
+        counts = _picking_counts(self.env, variants.ids) if variants else {}
+        if counts is None:
+            return super()._compute_nbr_moves()
+        totals = defaultdict(lambda: {"incoming": 0, "outgoing": 0})
+        for variant in variants:
+            for code, count in counts.get(variant.id, {}).items():
+                totals[variant.product_tmpl_id.id][code] += count
+        for template in self:
+            template.nbr_moves_in = totals[template._origin.id]["incoming"]
+            template.nbr_moves_out = totals[template._origin.id]["outgoing"]
+
+
 class ProductProduct(models.Model):
     _inherit = "product.product"
+
+    def _compute_nbr_moves(self):
+        """Odoo's counts of the last year's receipt and delivery lines, from
+        the views (``_picking_counts``)."""
+        ids = [product_id for product_id in self._origin.ids if product_id]
+        counts = _picking_counts(self.env, ids) if ids else {}
+        if counts is None:
+            return super()._compute_nbr_moves()
+        for product in self:
+            figures = counts.get(product._origin.id, {})
+            product.nbr_moves_in = figures.get("incoming", 0)
+            product.nbr_moves_out = figures.get("outgoing", 0)
 
     def _compute_quantities_dict(
         self, lot_id, owner_id, package_id, from_date=False, to_date=False
@@ -23,14 +96,19 @@ class ProductProduct(models.Model):
         owners, instead of Odoo's walk back through the moves. Units: each
         product's own. ``incoming_qty`` and ``outgoing_qty`` are Odoo's."""
         to_date = fields.Datetime.to_datetime(to_date)
-        locations = self._sscale_location_subquery()
-        if not (to_date and to_date < fields.Datetime.now()) or locations is None:
+        locations = None
+        if to_date and to_date < fields.Datetime.now():
+            quant_domain, move_in_loc, move_out_loc = self._get_domain_locations()
+            locations = self._sscale_location_subquery(quant_domain)
+        if locations is None:
             return super()._compute_quantities_dict(
                 lot_id, owner_id, package_id, from_date=from_date, to_date=to_date
             )
         # Today's figures (no past walk), then the pending moves up to the date.
         res = super()._compute_quantities_dict(lot_id, owner_id, package_id, from_date=from_date)
-        incoming, outgoing = self._sscale_pending_moves(owner_id, from_date, to_date)
+        incoming, outgoing = self._sscale_pending_moves(
+            (move_in_loc, move_out_loc), owner_id, from_date, to_date
+        )
         self.env["stock.move.line"].flush_model(LEDGER_FIELDS["stock.move.line"])
         moved = past_stock.moved_after(
             self.env.cr,
@@ -65,12 +143,12 @@ class ProductProduct(models.Model):
             )
         return res
 
-    def _sscale_location_subquery(self):
+    def _sscale_location_subquery(self, quant_domain):
         """The locations of the context (``location``, ``warehouse_id``,
-        ``strict``; Odoo's ``_get_domain_locations``) as an SQL subquery of
-        location ids, archived ones included, as Odoo's quant domain reads
-        them; None when that domain has a shape this does not know."""
-        quant_domain = self._get_domain_locations()[0]
+        ``strict``), given as Odoo's quant domain for them (the first of
+        ``_get_domain_locations``), as an SQL subquery of location ids,
+        archived ones included, as that domain reads them; None when it has
+        a shape this does not know."""
         location_domain = []
         for leaf in quant_domain:
             if leaf in expression.DOMAIN_OPERATORS:
@@ -90,10 +168,11 @@ class ProductProduct(models.Model):
         Location = self.env["stock.location"].with_context(active_test=False)
         return Location._search(location_domain).subselect()
 
-    def _sscale_pending_moves(self, owner_id, from_date, to_date):
+    def _sscale_pending_moves(self, move_domains, owner_id, from_date, to_date):
         """Odoo's incoming and outgoing pending quantities dated up to
-        ``to_date``: ``({product id: qty}, {product id: qty})``."""
-        _quant, move_in_loc, move_out_loc = self._get_domain_locations()
+        ``to_date``, for ``move_domains`` (the incoming and outgoing move
+        domains of ``_get_domain_locations``): ``({product id: qty},
+        {product id: qty})``."""
         base = [("product_id", "in", self._origin.ids)]
         extra = [("state", "in", TODO_STATES), ("date", "<=", to_date)]
         if owner_id is not None:
@@ -108,5 +187,5 @@ class ProductProduct(models.Model):
                     base + location + extra, ["product_id"], ["product_qty:sum"]
                 )
             }
-            for location in (move_in_loc, move_out_loc)
+            for location in move_domains
         )

@@ -46,6 +46,38 @@ def _month_bound(operator, value):
     return False
 
 
+def monthly_fields(domain, groupby, aggregates, having, measures, dimensions):
+    """The fields (of ``dimensions``, company aside) a report question
+    groups or filters by, when it only needs whole months and the
+    aggregates of ``measures`` (sums, so that a monthly rollup gives the
+    same answer); None otherwise. The question is ``_read_group``'s
+    arguments."""
+    if not set(aggregates) <= measures or having:
+        return None
+    used = set()
+    for spec in groupby:
+        name, _sep, granularity = spec.partition(":")
+        if name == "date":
+            if granularity not in ("month", "quarter", "year"):
+                return None
+        else:
+            used.add(name)
+    for leaf in domain or []:
+        if not isinstance(leaf, list | tuple) or len(leaf) != 3:
+            if leaf in expression.DOMAIN_OPERATORS:
+                continue
+            return None
+        name, operator, value = leaf
+        field = str(name).split(".", 1)[0]
+        if field == "date":
+            if not _month_bound(operator, value):
+                return None
+        else:
+            used.add(field)
+    used = {SAME_AS.get(name, name) for name in used} - {"company_id"}
+    return used if used <= dimensions else None
+
+
 MOVEMENT_TYPES = [
     ("receipt", "Receipt"),
     ("sale", "Sale"),
@@ -76,6 +108,30 @@ class StockReportViewMixin(models.AbstractModel):
     def action_refresh_now(self):
         return self.env["stock.report.refresh"].action_refresh_now()
 
+    @api.model
+    def _sscale_smallest_view(self, candidates, dimensions):
+        """Of ``candidates`` ({report model: materialized view}), the model
+        whose view has the fewest rows by PostgreSQL's statistics
+        (``reltuples``, taken by each refresh's ANALYZE); at equal rows, the
+        one that keeps fewer fields (``dimensions``: {model: fields}). None
+        without candidates."""
+        if not candidates:
+            return None
+        self.env.cr.execute(
+            SQL(
+                "SELECT relname, reltuples FROM pg_class WHERE relkind = 'm' AND relname IN %s",
+                tuple(candidates.values()),
+            )
+        )
+        rows = dict(self.env.cr.fetchall())
+
+        def size(model):
+            # Never analyzed (-1) or missing: after the others.
+            tuples = rows.get(candidates[model], -1)
+            return (tuples < 0, tuples, len(dimensions[model]))
+
+        return min(candidates, key=size)
+
 
 class StockMovementReportMixin(models.AbstractModel):
     _name = "stock.movement.report.mixin"
@@ -98,14 +154,20 @@ class StockMovementReportMixin(models.AbstractModel):
     qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
     move_count = fields.Integer(string="# Move Lines", readonly=True)
 
+    def init(self):
+        # Each movement report model's view (ledger.REPORT_VIEWS); Odoo
+        # calls init() on this abstract model too.
+        if self._name in ledger.REPORT_VIEWS:
+            self._create_report_view(ledger.report_query(self._name))
 
-class StockMovementRollupMixin(models.AbstractModel):
-    """Movement facts rolled up by month: every row is dated on the first
+
+class StockReportRollupMixin(models.AbstractModel):
+    """A report view rolled up by month: every row is dated on the first
     day of its month and carries ``fact_rows``, the daily rows it stands for."""
 
-    _name = "stock.movement.rollup.mixin"
-    _inherit = "stock.movement.report.mixin"
-    _description = "Stock Movement Facts by Month"
+    _name = "stock.report.rollup.mixin"
+    _inherit = "stock.report.view.mixin"
+    _description = "Stock Report Facts by Month"
 
     def _read_group_groupby(self, groupby_spec, query):
         if groupby_spec == "date:month":
@@ -121,6 +183,14 @@ class StockMovementRollupMixin(models.AbstractModel):
         return super()._read_group_select(aggregate_spec, query)
 
 
+class StockMovementRollupMixin(models.AbstractModel):
+    """Movement facts rolled up by month."""
+
+    _name = "stock.movement.rollup.mixin"
+    _inherit = ["stock.movement.report.mixin", "stock.report.rollup.mixin"]
+    _description = "Stock Movement Facts by Month"
+
+
 class StockMovementMonthReport(models.Model):
     """The movement facts by month (no menu: stock.movement.report reads it
     for questions that only need months)."""
@@ -130,9 +200,6 @@ class StockMovementMonthReport(models.Model):
     _description = "Stock Movements by Month"
     _auto = False
     _order = "date desc, id desc"
-
-    def init(self):
-        self._create_report_view(ledger.report_query(self._name))
 
 
 class StockMovementProductMonthReport(models.Model):
@@ -147,9 +214,6 @@ class StockMovementProductMonthReport(models.Model):
     _auto = False
     _order = "date desc, id desc"
 
-    def init(self):
-        self._create_report_view(ledger.report_query(self._name))
-
 
 class StockMovementCompanyProductMonthReport(models.Model):
     """The movement facts by month, company and product: warehouse, location
@@ -161,9 +225,6 @@ class StockMovementCompanyProductMonthReport(models.Model):
     _description = "Stock Movements by Company, Product and Month"
     _auto = False
     _order = "date desc, id desc"
-
-    def init(self):
-        self._create_report_view(ledger.report_query(self._name))
 
     @api.model
     def _read_group(
@@ -192,9 +253,6 @@ class StockMovementWarehouseMonthReport(models.Model):
     _auto = False
     _order = "date desc, id desc"
 
-    def init(self):
-        self._create_report_view(ledger.report_query(self._name))
-
 
 class StockMovementCategoryMonthReport(models.Model):
     """The movement facts by month, warehouse, product category and movement
@@ -207,9 +265,6 @@ class StockMovementCategoryMonthReport(models.Model):
     _description = "Stock Movements by Category and Month"
     _auto = False
     _order = "date desc, id desc"
-
-    def init(self):
-        self._create_report_view(ledger.report_query(self._name))
 
 
 class StockMovementReport(models.Model):
@@ -225,9 +280,6 @@ class StockMovementReport(models.Model):
     _description = "Stock Movements Analysis"
     _auto = False
     _order = "date desc, id desc"
-
-    def init(self):
-        self._create_report_view(ledger.report_query(self._name))
 
     @api.model
     def _read_group(
@@ -247,9 +299,10 @@ class StockMovementReport(models.Model):
         (this model's daily view answers). A view can answer when the
         question only needs whole months and the view keeps every field the
         question groups or filters by (ledger.REPORT_VIEWS); among those, the
-        one with the fewest rows by PostgreSQL's statistics (``reltuples``,
-        taken by each refresh's ANALYZE) wins."""
-        used = self._sscale_monthly_fields(domain, groupby, aggregates, having)
+        one with the fewest rows by PostgreSQL's statistics wins."""
+        used = monthly_fields(
+            domain, groupby, aggregates, having, MONTH_MEASURES, ledger.ALL_DIMENSIONS
+        )
         if used is None:
             return None
         candidates = {
@@ -261,52 +314,9 @@ class StockMovementReport(models.Model):
             self.env.cr.execute(ledger.CATEGORY_ROLLUP_STALE)
             if self.env.cr.fetchone()[0]:
                 del candidates["stock.movement.category.month.report"]
-        if not candidates:
-            return None
-        self.env.cr.execute(
-            SQL(
-                "SELECT relname, reltuples FROM pg_class WHERE relkind = 'm' AND relname IN %s",
-                tuple(candidates.values()),
-            )
+        return self._sscale_smallest_view(
+            candidates, {model: spec[2] for model, spec in ledger.REPORT_VIEWS.items()}
         )
-        rows = dict(self.env.cr.fetchall())
-
-        def size(model):
-            # Never analyzed (-1) or missing: after the others; at equal
-            # rows, the view that keeps fewer fields.
-            tuples = rows.get(candidates[model], -1)
-            return (tuples < 0, tuples, len(ledger.REPORT_VIEWS[model][2]))
-
-        return min(candidates, key=size)
-
-    @api.model
-    def _sscale_monthly_fields(self, domain, groupby, aggregates, having):
-        """The dimensions (ledger.DIMENSIONS) a question groups or filters
-        by, when it only needs whole months and sums; None otherwise."""
-        if not set(aggregates) <= MONTH_MEASURES or having:
-            return None
-        used = set()
-        for spec in groupby:
-            name, _sep, granularity = spec.partition(":")
-            if name == "date":
-                if granularity not in ("month", "quarter", "year"):
-                    return None
-            else:
-                used.add(name)
-        for leaf in domain or []:
-            if not isinstance(leaf, list | tuple) or len(leaf) != 3:
-                if leaf in expression.DOMAIN_OPERATORS:
-                    continue
-                return None
-            name, operator, value = leaf
-            field = str(name).split(".", 1)[0]
-            if field == "date":
-                if not _month_bound(operator, value):
-                    return None
-            else:
-                used.add(field)
-        used = {SAME_AS.get(name, name) for name in used} - {"company_id"}
-        return used if used <= ledger.ALL_DIMENSIONS else None
 
 
 class StockLevelReport(models.Model):

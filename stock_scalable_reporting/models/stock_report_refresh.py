@@ -27,6 +27,7 @@ VIEW_LABELS = [
     (ledger.WAREHOUSE_MONTH_MV, "Monthly movements by warehouse and type"),
     (ledger.CATEGORY_MONTH_MV, "Monthly movements by product category"),
     (ledger.LAST_MOVE_MV, "Last movement per location, product and lot"),
+    (ledger.PICKING_COUNT_MV, "Monthly receipts and deliveries per product"),
     (REFRESH_LOCK, "All stock reports"),
 ]
 
@@ -55,7 +56,8 @@ class StockReportRefresh(models.Model):
 
     @api.depends("view_name")
     def _compute_summary(self):
-        known = dict(VIEW_LABELS)
+        # With the labels that bridge addons add (selection_add).
+        known = {key for key, _label in self._fields["summary"].selection}
         for log in self:
             log.summary = log.view_name if log.view_name in known else False
 
@@ -101,7 +103,7 @@ class StockReportRefresh(models.Model):
         rebuilt = False
         # In order: rebuilding a view drops the rollups read from it, which
         # are then missing and rebuilt too.
-        for name, (query, unique, indexes) in ledger.MATERIALIZED_VIEWS.items():
+        for name, (query, unique, indexes) in self._sscale_materialized_views().items():
             if matview.stored_tag(cr, name) != matview.definition_tag(query, unique, indexes):
                 matview.create(cr, name, query, unique, indexes)
                 rebuilt = True
@@ -111,6 +113,19 @@ class StockReportRefresh(models.Model):
         lines = cr.fetchone()[0]
         # All of them, so that they share the stored snapshot.
         self._refresh_reports(log_progress=lines)
+
+    @api.model
+    def _sscale_materialized_views(self):
+        """{view: (query, unique columns, indexes)} of every report view, in
+        refresh order (a rollup after the view it reads). Bridge addons add
+        theirs (stock_scalable_reporting_account: valuation)."""
+        return dict(ledger.MATERIALIZED_VIEWS)
+
+    @api.model
+    def _sscale_journals(self):
+        """The journal tables (an ``xid`` column each) whose rows the views
+        hold after a refresh: emptied of them by the refresh."""
+        return [ledger.JOURNAL, ledger.CATEGORY_CHANGES, ledger.PICKING_TYPE_CHANGES]
 
     @api.model
     def _refresh_reports(self, log_progress=None):
@@ -123,13 +138,21 @@ class StockReportRefresh(models.Model):
             return self.sudo().create(
                 {"view_name": REFRESH_LOCK, "duration": 0.0, "state": "skipped"}
             )
-        views = list(ledger.MATERIALIZED_VIEWS)
+        views = list(self._sscale_materialized_views())
         # Under REPEATABLE READ this is the snapshot the refreshes read with.
         cr.execute("SELECT pg_current_snapshot()")
         snapshot = cr.fetchone()[0]
         logs = self.browse()
         total = 0.0
         for name in views:
+            if not matview.exists(cr, name):
+                # Code newer than the database: the upgrade builds it.
+                _logger.warning(
+                    "stock_scalable_reporting: %s is missing; upgrade the module"
+                    " (odoo -u stock_scalable_reporting) to build it",
+                    name,
+                )
+                continue
             # A view created by this install or upgrade is built; the others
             # (an upgrade that added a view) are refreshed with it.
             built = log_progress is not None and not matview.is_populated(cr, name)
@@ -167,7 +190,7 @@ class StockReportRefresh(models.Model):
         )
         # Journal rows the views now hold (committed before the snapshot),
         # and category changes the category rollup now has.
-        for journal in (ledger.JOURNAL, ledger.CATEGORY_CHANGES):
+        for journal in self._sscale_journals():
             cr.execute(
                 SQL(
                     """

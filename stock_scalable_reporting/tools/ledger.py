@@ -37,6 +37,8 @@ WAREHOUSE_MONTH_MV = "sscale_rpt_warehouse_month"
 CATEGORY_MONTH_MV = "sscale_rpt_category_month"
 CATEGORY_CHANGES = "sscale_rpt_category_change"
 LAST_MOVE_MV = "sscale_rpt_last_move"
+PICKING_COUNT_MV = "sscale_rpt_picking_count_month"
+PICKING_TYPE_CHANGES = "sscale_rpt_picking_type_change"
 # Ids of report rows that come from the journal: far above the views' row
 # numbers, below 2**53 (JavaScript integers in the web client).
 JOURNAL_ID_OFFSET = 2**50
@@ -56,6 +58,8 @@ CREATE_JOURNAL = SQL(
         qty numeric NOT NULL,
         sign smallint NOT NULL
     );
+    -- The line's transfer, for the product form's In/Out counters (18.0.1.5.0).
+    ALTER TABLE sscale_rpt_journal ADD COLUMN IF NOT EXISTS picking_id integer;
     CREATE INDEX IF NOT EXISTS sscale_rpt_journal_xid_idx ON sscale_rpt_journal (xid);
     CREATE TABLE IF NOT EXISTS sscale_rpt_state (
         id integer PRIMARY KEY CHECK (id = 1),
@@ -75,17 +79,19 @@ CREATE_JOURNAL = SQL(
         -- difference. DONE_LINES reads the ledger the same way.
         IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state = 'done' THEN
             INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
-                                            location_id, location_dest_id, qty, sign)
+                                            location_id, location_dest_id, qty, sign,
+                                            picking_id)
             VALUES (OLD.id, OLD.date, OLD.company_id, OLD.product_id, OLD.lot_id,
                     OLD.location_id, OLD.location_dest_id,
-                    COALESCE(OLD.quantity_product_uom, 0), -1);
+                    COALESCE(OLD.quantity_product_uom, 0), -1, OLD.picking_id);
         END IF;
         IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state = 'done' THEN
             INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
-                                            location_id, location_dest_id, qty, sign)
+                                            location_id, location_dest_id, qty, sign,
+                                            picking_id)
             VALUES (NEW.id, NEW.date, NEW.company_id, NEW.product_id, NEW.lot_id,
                     NEW.location_id, NEW.location_dest_id,
-                    COALESCE(NEW.quantity_product_uom, 0), 1);
+                    COALESCE(NEW.quantity_product_uom, 0), 1, NEW.picking_id);
         END IF;
         RETURN NULL;
     END
@@ -98,10 +104,10 @@ CREATE_JOURNAL = SQL(
         FOR EACH ROW WHEN (
             (OLD.state = 'done' OR NEW.state = 'done')
             AND (OLD.state, OLD.date, OLD.quantity_product_uom, OLD.product_id, OLD.lot_id,
-                 OLD.location_id, OLD.location_dest_id, OLD.company_id)
+                 OLD.location_id, OLD.location_dest_id, OLD.company_id, OLD.picking_id)
                 IS DISTINCT FROM
                 (NEW.state, NEW.date, NEW.quantity_product_uom, NEW.product_id, NEW.lot_id,
-                 NEW.location_id, NEW.location_dest_id, NEW.company_id)
+                 NEW.location_id, NEW.location_dest_id, NEW.company_id, NEW.picking_id)
         ) EXECUTE FUNCTION sscale_rpt_journal_fn();
     DROP TRIGGER IF EXISTS sscale_rpt_journal_del ON stock_move_line;
     CREATE TRIGGER sscale_rpt_journal_del AFTER DELETE ON stock_move_line
@@ -131,6 +137,32 @@ CREATE_JOURNAL = SQL(
     CREATE TRIGGER sscale_rpt_category_change_upd AFTER UPDATE OF categ_id ON product_template
         FOR EACH ROW WHEN (OLD.categ_id IS DISTINCT FROM NEW.categ_id)
         EXECUTE FUNCTION sscale_rpt_category_change_fn();
+
+    -- A done transfer given another operation type, or an operation type
+    -- given another code, since the last refresh: the In/Out counters view,
+    -- which keeps the codes of its refresh, is then not read until the next
+    -- refresh (see PICKING_COUNTS_STALE).
+    CREATE TABLE IF NOT EXISTS sscale_rpt_picking_type_change (
+        id bigserial PRIMARY KEY,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+    );
+    CREATE OR REPLACE FUNCTION sscale_rpt_picking_type_change_fn() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO sscale_rpt_picking_type_change DEFAULT VALUES;
+        RETURN NULL;
+    END
+    $$;
+    DROP TRIGGER IF EXISTS sscale_rpt_picking_type_change_upd ON stock_picking;
+    CREATE TRIGGER sscale_rpt_picking_type_change_upd
+        AFTER UPDATE OF picking_type_id ON stock_picking
+        FOR EACH ROW WHEN (OLD.picking_type_id IS DISTINCT FROM NEW.picking_type_id
+                           AND 'done' IN (OLD.state, NEW.state))
+        EXECUTE FUNCTION sscale_rpt_picking_type_change_fn();
+    DROP TRIGGER IF EXISTS sscale_rpt_picking_type_code_upd ON stock_picking_type;
+    CREATE TRIGGER sscale_rpt_picking_type_code_upd AFTER UPDATE OF code ON stock_picking_type
+        FOR EACH ROW WHEN (OLD.code IS DISTINCT FROM NEW.code)
+        EXECUTE FUNCTION sscale_rpt_picking_type_change_fn();
     """
 )
 
@@ -343,6 +375,98 @@ CATEGORY_MONTH_MV_QUERY = SQL(
     """
 )
 
+# Done move lines by month, company, product and the code of their
+# transfer's operation type (receipts and deliveries only): the product
+# form's In/Out counters (Odoo's ``picking_code`` of the lines).
+PICKING_COUNT_GRAIN = ["product_id", "date", "company_id", "picking_code"]
+PICKING_COUNT_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY product_id, date, company_id, picking_code) AS id, f.*
+      FROM (SELECT date_trunc('month', ml.date)::date AS date, ml.company_id, ml.product_id,
+                   pt.code::varchar AS picking_code, COUNT(*)::integer AS line_count
+              FROM stock_move_line ml
+              JOIN stock_picking p ON p.id = ml.picking_id
+              JOIN stock_picking_type pt ON pt.id = p.picking_type_id
+             WHERE ml.state = 'done' AND pt.code IN ('incoming', 'outgoing')
+             GROUP BY 1, 2, 3, 4) f
+    """
+)
+
+# Whether the counters view is there and built: not when the code is newer
+# than the database (until ``-u stock_scalable_reporting``).
+PICKING_COUNTS_READY = SQL(
+    """
+    SELECT to_regclass('sscale_rpt_picking_type_change') IS NOT NULL
+           AND COALESCE((SELECT ispopulated FROM pg_matviews
+                          WHERE matviewname = 'sscale_rpt_picking_count_month'), FALSE)
+    """
+)
+# Whether the counters view cannot answer: never refreshed, or an operation
+# type changed since the refresh.
+PICKING_COUNTS_STALE = SQL(
+    """
+    SELECT s.snapshot IS NULL
+           OR EXISTS (SELECT 1 FROM sscale_rpt_picking_type_change j WHERE %s)
+      FROM sscale_rpt_state s WHERE s.id = 1
+    """,
+    NOT_IN_VIEWS,
+)
+
+
+def picking_counts_query(product_ids, since, company_ids=None):
+    """Done move lines dated from ``since`` (a UTC datetime) on, per product
+    and code of their transfer's operation type ('incoming', 'outgoing'),
+    as Odoo's product form counts them (``picking_code``): the whole months
+    after ``since``'s month from PICKING_COUNT_MV plus the journal rows it
+    does not hold, and the rest of ``since``'s month from the ledger itself
+    (its index of done lines by product and date). Rows: (product_id,
+    picking_code, count). ``company_ids``: only those companies' lines (None:
+    all). The view is exact only while PICKING_COUNTS_STALE is false."""
+    next_month = (since.replace(day=28) + datetime.timedelta(days=4)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+    def only_companies(column):
+        if company_ids is None:
+            return SQL("")
+        return SQL("AND %s = ANY(%s)", SQL(column), list(company_ids))
+
+    return SQL(
+        """
+        SELECT product_id, picking_code, SUM(n)::integer
+          FROM (SELECT product_id, picking_code, line_count AS n
+                  FROM sscale_rpt_picking_count_month
+                 WHERE product_id = ANY(%(products)s) AND date >= %(next_month)s::date
+                       %(view_companies)s
+                UNION ALL
+                SELECT ml.product_id, pt.code::varchar, 1
+                  FROM stock_move_line ml
+                  JOIN stock_picking p ON p.id = ml.picking_id
+                  JOIN stock_picking_type pt ON pt.id = p.picking_type_id
+                 WHERE ml.state = 'done' AND ml.product_id = ANY(%(products)s)
+                   AND ml.date >= %(since)s AND ml.date < %(next_month)s
+                   AND pt.code IN ('incoming', 'outgoing') %(ledger_companies)s
+                UNION ALL
+                SELECT j.product_id, pt.code::varchar, j.sign
+                  FROM sscale_rpt_journal j
+                  JOIN sscale_rpt_state s ON s.id = 1
+                  JOIN stock_picking p ON p.id = j.picking_id
+                  JOIN stock_picking_type pt ON pt.id = p.picking_type_id
+                 WHERE %(not_in_views)s AND j.product_id = ANY(%(products)s)
+                   AND j.date >= %(next_month)s AND pt.code IN ('incoming', 'outgoing')
+                       %(journal_companies)s) counts
+         GROUP BY product_id, picking_code
+        """,
+        products=list(product_ids),
+        since=since,
+        next_month=next_month,
+        view_companies=only_companies("company_id"),
+        ledger_companies=only_companies("ml.company_id"),
+        journal_companies=only_companies("j.company_id"),
+        not_in_views=NOT_IN_VIEWS,
+    )
+
+
 # Refreshed in this order (each rollup reads the one before it).
 MATERIALIZED_VIEWS = {
     # (date, id): the Stock Movements list's order, newest first.
@@ -361,6 +485,7 @@ MATERIALIZED_VIEWS = {
     WAREHOUSE_MONTH_MV: (WAREHOUSE_MONTH_MV_QUERY, ["id"], [WAREHOUSE_MONTH_GRAIN]),
     CATEGORY_MONTH_MV: (CATEGORY_MONTH_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
     LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
+    PICKING_COUNT_MV: (PICKING_COUNT_MV_QUERY, ["id"], [PICKING_COUNT_GRAIN]),
 }
 
 

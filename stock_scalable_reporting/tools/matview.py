@@ -75,6 +75,12 @@ def create(cr, name, query, unique_columns, indexes=()):
         )
 
 
+def exists(cr, name):
+    """Whether materialized view ``name`` is in the database."""
+    cr.execute(SQL("SELECT 1 FROM pg_matviews WHERE matviewname = %s", name))
+    return bool(cr.fetchone())
+
+
 def is_populated(cr, name):
     cr.execute(SQL("SELECT ispopulated FROM pg_matviews WHERE matviewname = %s", name))
     row = cr.fetchone()
@@ -114,9 +120,12 @@ def try_lock(cr, name):
     return cr.fetchone()[0]
 
 
-def existing(cr):
+def existing(cr, prefix=PREFIX):
     """(kind, name) of this addon's materialized views, views, tables,
-    functions, and indexes on other tables (Odoo's)."""
+    functions, and indexes on other tables (Odoo's), whose names start with
+    ``prefix`` (a bridge addon's own prefix starts with PREFIX)."""
+    if not prefix.startswith(PREFIX):
+        raise ValueError(f"prefix {prefix!r} must start with {PREFIX!r}")
     cr.execute(
         SQL(
             """
@@ -135,16 +144,17 @@ def existing(cr):
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE n.nspname = current_schema() AND p.proname LIKE %(p)s
             """,
-            p=PREFIX.replace("_", r"\_") + "%",
+            p=prefix.replace("_", r"\_") + "%",
         )
     )
     return cr.fetchall()
 
 
-def drop_all(cr):
-    """Drop every object of this addon (the indexes of its views and tables
-    go with them)."""
-    for kind, name in existing(cr):
+def drop_all(cr, prefix=PREFIX):
+    """Drop every object of this addon, or of the bridge addon whose objects
+    start with ``prefix`` (the indexes of its views and tables go with
+    them)."""
+    for kind, name in existing(cr, prefix):
         if kind == "index":
             cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(name)))
         elif kind == "function":

@@ -1,0 +1,28 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Stock Scalable Reporting: Valuation",
+    "summary": "Inventory valuation reports on materialized views, exact at read time",
+    "version": "18.0.1.0.0",
+    "category": "Inventory/Inventory",
+    "website": "https://github.com/stock-scalable/stock-scalable",
+    "author": "Stock Scalable contributors",
+    "license": "LGPL-3",
+    "maintainers": ["stock-scalable"],
+    "development_status": "Beta",
+    "depends": ["stock_scalable_reporting", "stock_account"],
+    "external_dependencies": {"python": []},
+    "data": [
+        "security/ir.model.access.csv",
+        "security/stock_scalable_reporting_account_security.xml",
+        "views/stock_valuation_report_views.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "stock_scalable_reporting_account/static/tests/tours/*.js",
+        ],
+    },
+    "uninstall_hook": "uninstall_hook",
+    "auto_install": True,
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,31 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+
+from ..tools import valuation
+
+
+class StockReportRefresh(models.Model):
+    _inherit = "stock.report.refresh"
+
+    summary = fields.Selection(
+        selection_add=[
+            (valuation.DAY_MV, "Daily valuation by product"),
+            (valuation.MONTH_MV, "Monthly valuation by product"),
+            (valuation.CATEGORY_MONTH_MV, "Monthly valuation by product category"),
+            (valuation.TOTAL_MV, "Valuation by product and warehouse"),
+        ]
+    )
+
+    @api.model
+    def _ensure_report_views(self):
+        # The valuation journal first: the views' refresh reads it.
+        self.env.cr.execute(valuation.CREATE_JOURNAL)
+        return super()._ensure_report_views()
+
+    @api.model
+    def _sscale_materialized_views(self):
+        return {**super()._sscale_materialized_views(), **valuation.MATERIALIZED_VIEWS}
+
+    @api.model
+    def _sscale_journals(self):
+        return super()._sscale_journals() + [valuation.JOURNAL]

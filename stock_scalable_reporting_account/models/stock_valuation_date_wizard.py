@@ -1,0 +1,36 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, fields, models
+from odoo.tools.misc import format_date
+
+
+class StockValuationDateWizard(models.TransientModel):
+    _name = "stock.valuation.date.wizard"
+    _description = "Valuation at Date"
+
+    date = fields.Date(required=True, default=fields.Date.context_today)
+    warehouse_ids = fields.Many2many("stock.warehouse", string="Warehouses")
+    categ_ids = fields.Many2many("product.category", string="Product Categories")
+
+    def action_open(self):
+        self.ensure_one()
+        domain = []
+        if self.warehouse_ids:
+            domain.append(("warehouse_id", "in", self.warehouse_ids.ids))
+        if self.categ_ids:
+            domain.append(("categ_id", "child_of", self.categ_ids.ids))
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "stock_scalable_reporting_account.action_stock_valuation_date_report"
+        )
+        title = self.env["stock.report.refresh"]._report_title(
+            _("Valuation at %s", format_date(self.env, self.date))
+        )
+        action.update(
+            {
+                "name": title,
+                "display_name": title,
+                "domain": domain,
+                "context": {"valuation_date": fields.Date.to_string(self.date)},
+                "target": "main",
+            }
+        )
+        return action

@@ -1,0 +1,361 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The SQL of the valuation reports: a journal of stock valuation layer
+changes, the materialized views over ``stock_valuation_layer``, and the
+report views that add the journal's recent rows to them.
+
+Exact at read time the same way as the movement reports
+(stock_scalable_reporting/tools/ledger.py): a trigger journals every change
+of a layer's figures (+1 for the new values, -1 for the old ones, so that
+FIFO's updates of ``remaining_qty`` and Odoo's recomputation of the stored
+category count too), and a report reads the views plus the journal rows
+that the last refresh's snapshot does not see (``ledger.NOT_IN_VIEWS``).
+The refresh is stock_scalable_reporting's (one snapshot for every view).
+
+A layer's warehouse is Odoo's ``stock.valuation.layer.warehouse_id``: its
+move's source location's warehouse when that location is internal, else its
+destination's; none without a move (a revaluation)."""
+
+import datetime
+
+from odoo.tools import SQL
+
+from odoo.addons.stock_scalable_reporting.tools import ledger
+
+PREFIX = "sscale_rpt_val_"
+JOURNAL = "sscale_rpt_val_journal"
+DAY_MV = "sscale_rpt_val_day"
+MONTH_MV = "sscale_rpt_val_month"
+CATEGORY_MONTH_MV = "sscale_rpt_val_category_month"
+TOTAL_MV = "sscale_rpt_val_total"
+
+CREATE_JOURNAL = SQL(
+    """
+    CREATE TABLE IF NOT EXISTS sscale_rpt_val_journal (
+        id bigserial PRIMARY KEY,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        layer_id integer NOT NULL,
+        date timestamp NOT NULL,
+        company_id integer NOT NULL,
+        product_id integer NOT NULL,
+        categ_id integer,
+        stock_move_id integer,
+        quantity numeric NOT NULL,
+        value numeric NOT NULL,
+        remaining_qty numeric NOT NULL,
+        remaining_value numeric NOT NULL,
+        sign smallint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS sscale_rpt_val_journal_xid_idx ON sscale_rpt_val_journal (xid);
+
+    CREATE OR REPLACE FUNCTION sscale_rpt_val_journal_fn() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            INSERT INTO sscale_rpt_val_journal (layer_id, date, company_id, product_id, categ_id,
+                                                stock_move_id, quantity, value, remaining_qty,
+                                                remaining_value, sign)
+            VALUES (OLD.id, OLD.create_date, OLD.company_id, OLD.product_id, OLD.categ_id,
+                    OLD.stock_move_id, COALESCE(OLD.quantity, 0), COALESCE(OLD.value, 0),
+                    COALESCE(OLD.remaining_qty, 0), COALESCE(OLD.remaining_value, 0), -1);
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO sscale_rpt_val_journal (layer_id, date, company_id, product_id, categ_id,
+                                                stock_move_id, quantity, value, remaining_qty,
+                                                remaining_value, sign)
+            VALUES (NEW.id, NEW.create_date, NEW.company_id, NEW.product_id, NEW.categ_id,
+                    NEW.stock_move_id, COALESCE(NEW.quantity, 0), COALESCE(NEW.value, 0),
+                    COALESCE(NEW.remaining_qty, 0), COALESCE(NEW.remaining_value, 0), 1);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    DROP TRIGGER IF EXISTS sscale_rpt_val_journal_ins ON stock_valuation_layer;
+    CREATE TRIGGER sscale_rpt_val_journal_ins AFTER INSERT ON stock_valuation_layer
+        FOR EACH ROW EXECUTE FUNCTION sscale_rpt_val_journal_fn();
+    DROP TRIGGER IF EXISTS sscale_rpt_val_journal_upd ON stock_valuation_layer;
+    CREATE TRIGGER sscale_rpt_val_journal_upd AFTER UPDATE ON stock_valuation_layer
+        FOR EACH ROW WHEN (
+            (OLD.create_date, OLD.company_id, OLD.product_id, OLD.categ_id, OLD.stock_move_id,
+             OLD.quantity, OLD.value, OLD.remaining_qty, OLD.remaining_value)
+                IS DISTINCT FROM
+            (NEW.create_date, NEW.company_id, NEW.product_id, NEW.categ_id, NEW.stock_move_id,
+             NEW.quantity, NEW.value, NEW.remaining_qty, NEW.remaining_value)
+        ) EXECUTE FUNCTION sscale_rpt_val_journal_fn();
+    DROP TRIGGER IF EXISTS sscale_rpt_val_journal_del ON stock_valuation_layer;
+    CREATE TRIGGER sscale_rpt_val_journal_del AFTER DELETE ON stock_valuation_layer
+        FOR EACH ROW EXECUTE FUNCTION sscale_rpt_val_journal_fn();
+    """
+)
+
+# The columns a layer contributes (alias x: a layer or a journal row with
+# their columns; its move's locations give the warehouse).
+FIGURES = ["quantity", "value", "remaining_qty", "remaining_value", "layer_count"]
+
+
+def _layers(source, signed):
+    """One row per layer of ``source`` (SQL with the journal's columns, or
+    the layers themselves) with its day, warehouse and figures (times the
+    journal's sign with ``signed``)."""
+    sign = SQL("x.sign *") if signed else SQL("")
+    return SQL(
+        """
+        SELECT x.id AS line_key, x.date::date AS date, x.company_id,
+               CASE WHEN ls.usage = 'internal' THEN ls.warehouse_id ELSE ld.warehouse_id END
+                   AS warehouse_id,
+               x.categ_id, x.product_id,
+               %(sign)s x.quantity AS quantity, %(sign)s x.value AS value,
+               %(sign)s x.remaining_qty AS remaining_qty,
+               %(sign)s x.remaining_value AS remaining_value,
+               %(count)s AS layer_count
+          FROM (%(source)s) x
+          LEFT JOIN stock_move m ON m.id = x.stock_move_id
+          LEFT JOIN stock_location ls ON ls.id = m.location_id
+          LEFT JOIN stock_location ld ON ld.id = m.location_dest_id
+        """,
+        sign=sign,
+        count=SQL("x.sign") if signed else SQL("1"),
+        source=source,
+    )
+
+
+LAYERS = SQL(
+    """
+    SELECT id, create_date AS date, company_id, product_id, categ_id, stock_move_id,
+           COALESCE(quantity, 0) AS quantity, COALESCE(value, 0) AS value,
+           COALESCE(remaining_qty, 0) AS remaining_qty,
+           COALESCE(remaining_value, 0) AS remaining_value
+      FROM stock_valuation_layer
+    """
+)
+
+# The journal rows the views do not hold, summed by daily key (one row per
+# day, company, warehouse, category and product), with the first journal
+# row's id as ``line_key`` (an id for the row). The journal is read once (a
+# materialized CTE), whatever plan joins it to the moves.
+RECENT_FACTS = SQL(
+    """
+    WITH recent AS MATERIALIZED (
+        SELECT j.* FROM sscale_rpt_val_journal j, sscale_rpt_state s WHERE s.id = 1 AND %s
+    )
+    SELECT date, company_id, warehouse_id, categ_id, product_id,
+           SUM(quantity) AS quantity, SUM(value) AS value, SUM(remaining_qty) AS remaining_qty,
+           SUM(remaining_value) AS remaining_value, SUM(layer_count)::integer AS layer_count,
+           MIN(line_key) AS line_key
+      FROM (%s) sides
+     GROUP BY date, company_id, warehouse_id, categ_id, product_id
+    """,
+    ledger.NOT_IN_VIEWS,
+    _layers(SQL("SELECT * FROM recent"), signed=True),
+)
+
+SUMS = SQL(
+    """
+    SUM(quantity) AS quantity, SUM(value) AS value, SUM(remaining_qty) AS remaining_qty,
+    SUM(remaining_value) AS remaining_value, SUM(layer_count)::integer AS layer_count
+    """
+)
+GRAIN = ["date", "company_id", "warehouse_id", "categ_id", "product_id"]
+
+# Day × company × warehouse × category × product.
+DAY_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, categ_id, product_id)
+               AS id, f.*
+      FROM (SELECT date, company_id, warehouse_id, categ_id, product_id, %s
+              FROM (%s) layers
+             GROUP BY date, company_id, warehouse_id, categ_id, product_id) f
+    """,
+    SUMS,
+    _layers(LAYERS, signed=False),
+)
+
+# The same by month; ``fact_rows``: the daily rows each stands for.
+MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, categ_id, product_id)
+               AS id, f.*
+      FROM (SELECT date_trunc('month', date)::date AS date, company_id, warehouse_id,
+                   categ_id, product_id, %s, COUNT(*)::integer AS fact_rows
+              FROM sscale_rpt_val_day
+             GROUP BY 1, 2, 3, 4, 5) f
+    """,
+    SUMS,
+)
+
+# Month × company × warehouse × category (no product): a few rows a month.
+CATEGORY_MONTH_GRAIN = ["date", "company_id", "warehouse_id", "categ_id"]
+CATEGORY_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, categ_id) AS id, f.*
+      FROM (SELECT date, company_id, warehouse_id, categ_id, %s,
+                   SUM(fact_rows)::integer AS fact_rows
+              FROM sscale_rpt_val_month
+             GROUP BY 1, 2, 3, 4) f
+    """,
+    SUMS,
+)
+
+# Company × warehouse × product, all dates: today's figures as of the
+# refresh, for valuation at a date (today's minus what came after).
+TOTAL_GRAIN = ["product_id", "company_id", "warehouse_id"]
+TOTAL_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY product_id, company_id, warehouse_id) AS id, f.*
+      FROM (SELECT product_id, company_id, warehouse_id, %s
+              FROM sscale_rpt_val_month
+             GROUP BY 1, 2, 3) f
+    """,
+    SUMS,
+)
+
+# Refreshed after stock_scalable_reporting's, in this order.
+MATERIALIZED_VIEWS = {
+    DAY_MV: (DAY_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"], ["date", "id"]]),
+    MONTH_MV: (MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
+    CATEGORY_MONTH_MV: (CATEGORY_MONTH_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
+    TOTAL_MV: (TOTAL_MV_QUERY, ["id"], [TOTAL_GRAIN]),
+}
+
+DIMENSIONS = ("warehouse_id", "categ_id", "product_id")
+ALL_DIMENSIONS = frozenset(DIMENSIONS)
+# What each valuation report view answers: (materialized view, time grain,
+# the dimensions it keeps). The planner reads the smallest that covers a
+# question.
+REPORT_VIEWS = {
+    "stock.valuation.report": (DAY_MV, "day", ALL_DIMENSIONS),
+    "stock.valuation.month.report": (MONTH_MV, "month", ALL_DIMENSIONS),
+    "stock.valuation.category.month.report": (
+        CATEGORY_MONTH_MV,
+        "month",
+        frozenset({"warehouse_id", "categ_id"}),
+    ),
+}
+
+
+def report_query(model):
+    """Rows of the materialized view of ``model`` (a key of REPORT_VIEWS)
+    plus the recent journal (RECENT_FACTS), by day (by month in a monthly
+    view), with the dimensions the view does not keep left NULL. Each
+    branch is a plain scan, so that PostgreSQL merges them in the list's
+    order (date, id) from the views' indexes. ``fact_rows``: the daily rows
+    each row stands for, so that a count is the same whichever answers."""
+    view, grain, dimensions = REPORT_VIEWS[model]
+    month = grain == "month"
+    product = SQL("v.product_id") if "product_id" in dimensions else SQL("NULL::integer")
+    rows = SQL(
+        """
+        SELECT v.id, v.date, v.company_id, v.warehouse_id, v.categ_id, %(product)s,
+               v.quantity, v.value, v.remaining_qty, v.remaining_value, v.layer_count,
+               %(fact_rows)s
+          FROM %(view)s v
+        UNION ALL
+        SELECT %(offset)s + r.line_key, %(day)s, r.company_id, r.warehouse_id, r.categ_id,
+               %(journal_product)s, r.quantity, r.value, r.remaining_qty, r.remaining_value,
+               r.layer_count, 1
+          FROM (%(recent)s) r
+        """,
+        view=SQL.identifier(view),
+        product=product,
+        fact_rows=SQL("v.fact_rows") if month else SQL("1"),
+        offset=ledger.JOURNAL_ID_OFFSET,
+        day=SQL("date_trunc('month', r.date)::date") if month else SQL("r.date"),
+        journal_product=(
+            SQL("r.product_id") if "product_id" in dimensions else SQL("NULL::integer")
+        ),
+        recent=RECENT_FACTS,
+    )
+    return SQL(
+        """
+        SELECT m.id, m.date, m.company_id, c.currency_id, m.warehouse_id, m.categ_id,
+               m.product_id, p.product_tmpl_id, m.quantity, m.value, m.remaining_qty,
+               m.remaining_value, m.layer_count, m.fact_rows
+          FROM (%s) m (id, date, company_id, warehouse_id, categ_id, product_id, quantity,
+                       value, remaining_qty, remaining_value, layer_count, fact_rows)
+          JOIN res_company c ON c.id = m.company_id
+          LEFT JOIN product_product p ON p.id = m.product_id
+        """,
+        rows,
+    )
+
+
+def _next_month(date):
+    return (date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+
+def valuation_at_date_query(date, by_product=True):
+    """Quantity and value per company, warehouse and product at the end of
+    ``date`` (UTC days): the layers created up to then, as Odoo's Valuation
+    at Date sums them (``create_date <= date``).
+
+    By product: today's figures (TOTAL_MV plus the whole journal) minus
+    what came after the day: the following months from the monthly view,
+    the rest of the day's month from the daily view, the journal's rows
+    dated after it. The category is the product's. Row id:
+    ``product_id * 2**22`` plus the warehouse id (below 2**21), or 2**21 plus
+    the company id for layers without a warehouse: one per row, below 2**53
+    (the web client's integers).
+
+    Without ``by_product``: per company, warehouse and category, from the
+    category rollup's months before the day's month, the daily view for
+    the day's month up to the day, and the journal up to the day (the
+    product left empty); row id as above with the category id."""
+    if by_product:
+        return SQL(
+            """
+            SELECT x.product_id::bigint * 4194304
+                       + COALESCE(x.warehouse_id, 2097152 + x.company_id) AS id,
+                   x.company_id, c.currency_id, x.warehouse_id, t.categ_id, x.product_id,
+                   p.product_tmpl_id, %(date)s::date AS date, x.quantity, x.value
+              FROM (SELECT company_id, warehouse_id, product_id, SUM(quantity) AS quantity,
+                           SUM(value) AS value
+                      FROM (SELECT company_id, warehouse_id, product_id, quantity, value
+                              FROM %(total)s
+                            UNION ALL
+                            SELECT company_id, warehouse_id, product_id, -quantity, -value
+                              FROM %(monthly)s WHERE date >= %(next_month)s::date
+                            UNION ALL
+                            SELECT company_id, warehouse_id, product_id, -quantity, -value
+                              FROM %(daily)s
+                             WHERE date > %(date)s::date AND date < %(next_month)s::date
+                            UNION ALL
+                            SELECT company_id, warehouse_id, product_id, quantity, value
+                              FROM (%(recent)s) recent WHERE date <= %(date)s::date) layers
+                     GROUP BY company_id, warehouse_id, product_id) x
+              JOIN res_company c ON c.id = x.company_id
+              JOIN product_product p ON p.id = x.product_id
+              JOIN product_template t ON t.id = p.product_tmpl_id
+            """,
+            date=date,
+            next_month=_next_month(date),
+            total=SQL.identifier(TOTAL_MV),
+            monthly=SQL.identifier(MONTH_MV),
+            daily=SQL.identifier(DAY_MV),
+            recent=RECENT_FACTS,
+        )
+    return SQL(
+        """
+        SELECT COALESCE(x.categ_id, 0)::bigint * 4194304
+                   + COALESCE(x.warehouse_id, 2097152 + x.company_id) AS id,
+               x.company_id, c.currency_id, x.warehouse_id, x.categ_id,
+               NULL::integer AS product_id, NULL::integer AS product_tmpl_id,
+               %(date)s::date AS date, x.quantity, x.value
+          FROM (SELECT company_id, warehouse_id, categ_id, SUM(quantity) AS quantity,
+                       SUM(value) AS value
+                  FROM (SELECT company_id, warehouse_id, categ_id, quantity, value
+                          FROM %(category)s WHERE date < %(month)s::date
+                        UNION ALL
+                        SELECT company_id, warehouse_id, categ_id, quantity, value
+                          FROM %(daily)s
+                         WHERE date >= %(month)s::date AND date <= %(date)s::date
+                        UNION ALL
+                        SELECT company_id, warehouse_id, categ_id, quantity, value
+                          FROM (%(recent)s) recent WHERE date <= %(date)s::date) layers
+                 GROUP BY company_id, warehouse_id, categ_id) x
+          JOIN res_company c ON c.id = x.company_id
+        """,
+        date=date,
+        month=date.replace(day=1),
+        category=SQL.identifier(CATEGORY_MONTH_MV),
+        daily=SQL.identifier(DAY_MV),
+        recent=RECENT_FACTS,
+    )
