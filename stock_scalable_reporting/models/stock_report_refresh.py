@@ -109,10 +109,16 @@ class StockReportRefresh(models.Model):
                 rebuilt = True
         if not rebuilt:
             return
-        cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
-        lines = cr.fetchone()[0]
         # All of them, so that they share the stored snapshot.
-        self._refresh_reports(log_progress=lines)
+        self._refresh_reports(log_progress=self._sscale_view_sources())
+
+    @api.model
+    def _sscale_view_sources(self):
+        """{view: what it is built from, counted (e.g. "1,000,000 done move
+        lines")}, for the progress lines of an install or upgrade."""
+        self.env.cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
+        lines = f"{self.env.cr.fetchone()[0]:,} done move lines"
+        return dict.fromkeys(ledger.MATERIALIZED_VIEWS, lines)
 
     @api.model
     def _sscale_materialized_views(self):
@@ -131,7 +137,9 @@ class StockReportRefresh(models.Model):
     def _refresh_reports(self, log_progress=None):
         """Refresh the reports' materialized views in this transaction, all
         under one snapshot that is stored for the reports' read-time delta.
-        Returns the log rows, or a 'skipped' row when a refresh is running."""
+        Returns the log rows, or a 'skipped' row when a refresh is running.
+        ``log_progress``: {view: its source, counted} to log each view's
+        build (an install or upgrade), or None."""
         cr = self.env.cr
         self.env.flush_all()
         if not matview.try_lock(cr, REFRESH_LOCK):
@@ -158,10 +166,10 @@ class StockReportRefresh(models.Model):
             built = log_progress is not None and not matview.is_populated(cr, name)
             if log_progress is not None:
                 _logger.info(
-                    "stock_scalable_reporting: %s %s from %s done move lines ...",
+                    "stock_scalable_reporting: %s %s from %s ...",
                     "building" if built else "refreshing",
                     name,
-                    f"{log_progress:,}",
+                    log_progress.get(name, "?"),
                 )
             started = fields.Datetime.now()
             duration = matview.refresh(cr, name, lock=False, analyze=True)

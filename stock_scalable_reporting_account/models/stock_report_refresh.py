@@ -27,5 +27,14 @@ class StockReportRefresh(models.Model):
         return {**super()._sscale_materialized_views(), **valuation.MATERIALIZED_VIEWS}
 
     @api.model
+    def _sscale_view_sources(self):
+        self.env.cr.execute("SELECT COUNT(*) FROM stock_valuation_layer")
+        layers = f"{self.env.cr.fetchone()[0]:,} valuation layers"
+        return {
+            **super()._sscale_view_sources(),
+            **dict.fromkeys(valuation.MATERIALIZED_VIEWS, layers),
+        }
+
+    @api.model
     def _sscale_journals(self):
         return super()._sscale_journals() + [valuation.JOURNAL]
