@@ -22,6 +22,7 @@ REFRESH_LOCK = "sscale_rpt_reports"
 VIEW_LABELS = [
     (ledger.MOVEMENT_MV, "Daily movements by location"),
     (ledger.MOVEMENT_MONTH_MV, "Monthly movements by location and type"),
+    (ledger.LOCATION_MONTH_MV, "Monthly movements by location and product"),
     (ledger.PRODUCT_MONTH_MV, "Monthly movements by product and warehouse"),
     (ledger.COMPANY_PRODUCT_MONTH_MV, "Monthly movements by product"),
     (ledger.WAREHOUSE_MONTH_MV, "Monthly movements by warehouse and type"),

@@ -102,7 +102,9 @@ class TestReportReadGroup(StockScalableCommon):
             (["warehouse_id", "date:month"], [("movement_type", "=", "sale")], "warehouse"),
             (["warehouse_id", "product_id"], [("date", ">=", month)], "product"),
             (["product_id", "date:month"], [("movement_type", "=", "sale")], "month"),
-            (["location_id"], [], "month"),
+            (["location_id"], [], "location"),
+            (["location_id", "product_id"], [("date", ">=", month)], "location"),
+            (["location_id"], [("movement_type", "=", "sale")], "month"),
             (["product_id", "date:day"], [], None),
             (["product_id"], [("date", ">=", month + datetime.timedelta(days=2))], None),
         ]
@@ -110,6 +112,7 @@ class TestReportReadGroup(StockScalableCommon):
             "company": "stock.movement.company.product.month.report",
             "product": "stock.movement.product.month.report",
             "month": "stock.movement.month.report",
+            "location": "stock.movement.location.month.report",
             "warehouse": "stock.movement.warehouse.month.report",
             "category": "stock.movement.category.month.report",
             None: None,

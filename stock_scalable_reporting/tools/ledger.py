@@ -31,6 +31,7 @@ STATE = "sscale_rpt_state"
 JOURNAL_FUNCTION = "sscale_rpt_journal_fn"
 MOVEMENT_MV = "sscale_rpt_movement"
 MOVEMENT_MONTH_MV = "sscale_rpt_movement_month"
+LOCATION_MONTH_MV = "sscale_rpt_location_month"
 PRODUCT_MONTH_MV = "sscale_rpt_product_month"
 COMPANY_PRODUCT_MONTH_MV = "sscale_rpt_company_product_month"
 WAREHOUSE_MONTH_MV = "sscale_rpt_warehouse_month"
@@ -311,6 +312,23 @@ MOVEMENT_MONTH_MV_QUERY = SQL(
     """
 )
 
+# Month × company × warehouse × location × product (no movement type): the
+# monthly facts with their types summed, a fraction of their rows. It answers
+# questions by location and product, and the months of past stock by
+# location (Inventory at Date at a location, qty_available with to_date).
+LOCATION_MONTH_GRAIN = ["date", "company_id", "warehouse_id", "location_id", "product_id"]
+LOCATION_MONTH_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, location_id,
+                                       product_id) AS id, f.*
+      FROM (SELECT date, company_id, warehouse_id, location_id, product_id,
+                   SUM(qty_in) AS qty_in, SUM(qty_out) AS qty_out,
+                   SUM(move_count)::integer AS move_count, SUM(fact_rows)::integer AS fact_rows
+              FROM sscale_rpt_movement_month
+             GROUP BY 1, 2, 3, 4, 5) f
+    """
+)
+
 # Month × company × warehouse × product (no location, no movement type),
 # about a quarter of the monthly rows. It answers questions by product and
 # warehouse, and the months of Inventory at Date.
@@ -472,6 +490,11 @@ MATERIALIZED_VIEWS = {
     # (date, id): the Stock Movements list's order, newest first.
     MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"], ["date", "id"]]),
     MOVEMENT_MONTH_MV: (MOVEMENT_MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
+    LOCATION_MONTH_MV: (
+        LOCATION_MONTH_MV_QUERY,
+        ["id"],
+        [LOCATION_MONTH_GRAIN, ["product_id", "date"], ["location_id", "date"]],
+    ),
     PRODUCT_MONTH_MV: (
         PRODUCT_MONTH_MV_QUERY,
         ["id"],
@@ -585,6 +608,12 @@ PRODUCT_DIMENSIONS = frozenset({"product_id", "categ_id"})
 REPORT_VIEWS = {
     "stock.movement.report": (MOVEMENT_MV, "day", ALL_DIMENSIONS, False),
     "stock.movement.month.report": (MOVEMENT_MONTH_MV, "month", ALL_DIMENSIONS, False),
+    "stock.movement.location.month.report": (
+        LOCATION_MONTH_MV,
+        "month",
+        ALL_DIMENSIONS - {"movement_type"},
+        False,
+    ),
     "stock.movement.product.month.report": (
         PRODUCT_MONTH_MV,
         "month",
@@ -728,7 +757,7 @@ def inventory_at_date_query(date, by_location=True, locations=None):
         date=date,
         next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
         daily=SQL.identifier(MOVEMENT_MV),
-        monthly=SQL.identifier(MOVEMENT_MONTH_MV),
+        monthly=SQL.identifier(LOCATION_MONTH_MV),
         recent=RECENT_SIDES,
         only=only,
     )

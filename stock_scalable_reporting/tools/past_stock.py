@@ -119,7 +119,7 @@ def views_moved_after(locations, product_ids, after):
          GROUP BY product_id
         """,
         daily=SQL.identifier(ledger.MOVEMENT_MV),
-        monthly=SQL.identifier(ledger.MOVEMENT_MONTH_MV),
+        monthly=SQL.identifier(ledger.LOCATION_MONTH_MV),
         recent=ledger.RECENT_SIDES,
         rest_of_day=ledger_moved_after(
             locations, products, after, datetime.datetime.combine(next_day, datetime.time())
@@ -136,7 +136,7 @@ def views_can_answer(cr, locations):
     every location of the set is internal or a view (the facts keep the
     internal ends of the lines only)."""
     if not all(
-        matview.is_populated(cr, view) for view in (ledger.MOVEMENT_MV, ledger.MOVEMENT_MONTH_MV)
+        matview.is_populated(cr, view) for view in (ledger.MOVEMENT_MV, ledger.LOCATION_MONTH_MV)
     ):
         return False
     cr.execute(
