@@ -76,6 +76,38 @@ def timed(env, func, runs):
     return {"p50": statistics.median(samples), "p95": p95, "samples": samples}
 
 
+def latency_table(results):
+    """The markdown table of ``results`` [(question, vanilla timings, ours,
+    what answered ours)]."""
+    lines = [
+        "| question | vanilla p50 / p95 ms | ours p50 / p95 ms | vanilla / ours (p95) |"
+        " ours answered by |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, v, o, answered in results:
+        lines.append(
+            benchdocs.row(
+                name,
+                f"{v['p50']:.0f} / {v['p95']:.0f}",
+                f"{o['p50']:.1f} / {o['p95']:.1f}",
+                f"{v['p95'] / o['p95']:.0f}×",
+                f"`{answered}`",
+            )
+        )
+    return lines
+
+
+def run_conditions(runs):
+    """How the questions were timed, for the results' heading."""
+    return (
+        f"{runs} timed runs per question after one warm-up, each with an empty "
+        "ORM cache as a new request has, through the ORM "
+        "(read_group, as the pivot and grouped lists call it), on one database; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        "PostgreSQL on this machine."
+    )
+
+
 def odoo_quantities(products, *args):
     """Odoo's own ``product.product._compute_quantities_dict`` (addons/stock),
     called past the overrides of the installed addons: vanilla's figure on
@@ -356,21 +388,7 @@ def main():
                 for p in product_ids
             )
         db.close()
-        lines_out = [
-            "| question | vanilla p50 / p95 ms | ours p50 / p95 ms | vanilla / ours (p95) |"
-            " ours answered by |",
-            "|---|---:|---:|---:|---|",
-        ]
-        for name, v, o, answered in results:
-            lines_out.append(
-                benchdocs.row(
-                    name,
-                    f"{v['p50']:.0f} / {v['p95']:.0f}",
-                    f"{o['p50']:.1f} / {o['p95']:.1f}",
-                    f"{v['p95'] / o['p95']:.0f}×",
-                    f"`{answered}`",
-                )
-            )
+        lines_out = latency_table(results)
         lines_out += [
             "",
             "| figure | value |",
@@ -406,13 +424,7 @@ def main():
                 f"{location_mismatches} of {len(product_ids)}",
             ),
         ]
-        conditions = (
-            f"{args.runs} timed runs per question after one warm-up, each with an empty "
-            "ORM cache as a new request has, through the ORM "
-            f"(read_group, as the pivot and grouped lists call it), on one database; "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            "PostgreSQL on this machine."
-        )
+        conditions = run_conditions(args.runs)
         body = (
             f"## Stock reports at {lines:,} move lines\n\n"
             f"Command: `bench/report_latency.py --lines {args.lines}"

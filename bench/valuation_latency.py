@@ -31,8 +31,6 @@ checked against vanilla's for each question.
 """
 
 import datetime
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -44,7 +42,7 @@ sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
 import benchdocs  # noqa: E402
 import generate_stock_data  # noqa: E402
 import stacklib  # noqa: E402
-from report_latency import plot, timed  # noqa: E402
+from report_latency import latency_table, plot, run_conditions, timed  # noqa: E402
 
 # Share of the generated moves that are valued (all but the transfers).
 VALUED_SHARE = 0.9
@@ -250,21 +248,7 @@ def main():
                         theirs.get(k) != mine.get(k) for k in set(theirs) | set(mine)
                     )
         db.close()
-        rows = [
-            "| question | vanilla p50 / p95 ms | ours p50 / p95 ms | vanilla / ours (p95) |"
-            " ours answered by |",
-            "|---|---:|---:|---:|---|",
-        ]
-        for name, v, o, answered in results:
-            rows.append(
-                benchdocs.row(
-                    name,
-                    f"{v['p50']:.0f} / {v['p95']:.0f}",
-                    f"{o['p50']:.1f} / {o['p95']:.1f}",
-                    f"{v['p95'] / o['p95']:.0f}×",
-                    f"`{answered}`",
-                )
-            )
+        rows = latency_table(results)
         rows += [
             "",
             "| figure | value |",
@@ -281,12 +265,7 @@ def main():
             benchdocs.row(f"{name}: groups where ours ≠ vanilla", str(count))
             for name, count in mismatches.items()
         ]
-        conditions = (
-            f"{args.runs} timed runs per question after one warm-up, each with an empty "
-            "ORM cache as a new request has, through the ORM (read_group, as the pivot and "
-            f"grouped lists call it), on one database; {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, PostgreSQL on this machine."
-        )
+        conditions = run_conditions(args.runs)
         body = (
             f"## Valuation reports at {layers:,} valuation layers\n\n"
             f"Command: `bench/valuation_latency.py --layers {args.layers}"

@@ -108,6 +108,58 @@ class StockReportViewMixin(models.AbstractModel):
     def action_refresh_now(self):
         return self.env["stock.report.refresh"].action_refresh_now()
 
+    # The planner, for daily report models: the aggregates a monthly rollup
+    # answers alike (sums, and __count as the daily rows it stands for).
+    _sscale_month_measures = frozenset()
+
+    @api.model
+    def _sscale_report_views(self):
+        """{report model: (materialized view, "day" or "month", the fields
+        it keeps)}: the views the planner may send this model's questions
+        to (none here)."""
+        return {}
+
+    @api.model
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        rollup = self._sscale_rollup(domain, groupby, aggregates, having)
+        if rollup:
+            return self.env[rollup]._read_group(
+                domain, groupby, aggregates, having, offset, limit, order
+            )
+        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    @api.model
+    def _sscale_rollup(self, domain, groupby, aggregates, having):
+        """The planner: for a daily report model, the smallest monthly view
+        that gives the same answer, or None (this model's view answers). A
+        view can answer when the question only needs whole months and
+        ``_sscale_month_measures``, and the view keeps every field the
+        question groups or filters by (``_sscale_report_views``); among
+        those, the one with the fewest rows (``_sscale_smallest_view``)."""
+        views = self._sscale_report_views()
+        if self._name not in views or views[self._name][1] != "day":
+            return None
+        used = monthly_fields(
+            domain, groupby, aggregates, having, self._sscale_month_measures, views[self._name][2]
+        )
+        if used is None:
+            return None
+        candidates = {
+            model: view
+            for model, (view, grain, dimensions) in views.items()
+            if grain == "month" and used <= dimensions and self._sscale_rollup_usable(model)
+        }
+        return self._sscale_smallest_view(
+            candidates, {model: spec[2] for model, spec in views.items()}
+        )
+
+    @api.model
+    def _sscale_rollup_usable(self, model):
+        """Whether the planner may read ``model``'s view now."""
+        return True
+
     @api.model
     def _sscale_smallest_view(self, candidates, dimensions):
         """Of ``candidates`` ({report model: materialized view}), the model
@@ -295,42 +347,22 @@ class StockMovementReport(models.Model):
     _auto = False
     _order = "date desc, id desc"
 
-    @api.model
-    def _read_group(
-        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
-    ):
-        rollup = self._sscale_rollup(domain, groupby, aggregates, having)
-        if rollup:
-            return self.env[rollup]._read_group(
-                domain, groupby, aggregates, having, offset, limit, order
-            )
-        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+    _sscale_month_measures = MONTH_MEASURES
 
     @api.model
-    def _sscale_rollup(self, domain, groupby, aggregates, having):
-        """The planner: the smallest monthly view that gives the same answer
-        (sums, and ``__count`` as the daily rows it stands for), or None
-        (this model's daily view answers). A view can answer when the
-        question only needs whole months and the view keeps every field the
-        question groups or filters by (ledger.REPORT_VIEWS); among those, the
-        one with the fewest rows by PostgreSQL's statistics wins."""
-        used = monthly_fields(
-            domain, groupby, aggregates, having, MONTH_MEASURES, ledger.ALL_DIMENSIONS
-        )
-        if used is None:
-            return None
-        candidates = {
-            model: view
+    def _sscale_report_views(self):
+        return {
+            model: (view, grain, dimensions)
             for model, (view, grain, dimensions, _stored) in ledger.REPORT_VIEWS.items()
-            if grain == "month" and used <= dimensions
         }
-        if "stock.movement.category.month.report" in candidates:
+
+    @api.model
+    def _sscale_rollup_usable(self, model):
+        # The category rollup keeps the categories of its refresh.
+        if model == "stock.movement.category.month.report":
             self.env.cr.execute(ledger.CATEGORY_ROLLUP_STALE)
-            if self.env.cr.fetchone()[0]:
-                del candidates["stock.movement.category.month.report"]
-        return self._sscale_smallest_view(
-            candidates, {model: spec[2] for model, spec in ledger.REPORT_VIEWS.items()}
-        )
+            return not self.env.cr.fetchone()[0]
+        return True
 
 
 class StockLevelReport(models.Model):

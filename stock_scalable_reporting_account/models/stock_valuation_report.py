@@ -1,10 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from odoo.addons.stock_scalable_reporting.models.stock_movement_report import (
-    monthly_fields,
-)
-
 from ..tools import valuation
 
 # Pending ORM writes of these fields are flushed before a report is read (the
@@ -105,35 +101,11 @@ class StockValuationReport(models.Model):
     _auto = False
     _order = "date desc, id desc"
 
-    @api.model
-    def _read_group(
-        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
-    ):
-        rollup = self._sscale_rollup(domain, groupby, aggregates, having)
-        if rollup:
-            return self.env[rollup]._read_group(
-                domain, groupby, aggregates, having, offset, limit, order
-            )
-        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+    _sscale_month_measures = MONTH_MEASURES
 
     @api.model
-    def _sscale_rollup(self, domain, groupby, aggregates, having):
-        """The planner: the smallest monthly view that keeps every field the
-        question groups or filters by, when it only needs whole months and
-        sums (valuation.REPORT_VIEWS); None: the daily view answers."""
-        used = monthly_fields(
-            domain, groupby, aggregates, having, MONTH_MEASURES, valuation.ALL_DIMENSIONS
-        )
-        if used is None:
-            return None
-        candidates = {
-            model: view
-            for model, (view, grain, dimensions) in valuation.REPORT_VIEWS.items()
-            if grain == "month" and used <= dimensions
-        }
-        return self._sscale_smallest_view(
-            candidates, {model: spec[2] for model, spec in valuation.REPORT_VIEWS.items()}
-        )
+    def _sscale_report_views(self):
+        return valuation.REPORT_VIEWS
 
 
 class StockValuationDateReport(models.Model):
