@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
 
+from odoo import Command
 from odoo.tests import tagged
 
 from odoo.addons.stock_scalable.tests.common import StockScalableCommon
@@ -21,6 +22,27 @@ class TestReportActions(StockScalableCommon):
         )
         self.env.cr.execute("SELECT refreshed_at FROM sscale_rpt_state")
         self.assertEqual(self.env.cr.fetchone()[0], refreshed_at)
+
+    def test_menus_open_for_stock_users(self):
+        """The Stock Movements and Stock Levels menus run server actions (on
+        stock.report.refresh): a stock user who is no administrator opens
+        them (the web client's /web/action/run runs the action as the user)."""
+        user = self.env["res.users"].create(
+            {
+                "name": "Report reader",
+                "login": "sscale_report_reader",
+                "groups_id": [Command.set([self.env.ref("stock.group_stock_user").id])],
+            }
+        )
+        self.assertFalse(user.has_group("base.group_system"))
+        for xmlid, model in (
+            ("action_server_stock_movement_report", "stock.movement.report"),
+            ("action_server_stock_level_report", "stock.level.report"),
+        ):
+            action = self.env.ref(f"stock_scalable_reporting.{xmlid}").with_user(user)
+            result = action.run()
+            self.assertEqual(result["res_model"], model)
+            self.env[model].with_user(user).web_read_group([], [], ["warehouse_id"])
 
     def test_report_title_is_the_report_name(self):
         """The title is the report's name alone, short enough not to be cut."""

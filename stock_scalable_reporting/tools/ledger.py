@@ -268,6 +268,8 @@ RECENT_FACTS = SQL(
            SUM(move_count)::integer AS move_count, MIN(line_key) AS line_key
       FROM (%s) sides
      GROUP BY date, company_id, warehouse_id, location_id, product_id, movement_type
+    -- Changes that cancel out (a line deleted and written again) are no row.
+    HAVING SUM(move_count) <> 0 OR SUM(qty_in) <> 0 OR SUM(qty_out) <> 0
     """,
     RECENT_SIDES,
 )

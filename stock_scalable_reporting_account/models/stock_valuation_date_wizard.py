@@ -7,8 +7,18 @@ class StockValuationDateWizard(models.TransientModel):
     _name = "stock.valuation.date.wizard"
     _description = "Valuation at Date"
 
-    date = fields.Date(required=True, default=fields.Date.context_today)
-    warehouse_ids = fields.Many2many("stock.warehouse", string="Warehouses")
+    date = fields.Date(
+        required=True,
+        default=fields.Date.context_today,
+        help="The layers created up to the end of this day (UTC) are summed.",
+    )
+    warehouse_ids = fields.Many2many(
+        "stock.warehouse",
+        string="Warehouses",
+        help="Only the layers of these warehouses (a layer's receipt warehouse, as on "
+        "Odoo's valuation layers); layers without a warehouse, such as revaluations, "
+        "are then left out.",
+    )
     categ_ids = fields.Many2many("product.category", string="Product Categories")
 
     def action_open(self):
@@ -29,7 +39,12 @@ class StockValuationDateWizard(models.TransientModel):
                 "name": title,
                 "display_name": title,
                 "domain": domain,
-                "context": {"valuation_date": fields.Date.to_string(self.date)},
+                # Rows that are zero that day are hidden (the filter can be
+                # removed).
+                "context": {
+                    "valuation_date": fields.Date.to_string(self.date),
+                    "search_default_nonzero": 1,
+                },
                 "target": "main",
             }
         )

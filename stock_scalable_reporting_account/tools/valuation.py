@@ -129,8 +129,9 @@ LAYERS = SQL(
 )
 
 # The journal rows the views do not hold, summed by daily key (one row per
-# day, company, warehouse, category and product), with the first journal
-# row's id as ``line_key`` (an id for the row). The journal is read once (a
+# day, company, warehouse, category and product, unless they sum to
+# nothing), with the first journal row's id as ``line_key`` (an id for the
+# row). The journal is read once (a
 # materialized CTE), whatever plan joins it to the moves.
 RECENT_FACTS = SQL(
     """
@@ -143,6 +144,10 @@ RECENT_FACTS = SQL(
            MIN(line_key) AS line_key
       FROM (%s) sides
      GROUP BY date, company_id, warehouse_id, categ_id, product_id
+    -- Changes that cancel out (a layer inserted, then given its category by
+    -- Odoo in the same transaction) are no row.
+    HAVING SUM(layer_count) <> 0 OR SUM(quantity) <> 0 OR SUM(value) <> 0
+        OR SUM(remaining_qty) <> 0 OR SUM(remaining_value) <> 0
     """,
     ledger.NOT_IN_VIEWS,
     _layers(SQL("SELECT * FROM recent"), signed=True),
