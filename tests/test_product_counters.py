@@ -161,6 +161,8 @@ class TestProductCounters:
         # Odoo's own.
         with committed_db.env() as env:
             env.cr.execute("DROP MATERIALIZED VIEW sscale_rpt_picking_count_month")
+            env.cr.execute("DROP FUNCTION sscale_rpt_picking_type_change_fn() CASCADE")
+            env.cr.execute("DROP TABLE sscale_rpt_picking_type_change")
             logs = env["stock.report.refresh"]._refresh_reports()
             assert "sscale_rpt_picking_count_month" not in logs.mapped("view_name")
             assert all(log.state == "done" for log in logs)

@@ -230,35 +230,39 @@ class TestValuationReports:
             layers = env["stock.valuation.layer"].search([])
             for day in days:
                 end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time())
+                # Per group: quantity, value and the keys (product, warehouse)
+                # with layers up to the day, i.e. the rows by product.
                 truth = {}
                 for layer in layers.filtered(lambda layer, end=end: layer.create_date < end):
                     for key in (
                         ("product", layer.product_id.id, layer.warehouse_id.id),
                         ("categ", layer.categ_id.id, layer.warehouse_id.id),
                     ):
-                        qty, value = truth.get(key, (0.0, 0.0))
-                        truth[key] = (qty + layer.quantity, value + layer.value)
+                        qty, value, keys = truth.get(key, (0.0, 0.0, set()))
+                        keys.add((layer.product_id.id, layer.warehouse_id.id))
+                        truth[key] = (qty + layer.quantity, value + layer.value, keys)
+                truth = {k: (round(q, 4), round(v, 4), len(n)) for k, (q, v, n) in truth.items()}
                 report = env["stock.valuation.date.report"].with_context(
                     valuation_date=day.isoformat()
                 )
-                by_product = report._read_group(
-                    [], ["product_id", "warehouse_id"], ["quantity:sum", "value:sum"]
-                )
-                by_categ = report._read_group(
-                    [], ["categ_id", "warehouse_id"], ["quantity:sum", "value:sum"]
-                )
-                ours = {("product", p.id, w.id): (q, v) for p, w, q, v in by_product} | {
-                    ("categ", c.id, w.id): (q, v) for c, w, q, v in by_categ
+                measures = ["quantity:sum", "value:sum", "__count"]
+                by_product = report._read_group([], ["product_id", "warehouse_id"], measures)
+                by_categ = report._read_group([], ["categ_id", "warehouse_id"], measures)
+                ours = {
+                    ("product", p.id, w.id): (round(q, 4), round(v, 4), n)
+                    for p, w, q, v, n in by_product
+                } | {
+                    ("categ", c.id, w.id): (round(q, 4), round(v, 4), n)
+                    for c, w, q, v, n in by_categ
                 }
-
-                def rounded(rows):
-                    return {
-                        k: (round(q, 4), round(v, 4))
-                        for k, (q, v) in rows.items()
-                        if round(q, 4) or round(v, 4)
-                    }
-
-                assert rounded(ours) == rounded(truth), day
+                assert ours == truth, day
+                # The list (by product) has as many rows as the count says.
+                assert report.search_count([]) == sum(
+                    n
+                    for _q, _v, n in dict(
+                        (k, val) for k, val in ours.items() if k[0] == "categ"
+                    ).values()
+                ), day
             wizard = env["stock.valuation.date.wizard"].create({"date": days[0]})
             action = wizard.action_open()
             assert action["context"]["valuation_date"] == days[0].isoformat()

@@ -24,10 +24,24 @@ def _picking_counts(env, product_ids):
     one)."""
     MoveLine = env["stock.move.line"]
     MoveLine.check_access("read")
+    # Odoo's count applies the record rules of move lines, and through
+    # picking_code those of transfers and operation types: only Odoo's
+    # multi-company rules are known to give the same lines as a filter on
+    # the user's companies.
     rules = env["ir.rule"]._get_rules("stock.move.line")
-    company_rule = env.ref("stock.stock_move_line_rule", raise_if_not_found=False)
-    if rules and (not company_rule or set(rules.ids) != {company_rule.id}):
-        return None
+    for model, xmlid in (
+        ("stock.move.line", "stock.stock_move_line_rule"),
+        ("stock.picking", "stock.stock_picking_rule"),
+        ("stock.picking.type", "stock.stock_picking_type_rule"),
+    ):
+        known = env.ref(xmlid, raise_if_not_found=False)
+        model_rules = env["ir.rule"]._get_rules(model)
+        if model_rules and (not known or set(model_rules.ids) != {known.id}):
+            return None
+    # Pending writes first: the triggers journal them.
+    MoveLine.flush_model([*LEDGER_FIELDS["stock.move.line"], "picking_id"])
+    env["stock.picking"].flush_model(["picking_type_id"])
+    env["stock.picking.type"].flush_model(["code"])
     env.cr.execute(ledger.PICKING_COUNTS_READY)
     if not env.cr.fetchone()[0]:
         return None
@@ -35,9 +49,6 @@ def _picking_counts(env, product_ids):
     row = env.cr.fetchone()
     if row is None or row[0]:
         return None
-    MoveLine.flush_model([*LEDGER_FIELDS["stock.move.line"], "picking_id"])
-    env["stock.picking"].flush_model(["picking_type_id"])
-    env["stock.picking.type"].flush_model(["code"])
     since = fields.Datetime.now() - relativedelta(years=1)
     env.cr.execute(
         ledger.picking_counts_query(product_ids, since, env.companies.ids if rules else None)

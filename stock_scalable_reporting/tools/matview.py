@@ -81,6 +81,25 @@ def exists(cr, name):
     return bool(cr.fetchone())
 
 
+def existing_matviews(cr, prefix=PREFIX):
+    """Names of the materialized views whose names start with ``prefix``,
+    in the order they were created."""
+    cr.execute(
+        SQL(
+            "SELECT relname FROM pg_class WHERE relkind = 'm' AND relname LIKE %s"
+            " AND relnamespace = current_schema()::regnamespace ORDER BY oid",
+            prefix.replace("_", r"\_") + "%",
+        )
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def table_exists(cr, name):
+    """Whether table ``name`` is in the database."""
+    cr.execute(SQL("SELECT to_regclass(%s) IS NOT NULL", name))
+    return cr.fetchone()[0]
+
+
 def is_populated(cr, name):
     cr.execute(SQL("SELECT ispopulated FROM pg_matviews WHERE matviewname = %s", name))
     row = cr.fetchone()

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..tools import valuation
 
@@ -148,20 +149,33 @@ class StockValuationDateReport(models.Model):
         self.invalidate_model()
         return super()._fetch_query(query, fields)
 
+    def _read_group_select(self, aggregate_spec, query):
+        if aggregate_spec == "__count":
+            # The by-product rows each row stands for: the count is the same
+            # by product or by category.
+            return SQL("SUM(%s)::integer", SQL.identifier(self._table, "product_rows"))
+        return super()._read_group_select(aggregate_spec, query)
+
     @api.model
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
-        # A question that neither groups, filters nor sorts by product is
-        # answered by category, from the category rollup.
+        # A question that groups, filters and sorts only by company,
+        # warehouse and category, and asks sums and counts, is answered by
+        # category, from the category rollup (a filter on the figures
+        # applies to each product's row: by product).
         used = {spec.split(":")[0] for spec in groupby} | {
             str(leaf[0]).split(".")[0]
             for leaf in domain or []
             if isinstance(leaf, list | tuple) and len(leaf) == 3
         }
+        sums = {"quantity:sum", "value:sum", "__count"}
         report = self
-        if not used & {"product_id", "product_tmpl_id", "id"} and not (
-            order and "product" in order
+        if (
+            used <= {"company_id", "warehouse_id", "categ_id"}
+            and set(aggregates) <= sums
+            and not having
+            and not (order and "product" in order)
         ):
             report = self.with_context(sscale_valuation_by_product=False)
         return super(StockValuationDateReport, report)._read_group(

@@ -34,7 +34,8 @@ CREATE_JOURNAL = SQL(
         id bigserial PRIMARY KEY,
         xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
         layer_id integer NOT NULL,
-        date timestamp NOT NULL,
+        -- a layer's create_date (empty on layers some migrations make)
+        date timestamp,
         company_id integer NOT NULL,
         product_id integer NOT NULL,
         categ_id integer,
@@ -201,13 +202,14 @@ CATEGORY_MONTH_MV_QUERY = SQL(
 )
 
 # Company × warehouse × product, all dates: today's figures as of the
-# refresh, for valuation at a date (today's minus what came after).
+# refresh, for valuation at a date (today's minus what came after), and the
+# day of the key's first layer (whether it has layers at a date).
 TOTAL_GRAIN = ["product_id", "company_id", "warehouse_id"]
 TOTAL_MV_QUERY = SQL(
     """
     SELECT row_number() OVER (ORDER BY product_id, company_id, warehouse_id) AS id, f.*
-      FROM (SELECT product_id, company_id, warehouse_id, %s
-              FROM sscale_rpt_val_month
+      FROM (SELECT product_id, company_id, warehouse_id, %s, MIN(date) AS first_date
+              FROM sscale_rpt_val_day
              GROUP BY 1, 2, 3) f
     """,
     SUMS,
@@ -300,32 +302,45 @@ def valuation_at_date_query(date, by_product=True):
     the company id for layers without a warehouse: one per row, below 2**53
     (the web client's integers).
 
+    A row per key that has layers up to the day (as a group of Odoo's
+    grouping of the layers). ``product_rows``: the by-product rows a row
+    stands for (1 here), so that a count is the same whichever answers.
+
     Without ``by_product``: per company, warehouse and category, from the
     category rollup's months before the day's month, the daily view for
     the day's month up to the day, and the journal up to the day (the
-    product left empty); row id as above with the category id."""
+    product left empty), with the by-product rows each stands for
+    (``_product_rows_query``); row id as above with the category id."""
     if by_product:
         return SQL(
             """
             SELECT x.product_id::bigint * 4194304
                        + COALESCE(x.warehouse_id, 2097152 + x.company_id) AS id,
                    x.company_id, c.currency_id, x.warehouse_id, t.categ_id, x.product_id,
-                   p.product_tmpl_id, %(date)s::date AS date, x.quantity, x.value
+                   p.product_tmpl_id, %(date)s::date AS date, x.quantity, x.value,
+                   1 AS product_rows
               FROM (SELECT company_id, warehouse_id, product_id, SUM(quantity) AS quantity,
                            SUM(value) AS value
-                      FROM (SELECT company_id, warehouse_id, product_id, quantity, value
+                      FROM (SELECT company_id, warehouse_id, product_id, quantity, value,
+                                   layer_count
                               FROM %(total)s
                             UNION ALL
-                            SELECT company_id, warehouse_id, product_id, -quantity, -value
+                            SELECT company_id, warehouse_id, product_id, -quantity, -value,
+                                   -layer_count
                               FROM %(monthly)s WHERE date >= %(next_month)s::date
                             UNION ALL
-                            SELECT company_id, warehouse_id, product_id, -quantity, -value
+                            SELECT company_id, warehouse_id, product_id, -quantity, -value,
+                                   -layer_count
                               FROM %(daily)s
                              WHERE date > %(date)s::date AND date < %(next_month)s::date
                             UNION ALL
-                            SELECT company_id, warehouse_id, product_id, quantity, value
+                            SELECT company_id, warehouse_id, product_id, quantity, value,
+                                   layer_count
                               FROM (%(recent)s) recent WHERE date <= %(date)s::date) layers
-                     GROUP BY company_id, warehouse_id, product_id) x
+                     GROUP BY company_id, warehouse_id, product_id
+                     -- a row per key with layers up to the day, as Odoo's
+                     -- grouping of the layers has a group
+                    HAVING SUM(layer_count) <> 0) x
               JOIN res_company c ON c.id = x.company_id
               JOIN product_product p ON p.id = x.product_id
               JOIN product_template t ON t.id = p.product_tmpl_id
@@ -339,11 +354,15 @@ def valuation_at_date_query(date, by_product=True):
         )
     return SQL(
         """
-        SELECT COALESCE(x.categ_id, 0)::bigint * 4194304
-                   + COALESCE(x.warehouse_id, 2097152 + x.company_id) AS id,
-               x.company_id, c.currency_id, x.warehouse_id, x.categ_id,
+        SELECT COALESCE(x.categ_id, n.categ_id, 0)::bigint * 4194304
+                   + COALESCE(x.warehouse_id, n.warehouse_id,
+                              2097152 + COALESCE(x.company_id, n.company_id)) AS id,
+               c.id AS company_id, c.currency_id,
+               COALESCE(x.warehouse_id, n.warehouse_id) AS warehouse_id,
+               COALESCE(x.categ_id, n.categ_id) AS categ_id,
                NULL::integer AS product_id, NULL::integer AS product_tmpl_id,
-               %(date)s::date AS date, x.quantity, x.value
+               %(date)s::date AS date, COALESCE(x.quantity, 0) AS quantity,
+               COALESCE(x.value, 0) AS value, COALESCE(n.product_rows, 0) AS product_rows
           FROM (SELECT company_id, warehouse_id, categ_id, SUM(quantity) AS quantity,
                        SUM(value) AS value
                   FROM (SELECT company_id, warehouse_id, categ_id, quantity, value
@@ -356,11 +375,60 @@ def valuation_at_date_query(date, by_product=True):
                         SELECT company_id, warehouse_id, categ_id, quantity, value
                           FROM (%(recent)s) recent WHERE date <= %(date)s::date) layers
                  GROUP BY company_id, warehouse_id, categ_id) x
-          JOIN res_company c ON c.id = x.company_id
+          FULL JOIN (%(counts)s) n
+            ON n.company_id = x.company_id AND n.categ_id IS NOT DISTINCT FROM x.categ_id
+           AND n.warehouse_id IS NOT DISTINCT FROM x.warehouse_id
+          JOIN res_company c ON c.id = COALESCE(x.company_id, n.company_id)
         """,
         date=date,
         month=date.replace(day=1),
         category=SQL.identifier(CATEGORY_MONTH_MV),
         daily=SQL.identifier(DAY_MV),
         recent=RECENT_FACTS,
+        counts=_product_rows_query(date),
+    )
+
+
+def _product_rows_query(date):
+    """Per company, warehouse and category: how many rows the by-product
+    valuation at the end of ``date`` has (keys of company, warehouse and
+    product with layers up to the day), for the count of a by-category
+    answer. A key's first layer day comes from TOTAL_MV; the keys of the
+    products the journal touched since the refresh are read from the layers
+    themselves."""
+    return SQL(
+        """
+        WITH touched AS (
+            SELECT DISTINCT j.company_id, j.product_id
+              FROM sscale_rpt_val_journal j, sscale_rpt_state s
+             WHERE s.id = 1 AND %(not_in_views)s
+        ), keys AS (
+            SELECT v.company_id, v.warehouse_id, v.product_id, v.first_date
+              FROM %(total)s v
+             WHERE NOT EXISTS (SELECT 1 FROM touched t
+                                WHERE t.company_id = v.company_id
+                                  AND t.product_id = v.product_id)
+            UNION ALL
+            SELECT l.company_id, l.warehouse_id, l.product_id, MIN(l.date)
+              FROM (%(layers)s) l
+             GROUP BY l.company_id, l.warehouse_id, l.product_id
+        )
+        SELECT k.company_id, k.warehouse_id, t.categ_id, COUNT(*) AS product_rows
+          FROM keys k
+          JOIN product_product p ON p.id = k.product_id
+          JOIN product_template t ON t.id = p.product_tmpl_id
+         WHERE k.first_date <= %(date)s::date
+         GROUP BY k.company_id, k.warehouse_id, t.categ_id
+        """,
+        not_in_views=ledger.NOT_IN_VIEWS,
+        total=SQL.identifier(TOTAL_MV),
+        layers=_layers(
+            SQL(
+                "SELECT x.* FROM (%s) x JOIN touched t"
+                " ON t.company_id = x.company_id AND t.product_id = x.product_id",
+                LAYERS,
+            ),
+            signed=False,
+        ),
+        date=date,
     )
