@@ -216,10 +216,41 @@ class TestValuationReports:
             ]
             _history(env, rng, products, [main, other], 20)
             ids, wh_ids = [p.id for p in products], [main.id, other.id]
+            in_views = env["stock.valuation.layer"].search([("product_id", "in", ids)])
+            # A product with one layer, which will leave the past after the
+            # refresh.
+            lonely = stock_flows.create_product(env, "At date lonely", categ_id=categ.id)
+            _redate(env, _post(env, main.in_type_id, lonely, 2, 10), MONTHS[3])
+            lonely_layer = lonely.stock_valuation_layer_ids.id
         _refresh(committed_db)
         with committed_db.env() as env:
             products = env["product.product"].browse(ids)
             _history(env, rng, products, list(env["stock.warehouse"].browse(wh_ids)), 10)
+            # The first layer of the key (product, warehouse) that the views
+            # saw begin last, re-dated 400 days back: the journal takes it
+            # from one day to another, so the key's first day (the count by
+            # category) is then read from the layers.
+            firsts = {}
+            for layer in (
+                env["stock.valuation.layer"]
+                .browse(in_views.ids)
+                .sorted(lambda layer: (layer.create_date, layer.id))
+            ):
+                firsts.setdefault((layer.product_id.id, layer.warehouse_id.id), layer)
+            layer = max(firsts.values(), key=lambda layer: layer.create_date)
+            env.flush_all()
+            env.cr.execute(
+                "UPDATE stock_valuation_layer SET create_date = create_date - interval '400 days'"
+                " WHERE id = %s",
+                [layer.id],
+            )
+            # The lonely product's only layer re-dated a year ahead: until the
+            # next refresh, the views still see it in the past.
+            env.cr.execute(
+                "UPDATE stock_valuation_layer SET create_date = create_date + interval '400 days'"
+                " WHERE id = %s",
+                [lonely_layer],
+            )
         days = [
             MONTHS[3] + datetime.timedelta(days=11),
             MONTHS[1],
@@ -228,6 +259,7 @@ class TestValuationReports:
         ]
         with committed_db.env() as env:
             layers = env["stock.valuation.layer"].search([])
+            layers.invalidate_recordset(["create_date"])
             for day in days:
                 end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time())
                 # Per group: quantity, value and the keys (product, warehouse)

@@ -393,28 +393,40 @@ def _product_rows_query(date):
     """Per company, warehouse and category: how many rows the by-product
     valuation at the end of ``date`` has (keys of company, warehouse and
     product with layers up to the day), for the count of a by-category
-    answer. A key's first layer day comes from TOTAL_MV; the keys of the
-    products the journal touched since the refresh are read from the layers
-    themselves."""
+    answer. A key's first layer day comes from TOTAL_MV, or from the
+    journal for layers created since the refresh; the keys of a product
+    that lost a layer or whose layer changed day since the refresh (a
+    journal row not undone by a newer one of the same layer and day, rare)
+    are read from the layers themselves."""
     return SQL(
         """
-        WITH touched AS (
-            SELECT DISTINCT j.company_id, j.product_id
+        WITH journal AS MATERIALIZED (
+            SELECT j.company_id, j.product_id, j.stock_move_id, j.layer_id, j.date,
+                   SUM(j.sign) AS net
               FROM sscale_rpt_val_journal j, sscale_rpt_state s
              WHERE s.id = 1 AND %(not_in_views)s
+             GROUP BY j.company_id, j.product_id, j.stock_move_id, j.layer_id, j.date
+        ), removed AS MATERIALIZED (
+            SELECT DISTINCT company_id, product_id FROM journal WHERE net < 0
         ), keys AS (
             SELECT v.company_id, v.warehouse_id, v.product_id, v.first_date
               FROM %(total)s v
-             WHERE NOT EXISTS (SELECT 1 FROM touched t
-                                WHERE t.company_id = v.company_id
-                                  AND t.product_id = v.product_id)
+             WHERE NOT EXISTS (SELECT 1 FROM removed r
+                                WHERE r.company_id = v.company_id
+                                  AND r.product_id = v.product_id)
             UNION ALL
-            SELECT l.company_id, l.warehouse_id, l.product_id, MIN(l.date)
-              FROM (%(layers)s) l
-             GROUP BY l.company_id, l.warehouse_id, l.product_id
+            SELECT l.company_id, l.warehouse_id, l.product_id, l.date
+              FROM (%(new_layers)s) l
+             WHERE NOT EXISTS (SELECT 1 FROM removed r
+                                WHERE r.company_id = l.company_id
+                                  AND r.product_id = l.product_id)
+            UNION ALL
+            SELECT l.company_id, l.warehouse_id, l.product_id, l.date
+              FROM (%(removed_layers)s) l
         )
         SELECT k.company_id, k.warehouse_id, t.categ_id, COUNT(*) AS product_rows
-          FROM keys k
+          FROM (SELECT company_id, warehouse_id, product_id, MIN(first_date) AS first_date
+                  FROM keys GROUP BY company_id, warehouse_id, product_id) k
           JOIN product_product p ON p.id = k.product_id
           JOIN product_template t ON t.id = p.product_tmpl_id
          WHERE k.first_date <= %(date)s::date
@@ -422,10 +434,26 @@ def _product_rows_query(date):
         """,
         not_in_views=ledger.NOT_IN_VIEWS,
         total=SQL.identifier(TOTAL_MV),
-        layers=_layers(
+        # Layers created since the refresh (their journal rows add up to one).
+        new_layers=_layers(
             SQL(
-                "SELECT x.* FROM (%s) x JOIN touched t"
-                " ON t.company_id = x.company_id AND t.product_id = x.product_id",
+                """
+                SELECT layer_id AS id, date, company_id, product_id, NULL::integer AS categ_id,
+                       stock_move_id, 0 AS quantity, 0 AS value, 0 AS remaining_qty,
+                       0 AS remaining_value
+                  FROM journal WHERE net > 0
+                """
+            ),
+            signed=False,
+        ),
+        # The layers of the products that lost one, through Odoo's index,
+        # which leads with the product.
+        removed_layers=_layers(
+            SQL(
+                """
+                %s WHERE product_id = ANY(ARRAY(SELECT product_id FROM removed))
+                   AND (company_id, product_id) IN (SELECT company_id, product_id FROM removed)
+                """,
                 LAYERS,
             ),
             signed=False,
