@@ -28,15 +28,15 @@ def _picking_counts(env, product_ids):
     # picking_code those of transfers and operation types: only Odoo's
     # multi-company rules are known to give the same lines as a filter on
     # the user's companies.
-    rules = env["ir.rule"]._get_rules("stock.move.line")
+    rules = {}
     for model, xmlid in (
         ("stock.move.line", "stock.stock_move_line_rule"),
         ("stock.picking", "stock.stock_picking_rule"),
         ("stock.picking.type", "stock.stock_picking_type_rule"),
     ):
         known = env.ref(xmlid, raise_if_not_found=False)
-        model_rules = env["ir.rule"]._get_rules(model)
-        if model_rules and (not known or set(model_rules.ids) != {known.id}):
+        rules[model] = env["ir.rule"]._get_rules(model)
+        if rules[model] and (not known or set(rules[model].ids) != {known.id}):
             return None
     # Pending writes first: the triggers journal them.
     MoveLine.flush_model([*LEDGER_FIELDS["stock.move.line"], "picking_id"])
@@ -51,7 +51,9 @@ def _picking_counts(env, product_ids):
         return None
     since = fields.Datetime.now() - relativedelta(years=1)
     env.cr.execute(
-        ledger.picking_counts_query(product_ids, since, env.companies.ids if rules else None)
+        ledger.picking_counts_query(
+            product_ids, since, env.companies.ids if rules["stock.move.line"] else None
+        )
     )
     counts = defaultdict(lambda: {"incoming": 0, "outgoing": 0})
     for product_id, code, count in env.cr.fetchall():

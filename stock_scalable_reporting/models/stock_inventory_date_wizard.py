@@ -26,22 +26,11 @@ class StockInventoryDateWizard(models.TransientModel):
             domain.append(("location_id", "child_of", self.location_ids.ids))
         if self.categ_ids:
             domain.append(("categ_id", "child_of", self.categ_ids.ids))
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "stock_scalable_reporting.action_stock_inventory_date_report"
+        return self.env["stock.report.refresh"]._action_open_report_at_date(
+            "stock_scalable_reporting.action_stock_inventory_date_report",
+            _("Inventory at %s", format_date(self.env, self.date)),
+            domain,
+            # Products without stock that day are hidden (the "In Stock"
+            # filter, which the user can remove).
+            {"inventory_date": fields.Date.to_string(self.date), "search_default_nonzero": 1},
         )
-        day = fields.Date.to_string(self.date)
-        title = self.env["stock.report.refresh"]._report_title(
-            _("Inventory at %s", format_date(self.env, self.date))
-        )
-        action.update(
-            {
-                "name": title,
-                "display_name": title,
-                "domain": domain,
-                # Products without stock that day are hidden (the "In
-                # Stock" filter, which the user can remove).
-                "context": {"inventory_date": day, "search_default_nonzero": 1},
-                "target": "main",
-            }
-        )
-        return action

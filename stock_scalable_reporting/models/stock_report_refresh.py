@@ -264,6 +264,24 @@ class StockReportRefresh(models.Model):
         return action
 
     @api.model
+    def _action_open_report_at_date(self, xmlid, title, domain, context):
+        """The report's window action as a wizard opens it for a chosen day:
+        ``title`` (with "(as of ...)" from a lagging replica, see
+        ``_report_title``), ``domain`` and ``context``, in the main area."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        title = self._report_title(title)
+        action.update(
+            {
+                "name": title,
+                "display_name": title,
+                "domain": domain,
+                "context": context,
+                "target": "main",
+            }
+        )
+        return action
+
+    @api.model
     def _report_title(self, title):
         """``title``, with "(as of <time>)" when the reports are read from a
         lagging replica (see tools/replica.py)."""

@@ -44,6 +44,13 @@ PICKING_TYPE_CHANGES = "sscale_rpt_picking_type_change"
 # numbers, below 2**53 (JavaScript integers in the web client).
 JOURNAL_ID_OFFSET = 2**50
 
+
+def next_month(day):
+    """The first day of the month after ``day`` (a date or datetime; a
+    datetime keeps its time of day)."""
+    return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+
 CREATE_JOURNAL = SQL(
     """
     CREATE TABLE IF NOT EXISTS sscale_rpt_journal (
@@ -442,9 +449,7 @@ def picking_counts_query(product_ids, since, company_ids=None):
     (its index of done lines by product and date). Rows: (product_id,
     picking_code, count). ``company_ids``: only those companies' lines (None:
     all). The view is exact only while PICKING_COUNTS_STALE is false."""
-    next_month = (since.replace(day=28) + datetime.timedelta(days=4)).replace(
-        day=1, hour=0, minute=0, second=0, microsecond=0
-    )
+    month_after = next_month(since).replace(hour=0, minute=0, second=0, microsecond=0)
 
     def only_companies(column):
         if company_ids is None:
@@ -479,7 +484,7 @@ def picking_counts_query(product_ids, since, company_ids=None):
         """,
         products=list(product_ids),
         since=since,
-        next_month=next_month,
+        next_month=month_after,
         view_companies=only_companies("company_id"),
         ledger_companies=only_companies("ml.company_id"),
         journal_companies=only_companies("j.company_id"),
@@ -757,7 +762,7 @@ def inventory_at_date_query(date, by_location=True, locations=None):
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
         date=date,
-        next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
+        next_month=next_month(date),
         daily=SQL.identifier(MOVEMENT_MV),
         monthly=SQL.identifier(LOCATION_MONTH_MV),
         recent=RECENT_SIDES,
@@ -813,7 +818,7 @@ def _inventory_by_warehouse_query(date):
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
         date=date,
-        next_month=(date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1),
+        next_month=next_month(date),
         daily=SQL.identifier(MOVEMENT_MV),
         monthly=SQL.identifier(PRODUCT_MONTH_MV),
         recent=RECENT_SIDES,

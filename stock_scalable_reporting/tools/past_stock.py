@@ -95,7 +95,7 @@ def views_moved_after(locations, product_ids, after):
     facts keep internal ends only); see ``views_can_answer``."""
     day = after.date()
     next_day = day + datetime.timedelta(days=1)
-    next_month = (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    next_month = ledger.next_month(day)
     products = list(product_ids)
     return SQL(
         """

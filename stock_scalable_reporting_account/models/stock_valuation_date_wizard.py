@@ -28,24 +28,11 @@ class StockValuationDateWizard(models.TransientModel):
             domain.append(("warehouse_id", "in", self.warehouse_ids.ids))
         if self.categ_ids:
             domain.append(("categ_id", "child_of", self.categ_ids.ids))
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "stock_scalable_reporting_account.action_stock_valuation_date_report"
+        return self.env["stock.report.refresh"]._action_open_report_at_date(
+            "stock_scalable_reporting_account.action_stock_valuation_date_report",
+            _("Valuation at %s", format_date(self.env, self.date)),
+            domain,
+            # Rows that are zero that day are hidden (the filter can be
+            # removed).
+            {"valuation_date": fields.Date.to_string(self.date), "search_default_nonzero": 1},
         )
-        title = self.env["stock.report.refresh"]._report_title(
-            _("Valuation at %s", format_date(self.env, self.date))
-        )
-        action.update(
-            {
-                "name": title,
-                "display_name": title,
-                "domain": domain,
-                # Rows that are zero that day are hidden (the filter can be
-                # removed).
-                "context": {
-                    "valuation_date": fields.Date.to_string(self.date),
-                    "search_default_nonzero": 1,
-                },
-                "target": "main",
-            }
-        )
-        return action

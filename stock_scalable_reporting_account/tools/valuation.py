@@ -15,8 +15,6 @@ A layer's warehouse is Odoo's ``stock.valuation.layer.warehouse_id``: its
 move's source location's warehouse when that location is internal, else its
 destination's; none without a move (a revaluation)."""
 
-import datetime
-
 from odoo.tools import SQL
 
 from odoo.addons.stock_scalable_reporting.tools import ledger
@@ -285,10 +283,6 @@ def report_query(model):
     )
 
 
-def _next_month(date):
-    return (date.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-
-
 def valuation_at_date_query(date, by_product=True):
     """Quantity and value per company, warehouse and product at the end of
     ``date`` (UTC days): the layers created up to then, as Odoo's Valuation
@@ -346,7 +340,7 @@ def valuation_at_date_query(date, by_product=True):
               JOIN product_template t ON t.id = p.product_tmpl_id
             """,
             date=date,
-            next_month=_next_month(date),
+            next_month=ledger.next_month(date),
             total=SQL.identifier(TOTAL_MV),
             monthly=SQL.identifier(MONTH_MV),
             daily=SQL.identifier(DAY_MV),
