@@ -35,9 +35,10 @@ import stacklib  # noqa: E402
 
 SEED_PRODUCTS = """
 import json
+%(before)s
+values = {"is_storable": True, %(values)s}
 products = env["product.product"].create(
-    [{"name": "Hot SKU", "is_storable": True}]
-    + [{"name": f"SKU {i:04d}", "is_storable": True} for i in range(1000)]
+    [dict(values, name="Hot SKU")] + [dict(values, name=f"SKU {i:04d}") for i in range(1000)]
 )
 stock = env["stock.warehouse"].search([], limit=1).lot_stock_id
 quants = env["stock.quant"].with_context(inventory_mode=True).create([
@@ -65,20 +66,28 @@ METRICS = [
 ]
 
 
-def build_databases(conf, prefix, hot_stock):
+def build_databases(conf, prefix, hot_stock, modules="stock", before="", values=""):
+    """Two databases built the same way: ``modules`` without demo data and
+    1,001 storable products with stock (the first has ``hot_stock`` units,
+    the others 1,000), then stock_scalable on a copy of it. ``before``:
+    shell code run before the products are created; ``values``: more
+    values of the products (Python dict items). Returns (vanilla, ours,
+    product ids)."""
     vanilla, ours = f"{prefix}_vanilla", f"{prefix}_ours"
     odoo = stacklib.odoo_command() + ["-c", str(conf)]
     env = stacklib.odoo_env()
-    print(f"==> building {vanilla}: stock without demo data, 1,001 seeded products", flush=True)
+    print(
+        f"==> building {vanilla}: {modules} without demo data, 1,001 seeded products", flush=True
+    )
     subprocess.run(
-        odoo + ["-d", vanilla, "-i", "stock", "--without-demo=all", "--stop-after-init"],
+        odoo + ["-d", vanilla, "-i", modules, "--without-demo=all", "--stop-after-init"],
         env=env,
         check=True,
         capture_output=True,
     )
     out = subprocess.run(
         stacklib.odoo_command() + ["shell", "-c", str(conf), "-d", vanilla, "--no-http"],
-        input=SEED_PRODUCTS % {"hot_stock": hot_stock},
+        input=SEED_PRODUCTS % {"hot_stock": hot_stock, "before": before, "values": values},
         text=True,
         env=env,
         check=True,

@@ -2,7 +2,7 @@
 {
     "name": "Stock Scalable Reporting: Valuation",
     "summary": "Inventory valuation reports on materialized views, exact at read time",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",

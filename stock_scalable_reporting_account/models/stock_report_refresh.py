@@ -12,7 +12,9 @@ class StockReportRefresh(models.Model):
             (valuation.DAY_MV, "Daily valuation by product"),
             (valuation.MONTH_MV, "Monthly valuation by product"),
             (valuation.CATEGORY_MONTH_MV, "Monthly valuation by product category"),
+            (valuation.CATEGORY_DAY_MV, "Daily valuation by product category"),
             (valuation.TOTAL_MV, "Valuation by product and warehouse"),
+            (valuation.FIRST_DAY_MV, "Products by first valuation day"),
         ]
     )
 

@@ -25,6 +25,8 @@ DAY_MV = "sscale_rpt_val_day"
 MONTH_MV = "sscale_rpt_val_month"
 CATEGORY_MONTH_MV = "sscale_rpt_val_category_month"
 TOTAL_MV = "sscale_rpt_val_total"
+CATEGORY_DAY_MV = "sscale_rpt_val_category_day"
+FIRST_DAY_MV = "sscale_rpt_val_first_day"
 
 CREATE_JOURNAL = SQL(
     """
@@ -199,18 +201,50 @@ CATEGORY_MONTH_MV_QUERY = SQL(
     SUMS,
 )
 
+# Day × company × warehouse × category (no product): for valuation at a
+# date by category, the days of the day's month up to it.
+CATEGORY_DAY_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY date, company_id, warehouse_id, categ_id) AS id, f.*
+      FROM (SELECT date, company_id, warehouse_id, categ_id, %s
+              FROM sscale_rpt_val_day
+             GROUP BY 1, 2, 3, 4) f
+    """,
+    SUMS,
+)
+
 # Company × warehouse × product, all dates: today's figures as of the
-# refresh, for valuation at a date (today's minus what came after), and the
-# day of the key's first layer (whether it has layers at a date).
+# refresh, for valuation at a date (today's minus what came after), the
+# day of the key's first layer (whether it has layers at a date), and the
+# product's category at the refresh (``categ_id``: the category of the
+# key's row in the by-product valuation at a date).
 TOTAL_GRAIN = ["product_id", "company_id", "warehouse_id"]
 TOTAL_MV_QUERY = SQL(
     """
-    SELECT row_number() OVER (ORDER BY product_id, company_id, warehouse_id) AS id, f.*
+    SELECT row_number() OVER (ORDER BY f.product_id, f.company_id, f.warehouse_id) AS id, f.*,
+           t.categ_id
       FROM (SELECT product_id, company_id, warehouse_id, %s, MIN(date) AS first_date
               FROM sscale_rpt_val_day
              GROUP BY 1, 2, 3) f
+      LEFT JOIN product_product p ON p.id = f.product_id
+      LEFT JOIN product_template t ON t.id = p.product_tmpl_id
     """,
     SUMS,
+)
+
+# Company × warehouse × the products' category × first layer day: how many
+# keys of TOTAL_MV first have layers that day (``product_rows``), for the
+# count of a by-category valuation at a date.
+FIRST_DAY_GRAIN = ["company_id", "warehouse_id", "categ_id", "first_date"]
+FIRST_DAY_MV_QUERY = SQL(
+    """
+    SELECT row_number() OVER (ORDER BY first_date, company_id, warehouse_id, categ_id) AS id,
+           f.*
+      FROM (SELECT company_id, warehouse_id, categ_id, first_date,
+                   COUNT(*)::integer AS product_rows
+              FROM sscale_rpt_val_total
+             GROUP BY 1, 2, 3, 4) f
+    """
 )
 
 # Refreshed after stock_scalable_reporting's, in this order.
@@ -218,7 +252,9 @@ MATERIALIZED_VIEWS = {
     DAY_MV: (DAY_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"], ["date", "id"]]),
     MONTH_MV: (MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
     CATEGORY_MONTH_MV: (CATEGORY_MONTH_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
+    CATEGORY_DAY_MV: (CATEGORY_DAY_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
     TOTAL_MV: (TOTAL_MV_QUERY, ["id"], [TOTAL_GRAIN]),
+    FIRST_DAY_MV: (FIRST_DAY_MV_QUERY, ["id"], [FIRST_DAY_GRAIN]),
 }
 
 DIMENSIONS = ("warehouse_id", "categ_id", "product_id")
@@ -301,9 +337,9 @@ def valuation_at_date_query(date, by_product=True):
     stands for (1 here), so that a count is the same whichever answers.
 
     Without ``by_product``: per company, warehouse and category, from the
-    category rollup's months before the day's month, the daily view for
-    the day's month up to the day, and the journal up to the day (the
-    product left empty), with the by-product rows each stands for
+    category rollup's months before the day's month, its days in the day's
+    month up to the day, and the journal up to the day (the product left
+    empty), with the by-product rows each stands for
     (``_product_rows_query``); row id as above with the category id."""
     if by_product:
         return SQL(
@@ -363,7 +399,7 @@ def valuation_at_date_query(date, by_product=True):
                           FROM %(category)s WHERE date < %(month)s::date
                         UNION ALL
                         SELECT company_id, warehouse_id, categ_id, quantity, value
-                          FROM %(daily)s
+                          FROM %(category_daily)s
                          WHERE date >= %(month)s::date AND date <= %(date)s::date
                         UNION ALL
                         SELECT company_id, warehouse_id, categ_id, quantity, value
@@ -377,7 +413,7 @@ def valuation_at_date_query(date, by_product=True):
         date=date,
         month=date.replace(day=1),
         category=SQL.identifier(CATEGORY_MONTH_MV),
-        daily=SQL.identifier(DAY_MV),
+        category_daily=SQL.identifier(CATEGORY_DAY_MV),
         recent=RECENT_FACTS,
         counts=_product_rows_query(date),
     )
@@ -387,11 +423,16 @@ def _product_rows_query(date):
     """Per company, warehouse and category: how many rows the by-product
     valuation at the end of ``date`` has (keys of company, warehouse and
     product with layers up to the day), for the count of a by-category
-    answer. A key's first layer day comes from TOTAL_MV, or from the
-    journal for layers created since the refresh; the keys of a product
-    that lost a layer or whose layer changed day since the refresh (a
-    journal row not undone by a newer one of the same layer and day, rare)
-    are read from the layers themselves."""
+    answer.
+
+    FIRST_DAY_MV counts the keys by first layer day as of the refresh. The
+    products with journal rows since the refresh (new, changed or deleted
+    layers, a new category) are taken out of it with their TOTAL_MV rows
+    and counted again: a key's first layer day comes from TOTAL_MV, or from
+    the journal for layers created since the refresh; the keys of a
+    product that lost a layer or whose layer changed day since the refresh
+    (a journal row not undone by a newer one of the same layer and day,
+    rare) are read from the layers themselves."""
     return SQL(
         """
         WITH journal AS MATERIALIZED (
@@ -400,11 +441,17 @@ def _product_rows_query(date):
               FROM sscale_rpt_val_journal j, sscale_rpt_state s
              WHERE s.id = 1 AND %(not_in_views)s
              GROUP BY j.company_id, j.product_id, j.stock_move_id, j.layer_id, j.date
+        ), touched AS MATERIALIZED (
+            SELECT DISTINCT company_id, product_id FROM journal
         ), removed AS MATERIALIZED (
             SELECT DISTINCT company_id, product_id FROM journal WHERE net < 0
+        ), touched_totals AS MATERIALIZED (
+            SELECT v.company_id, v.warehouse_id, v.product_id, v.categ_id, v.first_date
+              FROM %(total)s v
+              JOIN touched d ON d.product_id = v.product_id AND d.company_id = v.company_id
         ), keys AS (
             SELECT v.company_id, v.warehouse_id, v.product_id, v.first_date
-              FROM %(total)s v
+              FROM touched_totals v
              WHERE NOT EXISTS (SELECT 1 FROM removed r
                                 WHERE r.company_id = v.company_id
                                   AND r.product_id = v.product_id)
@@ -418,16 +465,26 @@ def _product_rows_query(date):
             SELECT l.company_id, l.warehouse_id, l.product_id, l.date
               FROM (%(removed_layers)s) l
         )
-        SELECT k.company_id, k.warehouse_id, t.categ_id, COUNT(*) AS product_rows
-          FROM (SELECT company_id, warehouse_id, product_id, MIN(first_date) AS first_date
-                  FROM keys GROUP BY company_id, warehouse_id, product_id) k
-          JOIN product_product p ON p.id = k.product_id
-          JOIN product_template t ON t.id = p.product_tmpl_id
-         WHERE k.first_date <= %(date)s::date
-         GROUP BY k.company_id, k.warehouse_id, t.categ_id
+        SELECT company_id, warehouse_id, categ_id, SUM(product_rows) AS product_rows
+          FROM (SELECT company_id, warehouse_id, categ_id, product_rows
+                  FROM %(first_day)s WHERE first_date <= %(date)s::date
+                UNION ALL
+                SELECT company_id, warehouse_id, categ_id, -1
+                  FROM touched_totals WHERE first_date <= %(date)s::date
+                UNION ALL
+                SELECT k.company_id, k.warehouse_id, t.categ_id, 1
+                  FROM (SELECT company_id, warehouse_id, product_id,
+                               MIN(first_date) AS first_date
+                          FROM keys GROUP BY company_id, warehouse_id, product_id) k
+                  JOIN product_product p ON p.id = k.product_id
+                  JOIN product_template t ON t.id = p.product_tmpl_id
+                 WHERE k.first_date <= %(date)s::date) counts
+         GROUP BY company_id, warehouse_id, categ_id
+        HAVING SUM(product_rows) <> 0
         """,
         not_in_views=ledger.NOT_IN_VIEWS,
         total=SQL.identifier(TOTAL_MV),
+        first_day=SQL.identifier(FIRST_DAY_MV),
         # Layers created since the refresh (their journal rows add up to one).
         new_layers=_layers(
             SQL(
