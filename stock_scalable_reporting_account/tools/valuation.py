@@ -213,8 +213,9 @@ CATEGORY_DAY_MV_QUERY = SQL(
     SUMS,
 )
 
-# Company × warehouse × product, all dates: today's figures as of the
-# refresh, for valuation at a date (today's minus what came after), the
+# Company × warehouse × product, all dates (layers without a create_date
+# left out, as Odoo's Valuation at Date leaves them): today's figures as of
+# the refresh, for valuation at a date (today's minus what came after), the
 # day of the key's first layer (whether it has layers at a date), and the
 # product's category at the refresh (``categ_id``: the category of the
 # key's row in the by-product valuation at a date).
@@ -225,6 +226,8 @@ TOTAL_MV_QUERY = SQL(
            t.categ_id
       FROM (SELECT product_id, company_id, warehouse_id, %s, MIN(date) AS first_date
               FROM sscale_rpt_val_day
+             -- a layer without create_date is at no date
+             WHERE date IS NOT NULL
              GROUP BY 1, 2, 3) f
       LEFT JOIN product_product p ON p.id = f.product_id
       LEFT JOIN product_template t ON t.id = p.product_tmpl_id
