@@ -1,57 +1,150 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""OCA stock_barcodes (the scanning app of Odoo Community) beside the addons.
+"""OCA stock_barcodes (the scanning app of Odoo Community) beside the addons:
+pickings scanned with its reader wizard and validated from it post through
+stock_scalable's quant lock and negative-stock guard, and stock_event_bus
+writes exactly one event per posted line.
 
-Its only 18.0 release on PyPI (18.0.1.6.0.4) puts a ``help`` attribute on
-list fields, which the view schema of the Odoo 18.0 source this project is
-developed against (May 2025) refuses; Odoo accepted the attribute in January
-2026 (odoo/odoo#240261). No newer Community 18.0 source can be fetched here
-(stock_scalable/readme/ROADMAP.md). This test pins that state, on vanilla
-Odoo and with our addons: when it fails, stock_barcodes installs, and the
-test of its reader wizard posting through the quant lock can be written."""
+stock_barcodes (PyPI ``odoo-addon-stock-barcodes``, requirements-test.txt)
+needs an Odoo 18.0 source of January 2026 or newer (its views use a ``help``
+attribute on list fields, odoo/odoo#240261). Each test installs it on a copy
+of the template (our addons installed), as an admin adds it to a running
+database, and works there through the ORM in real, committed transactions."""
 
 import subprocess
 
 import pytest
 import stacklib
+import stock_flows
+from odoo_db import CommittedDatabase
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-REFUSAL = "Invalid attribute help for element field"
+BARCODE = "2000000000015"
 
 
-def _install(harness, db_name, modules):
-    return subprocess.run(
+@pytest.fixture
+def barcodes_db(harness, fresh_database):
+    """A committed copy of the template with stock_barcodes installed."""
+    pytest.importorskip("odoo.addons.stock_barcodes")
+    name = fresh_database()
+    result = subprocess.run(
         stacklib.odoo_command()
-        + [
-            "-c",
-            harness["conf"],
-            "-d",
-            db_name,
-            "-i",
-            modules,
-            "--stop-after-init",
-            "--log-level=warn",
-            "--without-demo=all",
-        ],
+        + ["-c", harness["conf"], "-d", name, "-i", "stock_barcodes", "--stop-after-init"]
+        + ["--log-level=warn", "--http-port=0"],
         capture_output=True,
         text=True,
         env=stacklib.odoo_env(),
         timeout=1200,
         check=False,
     )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "Failed to load registry" not in output, output[-3000:]
+    db = CommittedDatabase(name)
+    yield db
+    db.close()
+
+
+def _scan(wizard, barcode, times=1):
+    """What the reader's barcode field does on each scan (stock_barcodes'
+    own tests drive it the same way)."""
+    for _ in range(times):
+        wizard._barcode_scanned = barcode
+        wizard._on_barcode_scanned()
+        wizard.dummy_on_barcode_scanned()
+
+
+def _configure_readers(env, warehouse):
+    """Scan settings as an admin sets them (Inventory > Configuration >
+    Barcode Option Groups): receipts with the shipped "Picking IN" group,
+    deliveries with a copy of it for outgoing goods (the shipped "Picking
+    OUT" group is guided, with a manual quantity and confirmation): each
+    product scan adds one unit."""
+    picking_in = env.ref("stock_barcodes.stock_barcodes_option_group_picking_in")
+    warehouse.in_type_id.barcode_option_group_id = picking_in
+    warehouse.out_type_id.barcode_option_group_id = picking_in.copy(
+        {"name": "Deliveries, free reading", "code": "OUT", "auto_put_in_pack": False}
+    )
+
+
+def _scanned_picking(env, picking_type, product, qty, scans):
+    """A confirmed 1-line picking of ``qty`` units, opened in the barcode
+    reader and scanned ``scans`` times; returns (picking, reader)."""
+    picking = stock_flows.create_picking(env, picking_type, [(product.id, qty)])
+    picking.action_assign()
+    action = picking.action_barcode_scan()
+    reader = env[action["res_model"]].browse(action["res_id"])
+    _scan(reader, BARCODE, scans)
+    assert sum(picking.move_line_ids.mapped("qty_picked")) == scans
+    return picking, reader
+
+
+def _validate_from_reader(reader_id):
+    """A request that presses the reader's Validate."""
+
+    def validate(env):
+        return env["wiz.stock.barcodes.read.picking"].browse(reader_id).action_validate_picking()
+
+    return validate
+
+
+def _events(env, lines):
+    """{move line id: number of outbox events about it}."""
+    counts = dict.fromkeys(lines.ids, 0)
+    for event in env["stock.event.outbox"].search([("product_id", "in", lines.product_id.ids)]):
+        line_id = event.payload.get("move_line_id")
+        if line_id in counts:
+            counts[line_id] += 1
+    return counts
 
 
 @tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
 @pytest.mark.slow
 class TestStockBarcodes:
-    def test_the_pypi_release_is_refused_by_this_odoo_with_and_without_our_addons(
-        self, harness, fresh_database
-    ):
-        pytest.importorskip("odoo.addons.stock_barcodes")
-        ours = fresh_database()  # a copy of the template: our addons installed
-        vanilla = fresh_database(copy=False)
-        for db_name, modules in ((ours, "stock_barcodes"), (vanilla, "stock,stock_barcodes")):
-            result = _install(harness, db_name, modules)
-            output = result.stdout + result.stderr
-            assert result.returncode != 0 or "Failed to load registry" in output, output[-3000:]
-            assert REFUSAL in output, output[-3000:]
+    def test_scanned_pickings_post_through_the_quant_lock(self, barcodes_db):
+        """A receipt of 3 scanned and validated in the reader, then two
+        deliveries of 2, each scanned twice, validated from their readers at
+        the same moment: one posts, the other is refused by the guard (3 on
+        hand), on one quant row, the ledger exact; one event per posted line
+        and none for the refused delivery."""
+        db = barcodes_db
+        with db.env() as env:
+            product = stock_flows.create_product(env, "Scanned SKU", barcode=BARCODE)
+            wh = stock_flows.main_warehouse(env)
+            _configure_readers(env, wh)
+            receipt, reader = _scanned_picking(env, wh.in_type_id, product, 3, 3)
+            reader.action_validate_picking()
+            assert receipt.state == "done"
+            assert product.qty_available == 3
+            receipt_lines = receipt.move_line_ids
+            assert _events(env, receipt_lines) == dict.fromkeys(receipt_lines.ids, 1)
+            readers = []
+            for _ in range(2):
+                _picking, reader = _scanned_picking(env, wh.out_type_id, product, 2, 2)
+                readers.append(reader.id)
+            product_id, stock_id = product.id, wh.lot_stock_id.id
+
+        outcomes = db.run_concurrently(
+            [lambda r=r: db.call(_validate_from_reader(r))[0] for r in readers]
+        )
+        kinds = sorted(kind for kind, _value in outcomes)
+        assert kinds == ["error", "ok"], outcomes
+        refusal = next(value for kind, value in outcomes if kind == "error")
+        assert isinstance(refusal, UserError), repr(refusal)
+        assert "Not enough stock" in str(refusal) and "Scanned SKU" in str(refusal), refusal
+
+        with db.env() as env:
+            product = env["product.product"].browse(product_id)
+            assert product.qty_available == 1
+            quants = env["stock.quant"].search(
+                [("product_id", "=", product_id), ("location_id", "=", stock_id)]
+            )
+            assert len(quants) == 1 and quants.quantity == 1
+            assert env["stock.quant"]._sscale_ledger_drift(product_ids=[product_id]) == []
+            pickings = env["wiz.stock.barcodes.read.picking"].browse(readers).picking_id
+            done = pickings.filtered(lambda p: p.state == "done")
+            refused = pickings - done
+            assert len(done) == 1 and refused.state != "done"
+            assert _events(env, done.move_line_ids) == dict.fromkeys(done.move_line_ids.ids, 1)
+            assert set(_events(env, refused.move_line_ids).values()) <= {0}

@@ -80,7 +80,9 @@ class StockReportReadGroupMixin(models.AbstractModel):
         # Each row's domain is expression.AND of the domain and its groups'
         # domains, in order: the operators, the domain and the first group's
         # part are the same for all rows of that first group.
-        head = list(base) if base != expression.TRUE_DOMAIN else []
+        # (Compared as lists: Odoo 18.0 of 2026 made TRUE_DOMAIN a tuple that
+        # only knows ==.)
+        head = [] if list(base) == list(expression.TRUE_DOMAIN) else list(base)
         head[:0] = [expression.AND_OPERATOR] * (bool(head) + len(lazy_groupby) - 1)
         prefixes = {key: head + part[2] for key, part in pieces[0].items()}
         columns = list(zip(lazy_groupby, keys, pieces, strict=True))
