@@ -199,8 +199,15 @@ class StockQuant(models.Model):
         with_untracked = bool(lot_id) and not (quantity and quantity > 0)
         locked = self._sscale_lock_keys([key, untracked] if with_untracked else [key])
         candidates = self.browse([locked[k] for k in (key, untracked) if k in locked])
-        quant = candidates[:1]
         rounding = product_id.uom_id.rounding
+        if with_untracked:
+            # As Odoo (18.0 of 2026): a lot is never taken from an untracked
+            # quant at or below zero; the lot gets its own quant instead.
+            candidates = candidates.filtered(
+                lambda q: q.lot_id
+                or float_compare(q.quantity, 0, precision_rounding=q.product_uom_id.rounding) > 0
+            )
+        quant = candidates[:1]
         incoming_dates = []
         if not location_id.should_bypass_reservation():
             incoming_dates = [

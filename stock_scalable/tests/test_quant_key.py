@@ -118,3 +118,18 @@ class TestOneQuantPerKey(StockScalableCommon):
         self.assertEqual(
             self._quants().mapped(lambda q: (q.lot_id, q.quantity)), [(lot.browse(), 2)]
         )
+
+    def test_lot_not_taken_from_untracked_quant_at_or_below_zero(self):
+        """As in Odoo (18.0 of 2026), an untracked quant at or below zero
+        gives no lot: the lot gets its own quant (negative stock allowed
+        here)."""
+        self.env.company.sscale_negative_stock_policy = "allow"
+        self.product.tracking = "lot"
+        lot = self.env["stock.lot"].create({"name": "L-2", "product_id": self.product.id})
+        Quant = self.env["stock.quant"]
+        Quant._update_available_quantity(self.product, self.stock_location, -2)
+        Quant._update_available_quantity(self.product, self.stock_location, -1, lot_id=lot)
+        self.assertEqual(
+            sorted(self._quants().mapped(lambda q: (q.lot_id.id, q.quantity))),
+            [(False, -2), (lot.id, -1)],
+        )
