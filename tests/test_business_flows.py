@@ -305,8 +305,8 @@ class TestPostingInvariants:
 
     def test_double_validation_posts_once(self, committed_db):
         """Two requests validate the same ready delivery at once (a double
-        click): it is posted once, the other request is told it is already
-        done; on-hand dropped by the quantity once."""
+        click): it is posted once, the other request waits, then passes over
+        the done transfer as Odoo does; on-hand dropped by the quantity once."""
         with committed_db.env() as env:
             product = stock_flows.create_product(env, "Double Click", qty=10)
             wh = stock_flows.main_warehouse(env)
@@ -321,11 +321,8 @@ class TestPostingInvariants:
         outcomes = committed_db.run_concurrently(
             [lambda: committed_db.call(validate)[0] for _ in range(2)]
         )
-        kinds = sorted(kind for kind, _value in outcomes)
-        assert kinds == ["error", "ok"], outcomes
-        error = next(value for kind, value in outcomes if kind == "error")
-        assert isinstance(error, UserError), repr(error)
-        assert "already validated" in str(error), str(error)
+        assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
+        assert committed_db.retry_errors, "the validations never raced: the test proves nothing"
         with committed_db.env() as env:
             product = env["product.product"].browse(product_id)
             assert product.qty_available == 7
