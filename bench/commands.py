@@ -954,8 +954,6 @@ def main():
     stacklib.require_rabbitmq()
     from odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    import odoo  # noqa: PLC0415
-
     conf = stacklib.bench_odoo_conf(db_maxconn=32, log_level="warn")
     # pika logs every connection step; Odoo logs each serialization failure
     # the ORM clients retry (counted in the figures).
@@ -1092,9 +1090,7 @@ def main():
     finally:
         monitor.stop()
         if not args.keep:
-            for name in stacklib.databases_with_prefix(prefix):
-                odoo.sql_db.close_db(name)
-                stacklib.drop_database(name, Path(conf).parent / "data")
+            stacklib.drop_databases_with_prefix(prefix, Path(conf).parent / "data")
         print(f"==> {(time.perf_counter() - wall) / 60:.1f} min", flush=True)
 
 

@@ -1665,8 +1665,6 @@ def main():  # noqa: PLR0915
     stacklib.require_rabbitmq()
     import logging  # noqa: PLC0415
 
-    import odoo  # noqa: PLC0415
-
     logging.getLogger("pika").setLevel(logging.WARNING)
     possible, why = replica_possible()
     if args.replica is None:
@@ -1765,9 +1763,7 @@ def main():  # noqa: PLR0915
         return 1 if failed else 0
     finally:
         if not args.keep:
-            for name in stacklib.databases_with_prefix(prefix):
-                odoo.sql_db.close_db(name)
-                stacklib.drop_database(name, Path(logdir, "data"))
+            stacklib.drop_databases_with_prefix(prefix, Path(logdir, "data"))
         print(f"==> {(time.perf_counter() - wall) / 60:.1f} min", flush=True)
 
 

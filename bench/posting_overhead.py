@@ -137,8 +137,6 @@ def main():
     stacklib.require_odoo()
     stacklib.require_postgres()
 
-    import odoo  # noqa: PLC0415
-
     conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_post_{int(time.time())}"
     try:
@@ -163,9 +161,7 @@ def main():
             print("==> wrote docs/benchmarks.md and docs/img/posting_overhead.png")
     finally:
         if not args.keep:
-            for name in stacklib.databases_with_prefix(prefix):
-                odoo.sql_db.close_db(name)
-                stacklib.drop_database(name)
+            stacklib.drop_databases_with_prefix(prefix)
 
 
 if __name__ == "__main__":

@@ -324,6 +324,17 @@ def databases_with_prefix(prefix):
         conn.close()
 
 
+def drop_databases_with_prefix(prefix, data_dir=None):
+    """Drop every database whose name starts with ``prefix`` (and its
+    filestore under ``data_dir``), after closing this process's Odoo
+    connection pools to it."""
+    import odoo  # noqa: PLC0415
+
+    for name in databases_with_prefix(prefix):
+        odoo.sql_db.close_db(name)
+        drop_database(name, data_dir)
+
+
 def junit_outcomes(path):
     """``{"classname.name": "passed" | "failed" | "skipped"}`` from pytest's
     JUnit XML, one entry per test (subtests of a test report under its name:
