@@ -453,17 +453,15 @@ def _product_rows_query(date):
               FROM %(total)s v
               JOIN touched d ON d.product_id = v.product_id AND d.company_id = v.company_id
         ), keys AS (
-            SELECT v.company_id, v.warehouse_id, v.product_id, v.first_date
-              FROM touched_totals v
+            SELECT k.company_id, k.warehouse_id, k.product_id, k.first_date
+              FROM (SELECT company_id, warehouse_id, product_id, first_date
+                      FROM touched_totals
+                    UNION ALL
+                    SELECT company_id, warehouse_id, product_id, date
+                      FROM (%(new_layers)s) l) k
              WHERE NOT EXISTS (SELECT 1 FROM removed r
-                                WHERE r.company_id = v.company_id
-                                  AND r.product_id = v.product_id)
-            UNION ALL
-            SELECT l.company_id, l.warehouse_id, l.product_id, l.date
-              FROM (%(new_layers)s) l
-             WHERE NOT EXISTS (SELECT 1 FROM removed r
-                                WHERE r.company_id = l.company_id
-                                  AND r.product_id = l.product_id)
+                                WHERE r.company_id = k.company_id
+                                  AND r.product_id = k.product_id)
             UNION ALL
             SELECT l.company_id, l.warehouse_id, l.product_id, l.date
               FROM (%(removed_layers)s) l
