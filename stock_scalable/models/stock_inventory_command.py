@@ -20,6 +20,7 @@ from odoo.tools import SQL, float_compare, float_round
 from ..lib import commands as cmdlib
 from ..lib.quant_key import QuantKey
 from ..tools import posting_guard
+from ..tools.command_runner import LOOKUP_SLOT
 
 _logger = logging.getLogger(__name__)
 
@@ -147,6 +148,32 @@ class StockInventoryCommand(models.Model):
 
     @api.model
     def _sscale_search(self, Model, value, fields_in_order, domain, what):
+        """The record of ``Model`` that ``value`` names (see
+        :meth:`_sscale_find`), or an empty recordset. While
+        :func:`..tools.command_runner.execute` resolves a batch, a lookup
+        already made for the same model, value, user, companies and domain
+        is answered from its memo (a batch names the same product and
+        location many times)."""
+        memo = self.env.cr.cache.get(LOOKUP_SLOT)
+        if memo is None:
+            return self._sscale_search_records(Model, value, fields_in_order, domain, what)
+        key = (
+            Model._name,
+            Model.env.uid,
+            Model.env.su,
+            tuple(Model.env.context.get("allowed_company_ids") or ()),
+            value,
+            tuple(fields_in_order),
+            repr(domain),
+        )
+        if key not in memo:
+            memo[key] = self._sscale_search_records(
+                Model, value, fields_in_order, domain, what
+            ).ids
+        return Model.browse(memo[key])
+
+    @api.model
+    def _sscale_search_records(self, Model, value, fields_in_order, domain, what):
         if isinstance(value, int):
             return Model.search([("id", "=", value), *domain], limit=1)
         else:

@@ -9,6 +9,7 @@ import doctest
 from odoo.tests import BaseCase, TransactionCase, tagged
 
 from ..lib import commands as cmdlib
+from ..tools.command_runner import LOOKUP_SLOT
 
 
 @tagged("post_install", "-at_install")
@@ -144,6 +145,27 @@ class TestCommandResolution(TransactionCase):
         self.assertEqual(
             self._code(type="move", product="CMD-W", location_dest=None).code, "malformed"
         )
+
+    def test_lookups_of_one_resolve_step_are_memoized(self):
+        """Within the resolve step of one call (command_runner sets the
+        slot), a batch naming the same product and location searches them
+        once; outside it, every resolve searches anew."""
+        cr = self.env.cr
+        cr.cache[LOOKUP_SLOT] = {}
+        try:
+            self._resolve(product="CMD-W")
+            before = cr.sql_log_count
+            for _copy in range(5):
+                self.assertEqual(self._resolve(product="CMD-W")["product"], self.product)
+            self.assertEqual(cr.sql_log_count, before)
+            self.assertEqual(self._code(product="NOPE").code, "unknown_product")
+        finally:
+            cr.cache.pop(LOOKUP_SLOT)
+        self.product.default_code = "CMD-W2"
+        self.assertEqual(self._code(product="CMD-W").code, "unknown_product")
+        before = cr.sql_log_count
+        self.assertEqual(self._resolve(product="CMD-W2")["product"], self.product)
+        self.assertGreaterEqual(cr.sql_log_count - before, 2)  # the product and the location
 
     def test_gs1(self):
         resolved = self._resolve(

@@ -43,6 +43,8 @@ _logger = logging.getLogger(__name__)
 MAX_TRIES = 10
 GROUPED = (cmdlib.RECEIVE, cmdlib.DELIVER, cmdlib.MOVE)
 IN_PROGRESS_WAIT = 5.0  # seconds a copy waits for the key's poster
+# cr.cache slot: the names resolved so far in step 1 of one call of execute().
+LOOKUP_SLOT = "stock_scalable.command_lookups"
 _CLAIM_COLUMNS = (
     "idempotency_key",
     "company_id",
@@ -133,27 +135,11 @@ def _execute(cr, uid, payloads, channel, keys):
     # gets its stored answer at once (the common retry).
     keys = keys or [None] * len(payloads)
     parsed = {}
-    for index, (payload, header_key) in enumerate(zip(payloads, keys, strict=True)):
-        key = header_key or (payload.get("idempotency_key") if isinstance(payload, dict) else None)
-        try:
-            parsed[index] = cmdlib.parse(payload, header_key)
-        except cmdlib.CommandError as error:
-            answers[index] = _error_answer(key, error)
-    stored = _stored_answers(cr, [c.idempotency_key for c in parsed.values()], env.companies)
-    first_of = {}
-    for index, command in parsed.items():
-        if command.idempotency_key in first_of:
-            copies[index] = first_of[command.idempotency_key]
-            continue
-        first_of[command.idempotency_key] = index
-        row = stored.get((command.idempotency_key, command.fingerprint))
-        if row:
-            answers[index] = _stored_answer(*row)
-            continue
-        try:
-            resolved[index] = Command._sscale_resolve(command)
-        except cmdlib.CommandError as error:
-            answers[index] = _error_answer(command.idempotency_key, error)
+    cr.cache[LOOKUP_SLOT] = {}
+    try:
+        _resolve(cr, env, payloads, keys, parsed, answers, resolved, copies)
+    finally:
+        cr.cache.pop(LOOKUP_SLOT, None)
     cr.rollback()
     if not resolved:
         return _answer_copies(answers, parsed, copies)
@@ -212,6 +198,35 @@ def _execute(cr, uid, payloads, channel, keys):
     for index, answer in posted.items():
         answers[index] = answer
     return _answer_copies(answers, parsed, copies)
+
+
+def _resolve(cr, env, payloads, keys, parsed, answers, resolved, copies):
+    """Step 1 of :func:`execute`: parse each payload into ``parsed``, answer
+    the malformed, unknown and already answered ones in ``answers``, note
+    the copies of a key in ``copies`` and resolve the others into
+    ``resolved`` (dicts of :meth:`_sscale_resolve`). Writes nothing."""
+    Command = env["stock.inventory.command"]
+    for index, (payload, header_key) in enumerate(zip(payloads, keys, strict=True)):
+        key = header_key or (payload.get("idempotency_key") if isinstance(payload, dict) else None)
+        try:
+            parsed[index] = cmdlib.parse(payload, header_key)
+        except cmdlib.CommandError as error:
+            answers[index] = _error_answer(key, error)
+    stored = _stored_answers(cr, [c.idempotency_key for c in parsed.values()], env.companies)
+    first_of = {}
+    for index, command in parsed.items():
+        if command.idempotency_key in first_of:
+            copies[index] = first_of[command.idempotency_key]
+            continue
+        first_of[command.idempotency_key] = index
+        row = stored.get((command.idempotency_key, command.fingerprint))
+        if row:
+            answers[index] = _stored_answer(*row)
+            continue
+        try:
+            resolved[index] = Command._sscale_resolve(command)
+        except cmdlib.CommandError as error:
+            answers[index] = _error_answer(command.idempotency_key, error)
 
 
 def _answer_copies(answers, parsed, copies):
