@@ -59,8 +59,9 @@ class OdooServer:
         self.stop()
         raise AssertionError(f"Odoo did not answer on {self.url}: {self.log_path.read_text()}")
 
-    def post(self, path, body, key=None, idempotency_key=None, raw=None):
-        """POST JSON; returns ``(status, decoded body)``."""
+    def post(self, path, body, key=None, idempotency_key=None, raw=None, method="POST"):
+        """POST JSON (or send it with another ``method``); returns ``(status,
+        decoded body)``."""
         headers = {"Content-Type": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -68,7 +69,7 @@ class OdooServer:
             headers["Idempotency-Key"] = idempotency_key
         data = raw if raw is not None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - loopback
-            f"{self.url}{path}", data=data, headers=headers, method="POST"
+            f"{self.url}{path}", data=data, headers=headers, method=method
         )
         try:
             with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310

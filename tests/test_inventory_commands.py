@@ -200,6 +200,17 @@ class TestCommandsOverHttp:
                 .create({"name": "Cmd Shelf", "location_id": main_warehouse(env).lot_stock_id.id})
                 .complete_name
             )
+            service_code = (
+                env["product.product"]
+                .create(
+                    {
+                        "name": "Cmd Service",
+                        "type": "service",
+                        "default_code": uuid.uuid4().hex[:8],
+                    }
+                )
+                .default_code
+            )
         server = odoo_server()
         status, answer = server.command(_deliver(code, 2, stock, "k-reused"), key)
         assert status == 200, answer
@@ -237,6 +248,12 @@ class TestCommandsOverHttp:
                 ),
                 422,
                 "bad_barcode",
+            ),
+            (server.command(_deliver(service_code, 1, stock), key), 422, "bad_product"),
+            (
+                server.post("/api/stock/commands", None, key, raw=b"", method="GET"),
+                405,
+                "method_not_allowed",
             ),
             (server.command(_deliver(code, 1, stock), "wrong-key"), 401, "unauthorized"),
             (server.command(_deliver(code, 1, stock), None), 401, "unauthorized"),

@@ -45,11 +45,17 @@ ERRORS = {
     "batch_too_large": (400, "A batch holds more than 500 commands."),
     "unauthorized": (401, "No API key, or an API key that is wrong or expired."),
     "forbidden": (403, "The user has no Inventory rights, or the location is another company's."),
+    "method_not_allowed": (405, "The command API takes POST only."),
     "in_progress": (409, "A command with this key is being posted elsewhere; send it again."),
     "idempotency_key_reused": (422, "The key was used before with a different payload."),
     "bad_quantity": (422, "The quantity is not a number above 0 (0 allowed for count)."),
     "bad_barcode": (422, "A GS1-128 barcode that does not decode (check digit, format)."),
     "unknown_product": (422, "No product with this barcode, internal reference or name."),
+    "bad_product": (
+        422,
+        "The product has no stock: a service or a combo, or a count of a product that does"
+        " not track inventory.",
+    ),
     "unknown_location": (422, "No location with this barcode or full name."),
     "unknown_lot": (422, "No lot or serial number of this name for the product."),
     "unknown_package": (422, "No package of this name."),
@@ -222,7 +228,7 @@ def check_quantity(kind, quantity):
         shown = int(quantity) if quantity == int(quantity) else quantity
         raise CommandError(
             "bad_quantity",
-            f"quantity must be greater than 0, not {shown}",
+            f"quantity must be {'0 or more' if kind == COUNT else 'greater than 0'}, not {shown}",
             requested=quantity,
         )
 

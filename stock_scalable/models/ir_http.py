@@ -17,6 +17,29 @@ class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
 
     @classmethod
+    def _match(cls, path_info):
+        """A GET (or any method but POST) of the command API is answered 405
+        as JSON, like its other errors: Odoo raises it while routing,
+        before any handler of errors runs."""
+        try:
+            return super()._match(path_info)
+        except werkzeug.exceptions.MethodNotAllowed as exc:
+            if not is_api_request():
+                raise
+            error = cmdlib.CommandError(
+                "method_not_allowed",
+                f"send commands with POST, not {request.httprequest.method}",
+            )
+            raise werkzeug.exceptions.MethodNotAllowed(
+                valid_methods=exc.valid_methods,
+                response=request.make_json_response(
+                    {"status": "error", "error": error.as_dict()},
+                    status=error.status,
+                    headers=[("Allow", ", ".join(exc.valid_methods or ["POST"]))],
+                ),
+            ) from None
+
+    @classmethod
     def _handle_error(cls, exception):
         if is_api_request():
             error = None

@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 
 class ResConfigSettings(models.TransientModel):
@@ -18,3 +19,15 @@ class ResConfigSettings(models.TransientModel):
         help="Inventory commands (and their idempotency keys) are kept this many days,"
         " then purged by a daily cron. A copy sent after that is posted again.",
     )
+
+    @api.constrains("sscale_command_retention_days")
+    def _check_sscale_command_retention_days(self):
+        for settings in self:
+            if settings.sscale_command_retention_days < 1:
+                raise ValidationError(
+                    _(
+                        "Command keys are kept at least 1 day, not %(days)s: a copy of a"
+                        " command sent after its key is purged is posted again.",
+                        days=settings.sscale_command_retention_days,
+                    )
+                )

@@ -137,6 +137,14 @@ class StockInventoryCommand(models.Model):
         if record:
             return record
         hidden = self._sscale_search(self.env[model].sudo(), value, fields_in_order, [], what)
+        if hidden and hidden.company_id in self.env.user.company_ids:
+            # The user's, but not of the company of the command's location.
+            raise cmdlib.CommandError(
+                code,
+                f"{what} {value!r} belongs to {hidden.company_id.name}, not to"
+                f" {self.env.company.name}, the company of the command's location",
+                **{what: value},
+            )
         if hidden:
             raise cmdlib.CommandError(
                 "forbidden",
@@ -209,7 +217,7 @@ class StockInventoryCommand(models.Model):
         """Resolve a parsed command (lib/commands.Command) to records. Returns
         a dict of values for the command row and the posting; creates
         nothing. Raises CommandError (unknown_*, ambiguous, bad_location,
-        lot_required, bad_quantity, forbidden)."""
+        bad_product, lot_required, bad_quantity, forbidden)."""
         self._sscale_decode_gs1(command)
         if not self.env.user.has_group("stock.group_stock_user"):
             raise cmdlib.CommandError(
@@ -242,6 +250,20 @@ class StockInventoryCommand(models.Model):
                 "malformed",
                 f"a move of a whole package takes all of it: no quantity (package {package.name})",
                 field="quantity",
+            )
+        if product and product.type != "consu":
+            raise cmdlib.CommandError(
+                "bad_product",
+                f"{product.display_name} is a {product.type}: it has no stock to"
+                f" {command.type}",
+                product=product.display_name,
+            )
+        if product and command.type == cmdlib.COUNT and not product.is_storable:
+            raise cmdlib.CommandError(
+                "bad_product",
+                f"{product.display_name} does not track inventory (Track Inventory is off):"
+                " there is no stock to count",
+                product=product.display_name,
             )
         source = locations["location"]
         if (
@@ -299,6 +321,12 @@ class StockInventoryCommand(models.Model):
                     f"{location.complete_name} is not an internal location",
                     location=location.complete_name,
                 )
+        if command.type == cmdlib.MOVE and locations["location"] == locations["location_dest"]:
+            raise cmdlib.CommandError(
+                "bad_location",
+                f"a move goes to another location, not back to {locations['location'].complete_name}",
+                location=locations["location"].complete_name,
+            )
         # The other end of a receipt, a delivery or a scrap is outside stock.
         outside = {
             cmdlib.RECEIVE: ("location", "a receipt comes from outside the stock (a vendor)"),

@@ -78,7 +78,7 @@ class TestCommandFormat(BaseCase):
 
     def test_every_code_has_a_status(self):
         for code, (status, text) in cmdlib.ERRORS.items():
-            self.assertIn(status, (400, 401, 403, 409, 422, 500), code)
+            self.assertIn(status, (400, 401, 403, 405, 409, 422, 500), code)
             self.assertTrue(text)
 
 
@@ -144,6 +144,47 @@ class TestCommandResolution(TransactionCase):
         self.assertEqual(self._code(product="CMD-W", package="NO-PACK").code, "unknown_package")
         self.assertEqual(
             self._code(type="move", product="CMD-W", location_dest=None).code, "malformed"
+        )
+
+    def test_products_without_stock_and_moves_in_place_are_refused(self):
+        service = self.env["product.product"].create({"name": "Cmd Service", "type": "service"})
+        consumable = self.env["product.product"].create({"name": "Cmd Consumable"})
+        for kind, extra in (
+            ("deliver", {}),
+            ("receive", {"location": None, "location_dest": self.stock.complete_name}),
+            ("scrap", {}),
+        ):
+            error = self._code(type=kind, product=service.id, **extra)
+            self.assertEqual((error.code, error.status), ("bad_product", 422), kind)
+            self.assertIn("Cmd Service is a service", error.message)
+        # Goods that do not track inventory move (Odoo's transfers take
+        # them) but have no stock to count.
+        self.assertEqual(self._resolve(product=consumable.id)["product"], consumable)
+        error = self._code(type="count", product=consumable.id, quantity=3)
+        self.assertEqual(
+            (error.code, error.details), ("bad_product", {"product": "Cmd Consumable"})
+        )
+        error = self._code(type="move", product="CMD-W", location_dest=self.stock.complete_name)
+        self.assertEqual(error.code, "bad_location")
+        self.assertEqual(
+            self._code(type="count", product="CMD-W", quantity=-1).message,
+            "quantity must be 0 or more, not -1",
+        )
+
+    def test_product_of_another_company_of_the_user(self):
+        """A product of another of the user's companies is not found for a
+        location of this one: said so, not that the user is no member."""
+        other = self.env["res.company"].create({"name": "Cmd Other Co"})
+        self.env.user.company_ids |= other
+        self.env["product.product"].create(
+            {"name": "Cmd Elsewhere", "default_code": "CMD-ELSE", "company_id": other.id}
+        )
+        error = self._code(product="CMD-ELSE")
+        self.assertEqual(error.code, "unknown_product")
+        self.assertEqual(
+            error.message,
+            f"product 'CMD-ELSE' belongs to Cmd Other Co, not to {self.stock.company_id.name},"
+            " the company of the command's location",
         )
 
     def test_lookups_of_one_resolve_step_are_memoized(self):

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..lib import guard
 from .common import StockScalableCommon
@@ -79,3 +79,12 @@ class TestGuard(StockScalableCommon):
         )
         settings.execute()
         self.assertEqual(self.env.company.sscale_negative_stock_policy, guard.ALLOW)
+
+    def test_command_retention_is_at_least_a_day(self):
+        for wrong in (0, -3):
+            with self.assertRaisesRegex(ValidationError, f"at least 1 day, not {wrong}"):
+                self.env["res.config.settings"].create({"sscale_command_retention_days": wrong})
+        self.env["res.config.settings"].create({"sscale_command_retention_days": 7}).execute()
+        self.assertEqual(
+            self.env["ir.config_parameter"].get_param("stock_scalable.command_retention_days"), "7"
+        )

@@ -1,7 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 CRON = "stock_scalable_reporting.ir_cron_refresh_reports"
+MAX_REFRESH_MINUTES = 10080  # a week
 
 
 class ResConfigSettings(models.TransientModel):
@@ -15,23 +17,34 @@ class ResConfigSettings(models.TransientModel):
         "background. Reports stay exact in between (they add what was posted since).",
     )
 
+    def _sscale_refresh_cron_minutes(self, cron):
+        factor = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 43200}
+        return (
+            cron.sudo().interval_number * factor.get(cron.sudo().interval_type, 1) if cron else 0
+        )
+
     @api.depends("company_id")
     def _compute_sscale_report_refresh_minutes(self):
         cron = self.env.ref(CRON, raise_if_not_found=False)
-        factor = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 43200}
-        minutes = (
-            cron.sudo().interval_number * factor.get(cron.sudo().interval_type, 1) if cron else 0
-        )
+        minutes = self._sscale_refresh_cron_minutes(cron)
         for settings in self:
             settings.sscale_report_refresh_minutes = minutes
 
     def _inverse_sscale_report_refresh_minutes(self):
+        """Set the refresh cron's interval, from 1 minute to a week; an
+        interval left as it is (one set on the cron itself) is kept."""
         cron = self.env.ref(CRON, raise_if_not_found=False)
         for settings in self:
-            if cron and settings.sscale_report_refresh_minutes > 0:
-                cron.sudo().write(
-                    {
-                        "interval_number": settings.sscale_report_refresh_minutes,
-                        "interval_type": "minutes",
-                    }
+            minutes = settings.sscale_report_refresh_minutes
+            if not cron or minutes == self._sscale_refresh_cron_minutes(cron):
+                continue
+            if not 1 <= minutes <= MAX_REFRESH_MINUTES:
+                raise ValidationError(
+                    _(
+                        "The stock reports are refreshed every 1 to %(max)s minutes (a week),"
+                        " not every %(minutes)s.",
+                        max=MAX_REFRESH_MINUTES,
+                        minutes=minutes,
+                    )
                 )
+            cron.sudo().write({"interval_number": minutes, "interval_type": "minutes"})

@@ -2,6 +2,7 @@
 import datetime
 
 from odoo import Command
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.stock_scalable.tests.common import StockScalableCommon
@@ -75,6 +76,10 @@ class TestReportActions(StockScalableCommon):
         self.assertEqual(
             self.env["res.config.settings"].create({}).sscale_report_refresh_minutes, 5
         )
+        for wrong in (0, -5, 2_000_000_000):
+            with self.assertRaisesRegex(ValidationError, f"not every {wrong}"):
+                self.env["res.config.settings"].create({"sscale_report_refresh_minutes": wrong})
+        self.assertEqual((cron.interval_number, cron.interval_type), (5, "minutes"))
 
     def test_inventory_at_date_wizard(self):
         self._receive(self.product, 8)
