@@ -321,11 +321,12 @@ class StockInventoryCommand(models.Model):
                     f"{location.complete_name} is not an internal location",
                     location=location.complete_name,
                 )
-        if command.type == cmdlib.MOVE and locations["location"] == locations["location_dest"]:
+        source = locations["location"]
+        if command.type == cmdlib.MOVE and source == locations["location_dest"]:
             raise cmdlib.CommandError(
                 "bad_location",
-                f"a move goes to another location, not back to {locations['location'].complete_name}",
-                location=locations["location"].complete_name,
+                f"a move goes to another location, not back to {source.complete_name}",
+                location=source.complete_name,
             )
         # The other end of a receipt, a delivery or a scrap is outside stock.
         outside = {
