@@ -322,6 +322,11 @@ class TestCommandsOverHttp:
         for (status, answer), expected_status, code_ in cases:
             assert (status, answer["error"]["code"]) == (expected_status, code_), answer
             assert answer["error"]["message"]
+        # Errors raised before the controller carry the header's key too.
+        status, answer = server.command(
+            _deliver(code, 1, stock), "wrong-key", idempotency_key="h-1"
+        )
+        assert (status, answer["idempotency_key"]) == (401, "h-1"), answer
         assert _snapshot(committed_db, [product_id]) == before
         # The reused key still answers its own command.
         status, answer = server.command(_deliver(code, 2, stock, "k-reused"), key)

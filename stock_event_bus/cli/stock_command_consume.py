@@ -82,6 +82,11 @@ class StockCommandConsume(Command):
         from odoo.addons.stock_scalable.tools import command_runner  # noqa: PLC0415
 
         def apply_batch(payloads, keys):
+            # As Odoo's workers do before each request: see the caches other
+            # processes invalidated (a user's companies, groups, language)
+            # and a registry reloaded by an upgrade.
+            nonlocal registry
+            registry = registry.check_signaling()
             return command_runner.execute(registry, uid, payloads, "amqp", keys=keys)
 
         def record_status(state, error=None):

@@ -11,6 +11,15 @@ from odoo.http import SessionExpiredException, request
 
 from ..controllers.inventory_commands import is_api_request
 from ..lib import commands as cmdlib
+from ..tools import command_runner
+
+
+def _error_body(error):
+    """The JSON answer of an error raised before the controller runs, with
+    the request's ``Idempotency-Key`` header (or null), as the schema's
+    ``answer``."""
+    key = request.httprequest.headers.get("Idempotency-Key")
+    return command_runner._error_answer(key, error)[1]
 
 
 class IrHttp(models.AbstractModel):
@@ -33,7 +42,7 @@ class IrHttp(models.AbstractModel):
             raise werkzeug.exceptions.MethodNotAllowed(
                 valid_methods=exc.valid_methods,
                 response=request.make_json_response(
-                    {"status": "error", "error": error.as_dict()},
+                    _error_body(error),
                     status=error.status,
                     headers=[("Allow", ", ".join(exc.valid_methods or ["POST"]))],
                 ),
@@ -54,7 +63,5 @@ class IrHttp(models.AbstractModel):
             elif isinstance(exception, AccessError):
                 error = cmdlib.CommandError("forbidden", str(exception.args[0]))
             if error:
-                return request.make_json_response(
-                    {"status": "error", "error": error.as_dict()}, status=error.status
-                )
+                return request.make_json_response(_error_body(error), status=error.status)
         return super()._handle_error(exception)

@@ -22,12 +22,19 @@ class ResConfigSettings(models.TransientModel):
 
     @api.constrains("sscale_command_retention_days")
     def _check_sscale_command_retention_days(self):
+        stored = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("stock_scalable.command_retention_days")
+        )
         for settings in self:
-            if settings.sscale_command_retention_days < 1:
+            days = settings.sscale_command_retention_days
+            # A value stored before this check is kept until changed.
+            if days < 1 and str(days) != stored:
                 raise ValidationError(
                     _(
                         "Command keys are kept at least 1 day, not %(days)s: a copy of a"
                         " command sent after its key is purged is posted again.",
-                        days=settings.sscale_command_retention_days,
+                        days=days,
                     )
                 )

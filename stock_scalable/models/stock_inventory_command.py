@@ -137,8 +137,13 @@ class StockInventoryCommand(models.Model):
         if record:
             return record
         hidden = self._sscale_search(self.env[model].sudo(), value, fields_in_order, [], what)
-        if hidden and hidden.company_id in self.env.user.company_ids:
-            # The user's, but not of the company of the command's location.
+        if (
+            hidden
+            and model == "product.product"
+            and hidden.company_id in self.env.user.company_ids
+        ):
+            # The user's, but not of the company of the command's location
+            # (the environment's company, once the locations are resolved).
             raise cmdlib.CommandError(
                 code,
                 f"{what} {value!r} belongs to {hidden.company_id.name}, not to"

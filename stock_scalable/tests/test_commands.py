@@ -5,10 +5,12 @@ over HTTP and AMQP, with copies at once, is tested in tests/
 test_inventory_commands.py on committed data."""
 
 import doctest
+from unittest.mock import patch
 
 from odoo.tests import BaseCase, TransactionCase, tagged
 
 from ..lib import commands as cmdlib
+from ..tools import command_runner
 from ..tools.command_runner import LOOKUP_SLOT
 
 
@@ -145,6 +147,36 @@ class TestCommandResolution(TransactionCase):
         self.assertEqual(
             self._code(type="move", product="CMD-W", location_dest=None).code, "malformed"
         )
+
+    def test_execute_memoizes_one_call_only(self):
+        """command_runner.execute looks each name up once per call (5
+        commands naming the same unknown product: the location, the product
+        and the product among all companies, once each) and leaves no memo
+        on its cursor."""
+        payloads = [
+            {
+                "idempotency_key": f"memo-{n}",
+                "type": "deliver",
+                "product": "NOPE",
+                "quantity": 1,
+                "location": self.stock.complete_name,
+            }
+            for n in range(5)
+        ]
+        Command = self.registry["stock.inventory.command"]
+        with (
+            patch.object(
+                Command,
+                "_sscale_search_records",
+                autospec=True,
+                side_effect=Command._sscale_search_records,
+            ) as search,
+            self.registry.cursor() as cr,
+        ):
+            answers = command_runner.execute(self.registry, self.env.uid, payloads, "odoo", cr=cr)
+            self.assertNotIn(LOOKUP_SLOT, cr.cache)
+        self.assertEqual({answer["error"]["code"] for _s, answer in answers}, {"unknown_product"})
+        self.assertEqual(search.call_count, 3)
 
     def test_products_without_stock_and_moves_in_place_are_refused(self):
         service = self.env["product.product"].create({"name": "Cmd Service", "type": "service"})

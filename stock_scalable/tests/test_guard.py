@@ -88,3 +88,6 @@ class TestGuard(StockScalableCommon):
         self.assertEqual(
             self.env["ir.config_parameter"].get_param("stock_scalable.command_retention_days"), "7"
         )
+        # A value stored before the check does not block saving other settings.
+        self.env["ir.config_parameter"].set_param("stock_scalable.command_retention_days", "-3")
+        self.env["res.config.settings"].create({}).execute()
