@@ -80,7 +80,36 @@ def require_odoo():
         raise StackError(
             f"these addons need Odoo 18; {sys.executable} imports Odoo {odoo.release.version}."
         )
+    require_gevent()
     return odoo.release.version
+
+
+def require_gevent():
+    """Stop, naming the fix, when Odoo's websocket process could not start.
+
+    With ``--workers`` Odoo runs a gevent process for the websocket; Odoo 18's
+    pinned gevent imports ``pkg_resources`` (gone from setuptools 81) and loads
+    its plugins through it (they must be zope.interface < 8 and zope.event < 6
+    to be found). Without them that process dies at each start, over and over,
+    while the HTTP workers go on: checked here in a child Python, as Odoo
+    starts it."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import gevent.monkey; gevent.monkey.patch_all()"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode:
+        lines = probe.stderr.strip().splitlines() or ["(no error output)"]
+        raise StackError(
+            f"Odoo's websocket process cannot start with {sys.executable}: gevent fails at "
+            f"start ({lines[-1]}).\n"
+            "Odoo 18's gevent needs pkg_resources, which setuptools 81 and newer no longer "
+            "ship. Fix:\n"
+            f"  {sys.executable} -m pip install -r {ROOT / 'requirements.txt'}\n"
+            "(it pins setuptools<81; requirements-test.txt also pins zope.interface<8 and "
+            "zope.event<6)."
+        )
 
 
 def _tcp_reachable(host, port, timeout=3):
