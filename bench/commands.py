@@ -46,6 +46,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -347,6 +348,27 @@ def consume_command(conf, dbname, *args):
     ]
 
 
+def broker_user():
+    """The RabbitMQ user of ``amqp_url()``: the publishers' ``user_id``."""
+    return urllib.parse.urlsplit(stacklib.amqp_url()).username
+
+
+def map_broker_user(dbname):
+    """Map :func:`broker_user` to admin (its AMQP User): the consumer posts
+    what it publishes as admin, as the JSON-RPC and HTTP workloads do."""
+    conn = stacklib.connect(dbname)
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                "UPDATE res_users SET amqp_user = NULL WHERE amqp_user = %s", [broker_user()]
+            )
+            cr.execute(
+                "UPDATE res_users SET amqp_user = %s WHERE login = 'admin'", [broker_user()]
+            )
+    finally:
+        conn.close()
+
+
 def _amqp_channel():
     connection = stacklib.amqp_connection()
     channel = connection.channel()
@@ -399,6 +421,7 @@ def amqp_workload(dbname, conf, requests, publishers, queue_sets, location, tag,
 
     exchange = f"sscale.bench.commands.{uuid.uuid4().hex[:8]}"
     conf = bus_conf(conf, exchange)
+    map_broker_user(dbname)
     connection, channel = _amqp_channel()
     declare_topology(channel, exchange, QUEUES)
     collector = ReplyCollector()
@@ -443,6 +466,7 @@ def amqp_workload(dbname, conf, requests, publishers, queue_sets, location, tag,
                         message_id=command["idempotency_key"],
                         correlation_id=command["idempotency_key"],
                         reply_to=collector.queue,
+                        user_id=broker_user(),
                     ),
                 )
             pconn.close()

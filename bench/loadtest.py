@@ -594,6 +594,7 @@ class Workload:
                 message_id=key,
                 correlation_id=key,
                 reply_to=self.collector.queue,
+                user_id=commands.broker_user(),
             ),
         )
         with self.lock:
@@ -982,6 +983,7 @@ def run_phase(phase, dbname, conf, seed, args, standby, logdir):
         if full:
             connection, channel, queue = event_bus.declare_queue(events_exchange)
             declare_topology(channel, commands_exchange, commands.QUEUES)
+            commands.map_broker_user(dbname)
             counter = EventCounter(queue)
             counter.start()
             collector = commands.ReplyCollector()

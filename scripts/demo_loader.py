@@ -27,10 +27,16 @@ Each document is dated back to its week (moves, move lines, done date), as
 if it had been posted then; the events in the outbox keep the time they were
 written. Deterministic (a seeded random generator). Marks the database with
 the system parameter ``stock_scalable.demo_loaded``.
+
+The demo's RabbitMQ user (the one of ``amqp_url``, ``guest``) is mapped to
+``admin`` (AMQP User on the user's form), so that commands it publishes with
+``user_id`` are posted as admin; done at each load, also on a demo loaded
+before, unless another user holds that broker user.
 """
 
 import datetime
 import random
+import urllib.parse
 
 MARKER = "stock_scalable.demo_loaded"
 
@@ -156,9 +162,26 @@ def _post(picking, when, dest=None):
     _backdate(picking.move_ids, when)
 
 
+def map_broker_user(env):
+    """Map the RabbitMQ user of the demo's ``amqp_url`` (``guest`` by
+    default) to ``admin``, unless a user holds it already. Returns the
+    broker user, or None when the addon has no such field (not upgraded)."""
+    if "amqp_user" not in env["res.users"]._fields:
+        return None
+    settings = env["stock.event.outbox"]._get_bus_settings()
+    urls = settings.amqp_urls
+    broker_user = (urllib.parse.urlsplit(urls[0]).username if urls else None) or "guest"
+    users = env["res.users"].with_context(active_test=False)
+    if not users.search([("amqp_user", "=", broker_user)]):
+        env.ref("base.user_admin").amqp_user = broker_user
+    return broker_user
+
+
 def load(env, weeks=52, today=None):
     """Load the story into ``env``'s database (superuser env). Returns a
-    dict of counts. Does nothing when it was loaded already."""
+    dict of counts. Does nothing when it was loaded already, but map the
+    demo's broker user (:func:`map_broker_user`)."""
+    map_broker_user(env)
     params = env["ir.config_parameter"].sudo()
     if params.get_param(MARKER):
         return {}

@@ -2,7 +2,7 @@
 {
     "name": "Stock Event Bus",
     "summary": "Transactional outbox of stock postings, published to RabbitMQ",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
@@ -15,7 +15,9 @@
         "security/stock_event_bus_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
+        "data/command_topology.xml",
         "views/stock_event_outbox_views.xml",
+        "views/res_users_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

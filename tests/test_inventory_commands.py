@@ -6,6 +6,7 @@ the ``stock_command_consume`` process, committed data, concurrent clients."""
 import configparser
 import datetime
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -529,11 +530,62 @@ class TestCommandsOverHttp:
         assert _done_ledger(committed_db, product_id, stock_id) == 0
 
 
-class CommandBus:
-    """A test's own command exchange (unique name) and consumer processes."""
+def _map_broker_user(committed_db, broker_user, login):
+    """Map RabbitMQ user ``broker_user`` to the Odoo user ``login`` (as an
+    administrator does on the user's form)."""
+    with committed_db.env() as env:
+        users = env["res.users"].with_context(active_test=False)
+        users.search([("amqp_user", "=", broker_user)]).amqp_user = False
+        users.search([("login", "=", login)]).amqp_user = broker_user
 
-    def __init__(self, harness, db_name, tmp_path, queues=4):
+
+class BrokerUser:
+    """A RabbitMQ user of its own (``rabbitmqctl add_user``) with the
+    permissions the README gives an integration: publish to the command
+    exchange, declare and read its own reply queue (``amq.gen-*``)."""
+
+    def __init__(self, exchange):
+        self.name = f"sscale_test_{uuid.uuid4().hex[:8]}"
+        self.password = uuid.uuid4().hex
+        parsed = urllib.parse.urlsplit(stacklib.amqp_url())
+        self.vhost = urllib.parse.unquote(parsed.path[1:] or "/")
+        self.url = urllib.parse.urlunsplit(
+            parsed._replace(netloc=f"{self.name}:{self.password}@{parsed.hostname}:{parsed.port}")
+        )
+        self._ctl("add_user", self.name, self.password)
+        self._ctl(
+            "set_permissions",
+            "-p",
+            self.vhost,
+            self.name,
+            r"^amq\.gen-.*",
+            f"^{re.escape(exchange)}$",
+            r"^amq\.gen-.*",
+        )
+
+    @staticmethod
+    def _ctl(*args):
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    def channel(self):
+        connection = pika.BlockingConnection(pika.URLParameters(self.url))
+        channel = connection.channel()
+        channel.confirm_delivery()
+        return channel
+
+    def delete(self):
+        self._ctl("delete_user", self.name)
+
+
+class CommandBus:
+    """A test's own command exchange (unique name) and consumer processes.
+    Its publishing connection's RabbitMQ user (guest) is mapped to admin."""
+
+    def __init__(self, harness, db_name, tmp_path, queues=4, committed_db=None):
         self.exchange = f"sscale.test.commands.{uuid.uuid4().hex[:8]}"
+        self.broker_user = urllib.parse.urlsplit(stacklib.amqp_url()).username
+        if committed_db is not None:
+            _map_broker_user(committed_db, self.broker_user, "admin")
         self.queues = queues
         parser = configparser.RawConfigParser()
         parser.read(harness["conf"])
@@ -581,7 +633,9 @@ class CommandBus:
         logs = "\n".join(p.log_path.read_text() for p in self.processes)
         raise AssertionError(f"no consumer on {self.exchange}: {logs}")
 
-    def publish(self, command, routing_key, channel=None, reply=True):
+    def publish(self, command, routing_key, channel=None, reply=True, user_id=True, **kwargs):
+        """Publish ``command`` with ``user_id`` the bus's RabbitMQ user
+        (``user_id``: another name, or None for none)."""
         (channel or self.channel).basic_publish(
             self.exchange,
             routing_key,
@@ -589,11 +643,13 @@ class CommandBus:
             pika.BasicProperties(
                 delivery_mode=2,
                 content_type="application/json",
+                user_id=self.broker_user if user_id is True else user_id,
                 reply_to=self.reply_queue if reply else None,
                 correlation_id=command.get("idempotency_key")
                 if isinstance(command, dict)
                 else "raw",
             ),
+            **kwargs,
         )
 
     def replies(self, expected, timeout=120):
@@ -639,7 +695,7 @@ def command_bus(harness, committed_db, tmp_path):
     made = []
 
     def make(**kwargs):
-        bus = CommandBus(harness, committed_db.name, tmp_path, **kwargs)
+        bus = CommandBus(harness, committed_db.name, tmp_path, committed_db=committed_db, **kwargs)
         made.append(bus)
         return bus
 
@@ -855,3 +911,228 @@ class TestCommandsOverAmqp:
         assert len(replies) == 40 and {r["status"] for r in replies.values()} == {"done"}
         assert _on_hand(committed_db, product_id, stock_id) == (0, 1)
         assert _done_ledger(committed_db, product_id, stock_id) == 0
+
+
+@pytest.fixture
+def broker_users():
+    made = []
+
+    def make(exchange):
+        user = BrokerUser(exchange)
+        made.append(user)
+        return user
+
+    yield make
+    for user in made:
+        user.delete()
+
+
+def _odoo_user(committed_db, login, groups=("stock.group_stock_user",), broker_user=None):
+    """A user of the main company only, mapped to ``broker_user``."""
+    with committed_db.env() as env:
+        company = env.ref("base.main_company")
+        user = env["res.users"].create(
+            {
+                "name": login,
+                "login": login,
+                "groups_id": [(6, 0, [env.ref(g).id for g in groups])],
+                "company_id": company.id,
+                "company_ids": [(6, 0, company.ids)],
+                "amqp_user": broker_user,
+            }
+        )
+        return user.id
+
+
+def _receive(code, qty, location, key=None):
+    return {
+        "idempotency_key": key or uuid.uuid4().hex,
+        "type": "receive",
+        "product": code,
+        "quantity": qty,
+        "location_dest": location,
+    }
+
+
+def _letters(bus, count, timeout=30):
+    deadline = time.monotonic() + timeout
+    letters = []
+    while len(letters) < count and time.monotonic() < deadline:
+        letters += bus.dead_letters()
+        time.sleep(0.2)
+    return letters
+
+
+COMMAND = "stock_command_consume"
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+class TestAmqpCommandUsers:
+    """Who an AMQP command is posted as: the Odoo user mapped to the
+    message's user_id, which RabbitMQ checks against the publisher's login."""
+
+    def test_a_mapped_user_posts_with_its_own_rights(
+        self, committed_db, command_bus, broker_users
+    ):
+        """An integration's RabbitMQ user, mapped to a stock user of the main
+        company: its receipt is posted as that user (the command, the move
+        and the transfer are its), and a receipt into another company's
+        stock is refused forbidden as over HTTP, dead-lettered with its code."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        with committed_db.env() as env:
+            other = env["res.company"].create({"name": f"Other {uuid.uuid4().hex[:6]}"})
+            other_stock = env["stock.warehouse"].search([("company_id", "=", other.id)])
+            other_stock_id = other_stock.lot_stock_id.id
+        bus = command_bus()
+        integration = broker_users(bus.exchange)
+        clerk = _odoo_user(committed_db, integration.name, broker_user=integration.name)
+        bus.start()
+        channel = integration.channel()
+        bus.publish(
+            _receive(code, 4, stock, "mine"), code, channel=channel, user_id=integration.name
+        )
+        bus.publish(
+            _receive(code, 1, other_stock_id, "theirs"),
+            code,
+            channel=channel,
+            user_id=integration.name,
+        )
+        replies = bus.replies(2)
+        assert replies["mine"]["status"] == "done", replies
+        assert replies["theirs"]["http_status"] == 403, replies
+        assert replies["theirs"]["error"]["code"] == "forbidden"
+        assert integration.name in replies["theirs"]["error"]["message"]
+        with committed_db.cursor() as cr:
+            cr.execute(
+                """SELECT c.user_id, c.create_uid, m.create_uid, p.create_uid
+                     FROM stock_inventory_command c
+                     JOIN stock_move m ON m.picking_id = c.picking_id
+                     JOIN stock_picking p ON p.id = c.picking_id
+                    WHERE c.idempotency_key = 'mine'"""
+            )
+            assert cr.fetchone() == (clerk, clerk, clerk, clerk)
+        assert _on_hand(committed_db, product_id, stock_id) == (4, 1)
+        assert _on_hand(committed_db, product_id, other_stock_id) == (0, 0)
+        [(headers, body)] = _letters(bus, 1)
+        assert headers["x-error-code"] == "forbidden"
+        assert headers["x-original-user-id"] == integration.name
+        assert json.loads(body)["idempotency_key"] == "theirs"
+
+    def test_no_user_or_an_unmapped_one_posts_nothing(
+        self, committed_db, command_bus, broker_users
+    ):
+        """No default user: a message without user_id, one of a RabbitMQ user
+        mapped to nobody, or mapped to an archived user, is answered and
+        dead-lettered ``unknown_broker_user``; a user without Inventory
+        rights is refused ``forbidden``, as over HTTP. Nothing is posted."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        bus = command_bus()
+        unmapped, archived, no_rights = (broker_users(bus.exchange) for _n in range(3))
+        _odoo_user(committed_db, archived.name, broker_user=archived.name)
+        with committed_db.env() as env:
+            env["res.users"].search([("login", "=", archived.name)]).action_archive()
+        _odoo_user(
+            committed_db, no_rights.name, groups=("base.group_user",), broker_user=no_rights.name
+        )
+        bus.start()
+        bus.publish(_receive(code, 1, stock, "anonymous"), code, user_id=None)
+        for key, user in (
+            ("unmapped", unmapped),
+            ("archived", archived),
+            ("no-rights", no_rights),
+        ):
+            bus.publish(
+                _receive(code, 1, stock, key), code, channel=user.channel(), user_id=user.name
+            )
+        replies = bus.replies(4)
+        codes = {key: (r["http_status"], r["error"]["code"]) for key, r in replies.items()}
+        assert codes == {
+            "anonymous": (401, "unknown_broker_user"),
+            "unmapped": (401, "unknown_broker_user"),
+            "archived": (401, "unknown_broker_user"),
+            "no-rights": (403, "forbidden"),
+        }, replies
+        assert "no user_id" in replies["anonymous"]["error"]["message"]
+        assert unmapped.name in replies["unmapped"]["error"]["message"]
+        letters = _letters(bus, 4)
+        assert (
+            sorted(h["x-error-code"] for h, _b in letters)
+            == ["forbidden"] + ["unknown_broker_user"] * 3
+        )
+        assert _on_hand(committed_db, product_id, stock_id) == (0, 0)
+        with committed_db.cursor() as cr:
+            cr.execute(
+                "SELECT COUNT(*) FROM stock_inventory_command WHERE product_id = %s", [product_id]
+            )
+            assert cr.fetchone()[0] == 0
+
+    def test_a_forged_user_id_is_refused_by_the_broker(
+        self, committed_db, command_bus, broker_users
+    ):
+        """An integration that sets user_id to another RabbitMQ user (guest,
+        mapped to admin here) has its channel closed by RabbitMQ
+        (PRECONDITION_FAILED) and nothing is posted; with its own name the
+        command is posted as its Odoo user."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        bus = command_bus()
+        integration = broker_users(bus.exchange)
+        clerk = _odoo_user(committed_db, integration.name, broker_user=integration.name)
+        bus.start()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
+            bus.publish(
+                _receive(code, 5, stock, "forged"),
+                code,
+                channel=integration.channel(),
+                user_id=bus.broker_user,
+            )
+        assert closed.value.reply_code == 406
+        assert "user_id property set to 'guest' but authenticated user was" in str(closed.value)
+        bus.publish(
+            _receive(code, 1, stock, "honest"),
+            code,
+            channel=integration.channel(),
+            user_id=integration.name,
+        )
+        replies = bus.replies(1)
+        assert list(replies) == ["honest"] and replies["honest"]["status"] == "done"
+        assert _on_hand(committed_db, product_id, stock_id) == (1, 1)
+        with committed_db.cursor() as cr:
+            cr.execute(
+                "SELECT idempotency_key, user_id FROM stock_inventory_command"
+                " WHERE product_id = %s",
+                [product_id],
+            )
+            assert cr.fetchall() == [("honest", clerk)]
+
+    def test_publishing_before_any_consumer_ran(self, committed_db, command_bus):
+        """On a new exchange nothing is routed ("exchange not found") until
+        ``stock_command_consume --declare-only`` declares the topology; then
+        a command published with ``mandatory`` is routed, waits in its
+        queue, and the consumer started later posts it."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        bus = command_bus()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
+            bus.publish(_receive(code, 2, stock, "too-early"), code, mandatory=True)
+        assert closed.value.reply_code == 404  # NOT_FOUND: no exchange yet
+        bus.channel = bus.connection.channel()
+        bus.channel.confirm_delivery()
+        # As README says: no database needed.
+        command = stacklib.dispatch_command(bus.conf, "-", "--declare-only", command=COMMAND)
+        command = command[: command.index("-d")] + command[command.index("-d") + 2 :]
+        declared = subprocess.run(
+            command, capture_output=True, text=True, env=stacklib.odoo_env(), timeout=300
+        )
+        assert declared.returncode == 0, declared.stdout + declared.stderr
+        assert f"exchange {bus.exchange}, queues" in declared.stdout + declared.stderr
+        # Routed: with mandatory, an unroutable message raises UnroutableError.
+        bus.publish(_receive(code, 2, stock, "early"), code, mandatory=True)
+        waiting = [
+            bus.channel.queue_declare(name, passive=True).method
+            for name in [f"{bus.exchange}.{i}" for i in range(bus.queues)]
+        ]
+        assert sum(q.message_count for q in waiting) == 1
+        assert {q.consumer_count for q in waiting} == {0}
+        bus.start()
+        replies = bus.replies(1)
+        assert replies["early"]["status"] == "done", replies
+        assert _on_hand(committed_db, product_id, stock_id) == (2, 1)

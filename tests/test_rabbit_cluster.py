@@ -118,7 +118,12 @@ class ConfirmingPublisher:
                     self.exchange,
                     routing_key,
                     body,
-                    pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+                    pika.BasicProperties(
+                        delivery_mode=2,
+                        content_type="application/json",
+                        # RabbitMQ checks it; the consumer posts as its Odoo user.
+                        user_id=self.params[0].credentials.username,
+                    ),
                     mandatory=True,
                 )
                 return
@@ -243,6 +248,9 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
         parser.write(handle)
 
     with committed_db.env() as env:
+        env.ref("base.user_admin").amqp_user = pika.URLParameters(
+            urls.split(",")[0]
+        ).credentials.username
         stock = main_warehouse(env).lot_stock_id
         products = [
             create_product(env, f"Clustered {tag} {i}", qty=100, default_code=f"{tag}-{i}")

@@ -27,10 +27,11 @@ class StockEventDispatch(Command):
     name = "stock_event_dispatch"
 
     @staticmethod
-    def setup_odoo(opts, odoo_args, prog):
+    def setup_odoo(opts, odoo_args, prog, need_database=True):
         """Parse Odoo's options (``-c``, ``-d``, logging) for a bus command and
-        resolve its settings. Exits with a message naming what is missing.
-        Returns ``(settings, database)``."""
+        resolve its settings. Exits with a message naming what is missing
+        (the database only when ``need_database``). Returns ``(settings,
+        database)``."""
         odoo_args.append(f"--log-level={opts.log_level}")
         if opts.config:
             odoo_args.append(f"--config={opts.config}")
@@ -43,7 +44,7 @@ class StockEventDispatch(Command):
         if not any(h.startswith("pika") for h in config["log_handler"]):
             logging.getLogger("pika").setLevel(logging.CRITICAL)
         dbname = (opts.database or config["db_name"] or "").split(",")[0].strip()
-        if not dbname:
+        if not dbname and need_database:
             sys.exit(f"{prog}: no database: pass -d <database> or set db_name")
         try:
             settings = bus_config.resolve(config.misc.get(bus_config.SECTION, {}), os.environ)

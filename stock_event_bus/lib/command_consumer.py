@@ -2,7 +2,8 @@
 """Inventory commands over AMQP, queued per product (no Odoo import: the
 ``stock_command_consume`` Odoo command gives it the function that posts).
 
-Topology (declared by the consumer, idempotently):
+Topology (declared idempotently by the consumer, by ``stock_command_consume
+--declare-only`` and when stock_event_bus is installed or upgraded):
 
 * ``stock.commands``: a consistent-hash exchange (RabbitMQ's
   ``rabbitmq_consistent_hash_exchange`` plugin). Publishers use the
@@ -21,12 +22,20 @@ Topology (declared by the consumer, idempotently):
 odoo.conf), for a broker whose queues were declared classic by an earlier
 version: RabbitMQ cannot change the type of an existing queue.
 
+Who posts: each message's ``user_id`` property, the RabbitMQ user its
+publisher connected as. RabbitMQ validates it (a publisher that sets another
+user's name gets its channel closed, PRECONDITION_FAILED), so the consumer
+trusts it and posts the command as the Odoo user mapped to that broker user.
+A message without ``user_id`` is answered ``unknown_broker_user`` and
+dead-lettered: there is no default user.
+
 The consumer takes what its prefetch window holds (``batch_size`` per
-queue), posts it in one database transaction (a savepoint per command:
-a refusal rolls back alone), then publishes the dead letters and the
-replies (``reply_to`` + ``correlation_id``) with publisher confirms, and
-only then acks. A crash before the ack redelivers: the idempotency key
-makes the replay answer the stored outcome without posting again.
+queue) and posts each run of consecutive messages of one broker user in
+one database transaction (a savepoint per command: a refusal rolls back
+alone), then publishes the dead letters and the replies (``reply_to`` +
+``correlation_id``) with publisher confirms, and only then acks. A crash
+before the ack redelivers: the idempotency key makes the replay answer the
+stored outcome without posting again.
 """
 
 import json
@@ -62,16 +71,44 @@ DATABASE_UNAVAILABLE = (
 )
 
 
-def _internal_error(key):
+def error_answer(key, code, message, **details):
+    """An answer ``{"idempotency_key", "status": "error", "error": {...}}``."""
     return {
         "idempotency_key": key,
         "status": "error",
-        "error": {
-            "code": "internal_error",
-            "message": "the server failed on this command; nothing was posted",
-            "details": {},
-        },
+        "error": {"code": code, "message": message, "details": details},
     }
+
+
+def _internal_error(key):
+    return error_answer(
+        key, "internal_error", "the server failed on this command; nothing was posted"
+    )
+
+
+def unknown_broker_user(key, broker_user):
+    """The answer (HTTP status, body) to a message whose broker user posts as
+    nobody: no ``user_id`` property, or a user mapped to no active Odoo user."""
+    if not broker_user:
+        message = (
+            "the message has no user_id property: publish with user_id set to the RabbitMQ"
+            " user you connect as (RabbitMQ checks it)"
+        )
+    else:
+        message = (
+            f"RabbitMQ user {broker_user!r} is mapped to no active Odoo user: an administrator"
+            " sets AMQP User on the user's form (Settings > Users)"
+        )
+    return 401, error_answer(key, "unknown_broker_user", message, user_id=broker_user or None)
+
+
+def _unique_names(pairs):
+    """A JSON object that gives a name twice is ambiguous: refused, as over
+    HTTP (stock_scalable/lib/commands.py::loads)."""
+    names = [name for name, _value in pairs]
+    if len(set(names)) < len(names):
+        raise ValueError("a name appears twice in one object")
+    return dict(pairs)
 
 
 class TopologyError(Exception):
@@ -109,6 +146,28 @@ def declare_topology(channel, exchange=EXCHANGE, queues=8, queue_type="quorum"):
     return dlx
 
 
+def declare(amqp_url, exchange=EXCHANGE, queues=8, queue_type="quorum", timeout=10):
+    """Connect to the first node of ``amqp_url`` that answers, declare the
+    command topology there (:func:`declare_topology`) and disconnect.
+    Returns the node's ``host:port/vhost``. Raises :class:`TopologyError`,
+    or pika's errors when no node answers."""
+    try:
+        configs = broker.parameters(
+            amqp_url, name="stock_command_consume declare", timeout=timeout
+        )
+    except ValueError as exc:
+        raise TopologyError(str(exc)) from None
+    for params in configs:
+        params.connection_attempts = 1
+    connection = pika.BlockingConnection(configs)
+    try:
+        declare_topology(connection.channel(), exchange, queues, queue_type)
+        return broker.connected_endpoint(connection)
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
 def _declare_queue(channel, name, arguments):
     try:
         channel.queue_declare(name, durable=True, arguments=arguments)
@@ -132,12 +191,14 @@ def _declare_queue(channel, name, arguments):
 class CommandConsumer:
     """Consume inventory commands and post them with ``apply_batch``.
 
-    ``apply_batch(payloads, keys) -> [(http_status, answer)]``: posts the
-    decoded commands in order in one transaction (``keys``: the message's
-    ``message_id`` used as idempotency key when the body has none) and
-    returns one answer per command, as the HTTP API does. It raises when
-    the database is unavailable: the batch is retried after a pause,
-    never acked before it committed."""
+    ``apply_batch(broker_user, payloads, keys) -> [(http_status, answer)]``:
+    posts the decoded commands in order in one transaction as the Odoo user
+    mapped to ``broker_user`` (the messages' validated ``user_id``; answered
+    :func:`unknown_broker_user` when none is) and returns one answer per
+    command, as the HTTP API does (``keys``: the message's ``message_id``
+    used as idempotency key when the body has none). It raises when the
+    database is unavailable: the batch is retried after a pause, never
+    acked before it committed."""
 
     def __init__(
         self,
@@ -297,8 +358,8 @@ class CommandConsumer:
         while not self._stopping and time.monotonic() < end:
             time.sleep(min(0.2, end - time.monotonic()))
 
-    def _apply(self, payloads, keys):
-        """``apply_batch`` of the batch, retried while the database is
+    def _apply(self, user, payloads, keys):
+        """``apply_batch`` of the commands of broker user ``user``, retried while the database is
         unavailable (never acked before the commit). Any other failure (a
         bug, data the database refuses) is isolated: the commands are posted
         one at a time, and one that fails alone is answered ``internal_error``
@@ -307,7 +368,7 @@ class CommandConsumer:
         backoff = Backoff()
         while True:
             try:
-                return self.apply_batch([p for _i, p in payloads], keys)
+                return self.apply_batch(user, [p for _i, p in payloads], keys)
             except DATABASE_UNAVAILABLE as exc:
                 if self._stopping:
                     return None
@@ -336,7 +397,7 @@ class CommandConsumer:
                     ]
                 results = []
                 for payload, key in zip(payloads, keys, strict=True):
-                    result = self._apply([payload], [key])
+                    result = self._apply(user, [payload], [key])
                     if result is None:
                         return None
                     results += result
@@ -344,31 +405,39 @@ class CommandConsumer:
 
     def _handle_batch(self):
         batch, self._pending = self._pending, []
-        payloads, keys, answers = [], [], {}
+        # Consecutive messages of one broker user go together: the order of
+        # a queue (of a product) is kept across users.
+        runs, answers = [], {}
         for index, (_method, properties, body) in enumerate(batch):
             try:
-                payload = json.loads(body)
+                payload = json.loads(body, object_pairs_hook=_unique_names)
                 if not isinstance(payload, dict):
                     raise ValueError("a command is a JSON object")
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                payload, malformed = None, exc
+            if not properties.user_id:  # no default user: refused before anything else
+                key = properties.message_id or (payload or {}).get("idempotency_key")
+                answers[index] = unknown_broker_user(key, None)
+                continue
+            if payload is None:
                 answers[index] = (
                     400,
-                    {
-                        "idempotency_key": properties.message_id,
-                        "status": "error",
-                        "error": {
-                            "code": "malformed",
-                            "message": f"the message is not a JSON command: {exc}",
-                            "details": {},
-                        },
-                    },
+                    error_answer(
+                        properties.message_id,
+                        "malformed",
+                        f"the message is not a JSON command: {malformed}",
+                    ),
                 )
                 continue
-            payloads.append((index, payload))
-            keys.append(properties.message_id)
-        if payloads:
-            results = self._apply(payloads, keys)
+            if not runs or runs[-1][0] != properties.user_id:
+                runs.append((properties.user_id, [], []))
+            runs[-1][1].append((index, payload))
+            runs[-1][2].append(properties.message_id)
+        for user, payloads, keys in runs:
+            results = self._apply(user, payloads, keys)
             if results is None:  # stopping before the commit: not acked, redelivered
+                # The runs committed before are answered again from their
+                # stored outcome when redelivered.
                 return
             for (index, _payload), result in zip(payloads, results, strict=True):
                 answers[index] = result
@@ -387,6 +456,8 @@ class CommandConsumer:
                 headers["x-error-code"] = error.get("code", "refused")
                 headers["x-error-message"] = str(error.get("message", ""))[:1000]
                 headers["x-original-routing-key"] = method.routing_key
+                if properties.user_id:
+                    headers["x-original-user-id"] = properties.user_id
                 self._channel.basic_publish(
                     self.dead_letter_exchange,
                     "",

@@ -13,6 +13,14 @@ import urllib.parse
 SECTION = "stock_event_bus"
 ENV_AMQP_URL = "STOCK_EVENT_BUS_AMQP_URL"
 QUEUE_TYPES = ("quorum", "classic")
+# Options of earlier versions, no longer read: what to do instead.
+REMOVED_OPTIONS = {
+    "command_user": (
+        "AMQP commands are no longer posted as one configured user: each is posted as the"
+        " Odoo user mapped to its RabbitMQ user_id (AMQP User on the user's form); a"
+        " message of an unmapped broker user is dead-lettered (unknown_broker_user)"
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +37,6 @@ class Settings:
     command_exchange: str = "stock.commands"
     command_queues: int = 8
     command_batch_size: int = 100
-    command_user: str = "admin"
     command_queue_type: str = "quorum"
 
     @property
@@ -96,7 +103,6 @@ def resolve(section=None, environ=None):
         command_batch_size=_positive_int(
             "command_batch_size", section.get("command_batch_size", defaults.command_batch_size)
         ),
-        command_user=(section.get("command_user") or defaults.command_user).strip(),
         command_queue_type=queue_type,
     )
 

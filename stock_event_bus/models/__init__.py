@@ -3,3 +3,4 @@ from . import stock_event_sequence
 from . import stock_event_dispatcher
 from . import stock_event_bus_status
 from . import stock_move
+from . import res_users

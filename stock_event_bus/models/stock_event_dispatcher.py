@@ -1,7 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
+import logging
+
+import pika.exceptions
 
 from odoo import api, fields, models
+
+from ..lib import command_consumer
+
+_logger = logging.getLogger(__name__)
 
 # A running dispatcher writes its row at least every poll interval (5 s by
 # default) while idle, and after every batch.
@@ -60,3 +67,43 @@ class StockEventDispatcher(models.Model):
             )
 
     _sql_constraints = [("name_uniq", "unique(name)", "One row per dispatcher process.")]
+
+    @api.model
+    def _declare_command_topology(self):
+        """Declare the command exchange and queues on the broker of odoo.conf,
+        so that publishers can send commands before any consumer ran. Called
+        when stock_event_bus is installed or upgraded
+        (data/command_topology.xml): best effort, a failure is logged and
+        never fails the install (``stock_command_consume --declare-only``
+        does it again). Returns True when declared."""
+        try:
+            settings = self.env["stock.event.outbox"]._get_bus_settings()
+        except ValueError as exc:
+            _logger.warning("stock_event_bus: command topology not declared: %s", exc)
+            return False
+        if not settings.broker_configured:
+            return False
+        try:
+            node = command_consumer.declare(
+                settings.amqp_url,
+                settings.command_exchange,
+                settings.command_queues,
+                settings.command_queue_type,
+                timeout=5,
+            )
+        except (command_consumer.TopologyError, pika.exceptions.AMQPError, OSError) as exc:
+            _logger.warning(
+                "stock_event_bus: command exchange %s not declared on %s (%s); run"
+                " stock_command_consume --declare-only once the broker answers",
+                settings.command_exchange,
+                settings.safe_amqp_url,
+                str(exc) or type(exc).__name__,
+            )
+            return False
+        _logger.info(
+            "stock_event_bus: command exchange %s and its %d queues declared at %s",
+            settings.command_exchange,
+            settings.command_queues,
+            node,
+        )
+        return True

@@ -44,6 +44,11 @@ ERRORS = {
     "missing_idempotency_key": (400, "No Idempotency-Key header and no idempotency_key field."),
     "batch_too_large": (400, "A batch holds more than 500 commands."),
     "unauthorized": (401, "No API key, or an API key that is wrong or expired."),
+    "unknown_broker_user": (
+        401,
+        "AMQP: the message has no user_id, or its RabbitMQ user is mapped to no active Odoo"
+        " user (AMQP User on the user's form).",
+    ),
     "forbidden": (403, "The user has no Inventory rights, or the location is another company's."),
     "method_not_allowed": (405, "The command API takes POST only."),
     "in_progress": (409, "A command with this key is being posted elsewhere; send it again."),
