@@ -59,10 +59,13 @@ class OdooServer:
         self.stop()
         raise AssertionError(f"Odoo did not answer on {self.url}: {self.log_path.read_text()}")
 
-    def post(self, path, body, key=None, idempotency_key=None, raw=None, method="POST"):
+    def post(
+        self, path, body, key=None, idempotency_key=None, raw=None, method="POST", headers=None
+    ):
         """POST JSON (or send it with another ``method``); returns ``(status,
-        decoded body)``."""
-        headers = {"Content-Type": "application/json"}
+        decoded body)``. ``headers``: more headers, or others (a value may be
+        bytes, sent as they are)."""
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
             headers["Authorization"] = f"Bearer {key}"
         if idempotency_key:

@@ -333,6 +333,166 @@ class TestCommandsOverHttp:
         status, answer = server.command(_deliver(code, 2, stock, "k-reused"), key)
         assert status == 200 and answer["on_hand"][0]["quantity"] == 3
 
+    def test_non_ascii_key_in_header_and_body_posts_once(self, committed_db, odoo_server):
+        """``clé-X`` in the Idempotency-Key header (UTF-8 or Latin-1 bytes)
+        is refused, naming the header, and changes nothing; in the body it
+        posts once, and again it answers the stored outcome."""
+        product_id, code, _stock_id, stock = _setup(committed_db, qty=5)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        body = {"type": "deliver", "product": code, "quantity": 1, "location": stock}
+        before = _snapshot(committed_db, [product_id])
+        for header in ("clé-X".encode(), "clé-X".encode("latin-1")):
+            status, answer = server.command(body, key, headers={"Idempotency-Key": header})
+            assert (status, answer["error"]["code"]) == (400, "malformed"), answer
+            assert answer["error"]["details"] == {"field": "Idempotency-Key"}, answer
+            assert answer["idempotency_key"] is None, answer
+        assert _snapshot(committed_db, [product_id]) == before
+        first = server.command(dict(body, idempotency_key="clé-X"), key)
+        again = server.command(dict(body, idempotency_key="clé-X"), key)
+        assert first[0] == 200 and first == again, (first, again)
+        assert first[1]["idempotency_key"] == "clé-X"
+        with committed_db.cursor() as cr:
+            cr.execute(
+                "SELECT idempotency_key FROM stock_inventory_command WHERE product_id = %s",
+                (product_id,),
+            )
+            assert cr.fetchall() == [("clé-X",)]
+
+    def test_hostile_input_is_refused_as_json(self, committed_db, odoo_server):
+        """Input edges: each is answered as JSON with its documented code and
+        status, the key it came with, and changes nothing."""
+        product_id, code, _stock_id, stock = _setup(committed_db, qty=5)
+        key = _api_key(committed_db)
+        server = odoo_server()
+        before = _snapshot(committed_db, [product_id])
+        single = json.dumps(_deliver(code, 1, stock, "edge-1"))
+
+        def raw(text, **kwargs):
+            data = text.encode() if isinstance(text, str) else text
+            return server.command(None, key, raw=data, **kwargs)
+
+        huge = single.replace('"quantity": 1,', '"quantity": 1' + "0" * 400 + ",")
+        cases = [
+            # An integer too large for a float, with the key in the header.
+            (
+                raw(huge.replace('"idempotency_key": "edge-1", ', ""), idempotency_key="edge-h"),
+                422,
+                "bad_quantity",
+                "edge-h",
+            ),
+            (raw(huge.replace("1" + "0" * 400, "-1" + "0" * 400)), 422, "bad_quantity", "edge-1"),
+            (raw(huge.replace("1" + "0" * 400, "9" * 5000)), 422, "bad_quantity", "edge-1"),
+            (
+                raw(single.replace('"quantity": 1,', '"quantity": "abc",')),
+                422,
+                "bad_quantity",
+                "edge-1",
+            ),
+            (
+                raw(single.replace('"quantity": 1,', '"quantity": "2",')),
+                422,
+                "bad_quantity",
+                "edge-1",
+            ),
+            (
+                raw(single.replace('"quantity": 1,', '"quantity": NaN,')),
+                422,
+                "bad_quantity",
+                "edge-1",
+            ),
+            (
+                raw(single.replace('"quantity": 1,', '"quantity": Infinity,')),
+                422,
+                "bad_quantity",
+                "edge-1",
+            ),
+            (
+                raw(single.replace('"quantity": 1,', '"quantity": 1e13,')),
+                422,
+                "bad_quantity",
+                "edge-1",
+            ),
+            # A name twice: which value counts is ambiguous (single, batch, nested).
+            (raw(single[:-1] + ', "quantity": 1000}'), 400, "malformed", None),
+            (
+                server.post(
+                    "/api/stock/commands/batch",
+                    None,
+                    key,
+                    raw=('{"commands": [' + single[:-1] + ', "quantity": 1000}]}').encode(),
+                ),
+                400,
+                "malformed",
+                None,
+            ),
+            (raw(single[:-1] + ', "reference": {"a": 1, "a": 2}}'), 400, "malformed", None),
+            # Not JSON of the API's media type.
+            (
+                raw(single, headers={"Content-Type": "text/plain"}),
+                415,
+                "unsupported_media_type",
+                None,
+            ),
+            (
+                raw(single, headers={"Content-Type": "application/json; charset=latin-1"}),
+                415,
+                "unsupported_media_type",
+                None,
+            ),
+            (
+                raw(
+                    single,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    idempotency_key="edge-f",
+                ),
+                415,
+                "unsupported_media_type",
+                "edge-f",
+            ),
+            (raw(b""), 400, "malformed", None),
+            (raw(b"[1, 2]"), 400, "malformed", None),
+            (raw(single.replace("edge-1", "edge-\\udc80")), 400, "malformed", None),
+            (raw(single.replace("edge-1", "x" * 300)), 400, "malformed", "x" * 300),
+            (raw(single, idempotency_key="k" * 300), 400, "malformed", "k" * 300),
+            (raw("[" * 100000 + "]" * 100000), 400, "malformed", None),
+            (
+                raw(single.replace('"edge-1"', '"edge-1", "reference": "' + "r" * 10**7 + '"')),
+                400,
+                "malformed",
+                "edge-1",
+            ),
+            (
+                server.post("/api/stock/commands/batch", None, key, raw=b"[" * 100000),
+                400,
+                "malformed",
+                None,
+            ),
+            # Paths of the API that do not exist, any method.
+            (server.post("/api/stock/comands", {}, key), 404, "not_found", None),
+            (server.post("/api/stock/", None, key, raw=b"", method="GET"), 404, "not_found", None),
+            (
+                server.post("/api/stock/commands/batch/x", None, key, raw=b"", method="DELETE"),
+                404,
+                "not_found",
+                None,
+            ),
+            (server.post("/api/stock/nope", {}, None), 404, "not_found", None),
+        ]
+        for (status, answer), expected_status, code_, answer_key in cases:
+            assert isinstance(answer, dict), (expected_status, code_, str(answer)[:300])
+            assert (status, answer["error"]["code"]) == (expected_status, code_), answer
+            assert answer["error"]["message"]
+            assert answer["idempotency_key"] == answer_key, answer
+        # Invalid UTF-8 in a field: refused, not read with U+FFFD in its place.
+        bad_utf8 = single.encode().replace(b'"edge-1"', b'"edge-1", "reference": "r\xff"')
+        status, answer = raw(bad_utf8)
+        assert (status, answer["error"]["code"]) == (400, "malformed"), answer
+        assert _snapshot(committed_db, [product_id]) == before
+        # The same command, well formed, posts.
+        status, answer = raw(single)
+        assert (status, answer["idempotency_key"]) == (200, "edge-1"), answer
+
     def test_refusal_names_product_location_and_quantities(self, committed_db, odoo_server):
         product_id, code, stock_id, stock = _setup(committed_db, qty=4)
         key = _api_key(committed_db)
@@ -813,6 +973,51 @@ class TestCommandsOverAmqp:
         assert replies["after-idle"]["status"] == "done"
         assert "unavailable" not in process.log_path.read_text()
         assert _on_hand(committed_db, product_id, stock_id) == (3, 1)
+
+    def test_ambiguous_and_too_deep_messages_are_dead_lettered(self, committed_db, command_bus):
+        """A message that gives a name twice, or nests deeper than the JSON
+        decoder goes, is dead-lettered as malformed and the consumer goes
+        on; a key in message_id (UTF-8: clé-Y) is the same key as in the
+        body: posted once."""
+        product_id, code, stock_id, stock = _setup(committed_db, qty=5)
+        bus = command_bus()
+        process = bus.start()
+        twice = json.dumps(_deliver(code, 1, stock, "amqp-twice"))[:-1] + ', "quantity": 4}'
+        bus.publish(twice.encode(), code, reply=False)
+        bus.publish(b"[" * 100000, code, reply=False)
+        command = _deliver(code, 1, stock, "clé-Y")
+        bus.publish(command, code)
+        del command["idempotency_key"]
+        bus.channel.basic_publish(
+            bus.exchange,
+            code,
+            json.dumps(command),
+            pika.BasicProperties(
+                delivery_mode=2,
+                content_type="application/json",
+                reply_to=bus.reply_queue,
+                correlation_id="by-message-id",
+                message_id="clé-Y",
+                user_id=bus.broker_user,
+            ),
+        )
+        replies = bus.replies(2, timeout=60)
+        assert replies["clé-Y"]["status"] == "done", (replies, process.log_path.read_text())
+        assert replies["by-message-id"] == replies["clé-Y"], replies
+        deadline = time.monotonic() + 30
+        letters = []
+        while len(letters) < 2 and time.monotonic() < deadline:
+            letters += bus.dead_letters()
+            time.sleep(0.2)
+        assert [headers["x-error-code"] for headers, _body in letters] == ["malformed"] * 2
+        assert process.poll() is None
+        assert _on_hand(committed_db, product_id, stock_id) == (4, 1)
+        with committed_db.cursor() as cr:
+            cr.execute(
+                "SELECT idempotency_key FROM stock_inventory_command WHERE product_id = %s",
+                (product_id,),
+            )
+            assert cr.fetchall() == [("clé-Y",)]
 
     def test_broker_outage_and_database_restart_are_survived(self, committed_db, command_bus):
         """The consumer's broker connection is cut while commands are

@@ -29,8 +29,8 @@ class TestCommandSchema(BaseCase):
             for item in self.schema["$defs"]["error_code"]["oneOf"]
         }
         self.assertEqual(set(codes), set(cmdlib.ERRORS))
-        for code, (status, _text) in cmdlib.ERRORS.items():
-            self.assertTrue(codes[code].startswith(f"HTTP {status}:"), code)
+        for code, (status, text) in cmdlib.ERRORS.items():
+            self.assertEqual(codes[code], f"HTTP {status}: {text}", code)
 
     def test_what_parses_validates(self):
         validator = jsonschema.Draft202012Validator(self.schema)

@@ -3,9 +3,10 @@
 
 ``POST /api/stock/commands`` (one command) and ``POST /api/stock/commands/
 batch`` (``{"commands": [...]}``, at most 500), with a user's API key in
-``Authorization: Bearer <key>`` (Odoo's ``auth='bearer'``). The key of a
-single command may come in the ``Idempotency-Key`` header. Answers and
-error codes: lib/commands.py, stock_scalable/readme/USAGE.md.
+``Authorization: Bearer <key>`` (Odoo's ``auth='bearer'``), the body sent
+as ``Content-Type: application/json`` (UTF-8). The key of a single command
+may come in the ``Idempotency-Key`` header (printable ASCII). Answers and
+error codes: lib/commands.py, the schema, the README.
 """
 
 import logging
@@ -28,12 +29,27 @@ def error_response(error, key=None):
 
 
 def _json_body():
-    try:
-        return request.get_json_data()
-    except (ValueError, UnicodeDecodeError):
+    """The request's body, decoded by :func:`cmdlib.loads` (strict UTF-8,
+    each name once per object), once its Content-Type is checked."""
+    httprequest = request.httprequest
+    charset = httprequest.mimetype_params.get("charset", "utf-8").lower()
+    if httprequest.mimetype != "application/json" or charset not in ("utf-8", "utf8"):
         raise cmdlib.CommandError(
-            "malformed", "the body is not JSON (send it with Content-Type: application/json)"
-        ) from None
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json (UTF-8), not"
+            f" {httprequest.content_type or 'none'}",
+        )
+    return cmdlib.loads(httprequest.get_data())
+
+
+def request_header_key():
+    """The request's ``Idempotency-Key`` header, or None when it has none or
+    one that :func:`cmdlib.header_key` refuses (errors raised before the
+    controller answer with it)."""
+    try:
+        return cmdlib.header_key(request.httprequest.headers.get("Idempotency-Key"))
+    except cmdlib.CommandError:
+        return None
 
 
 class InventoryCommandController(http.Controller):
@@ -46,8 +62,9 @@ class InventoryCommandController(http.Controller):
         save_session=False,
     )
     def post_command(self, **_kwargs):
-        header_key = request.httprequest.headers.get("Idempotency-Key")
+        header_key = request_header_key()
         try:
+            cmdlib.header_key(request.httprequest.headers.get("Idempotency-Key"))
             payload = _json_body()
             if not isinstance(payload, dict):
                 raise cmdlib.CommandError("malformed", "a command is a JSON object")
@@ -78,7 +95,8 @@ class InventoryCommandController(http.Controller):
 def _execute(payloads, keys):
     """Run the commands on the request's own cursor (one database connection
     per request); an unexpected failure is answered as JSON
-    (``internal_error``, 500) for each command, with the traceback logged."""
+    (``internal_error``, 500) for each command, with its key, and the
+    traceback logged."""
     try:
         return command_runner.execute(
             request.env.registry, request.env.uid, payloads, "http", keys=keys, cr=request.env.cr
@@ -91,9 +109,10 @@ def _execute(payloads, keys):
         )
         return [
             command_runner._error_answer(
-                payload.get("idempotency_key") if isinstance(payload, dict) else None, error
+                key or (payload.get("idempotency_key") if isinstance(payload, dict) else None),
+                error,
             )
-            for payload in payloads
+            for payload, key in zip(payloads, keys or [None] * len(payloads), strict=True)
         ]
 
 

@@ -20,12 +20,31 @@ True
 ... except CommandError as error:
 ...     print(error.status, error.code, error.message)
 422 bad_quantity quantity must be greater than 0, not 0
+
+A body is read by :func:`loads`, stricter than ``json.loads``: a name twice
+in one object is refused, not its last value kept; a quantity that is not a
+number, or too large for a float, is ``bad_quantity`` like any other.
+
+>>> def refusal(body):
+...     try:
+...         parse(loads(body))
+...     except CommandError as error:
+...         print(error.status, error.code, error.message)
+>>> refusal(b'{"idempotency_key": "k", "type": "count", "quantity": 1, "quantity": 1000}')
+400 malformed the name 'quantity' appears twice in one object
+>>> refusal(b'{"idempotency_key": "k", "type": "count", "quantity": 1' + b"0" * 400 + b"}")
+422 bad_quantity quantity must be at most 1e+12
+>>> refusal(b'{"idempotency_key": "k", "type": "count", "quantity": "abc"}')
+422 bad_quantity quantity must be a number, not a string
+>>> refusal(b'{"idempotency_key": "k", "type": "count", "quantity": NaN}')
+422 bad_quantity quantity must be a number
 """
 
 import dataclasses
 import datetime
 import hashlib
 import json
+import math
 
 SCHEMA_VERSION = 1
 MAX_KEY_LENGTH = 255
@@ -33,6 +52,7 @@ MAX_BATCH = 500
 MAX_TEXT = 255  # names, lots, packages, references, barcodes
 MAX_ID = 2**31 - 1  # an Odoo id is a PostgreSQL integer
 MAX_QUANTITY = 1e12  # beyond what a float keeps exact to the unit's rounding
+MAX_DIGITS = 100  # a longer JSON integer is read as a float (inf when too large)
 
 RECEIVE, DELIVER, MOVE, COUNT, SCRAP = "receive", "deliver", "move", "count", "scrap"
 TYPES = (RECEIVE, DELIVER, MOVE, COUNT, SCRAP)
@@ -40,7 +60,12 @@ TYPES = (RECEIVE, DELIVER, MOVE, COUNT, SCRAP)
 # code: (HTTP status, what it means). Documented in the schema and
 # stock_scalable/readme/USAGE.md; a test checks the three agree.
 ERRORS = {
-    "malformed": (400, "The body is not a JSON object of the command format."),
+    "malformed": (
+        400,
+        "The body is not a JSON object of the command format: not UTF-8 JSON, a name twice in"
+        " one object, an unknown field or a wrong type, or an Idempotency-Key header that is"
+        " not printable ASCII.",
+    ),
     "missing_idempotency_key": (400, "No Idempotency-Key header and no idempotency_key field."),
     "batch_too_large": (400, "A batch holds more than 500 commands."),
     "unauthorized": (401, "No API key, or an API key that is wrong or expired."),
@@ -50,10 +75,17 @@ ERRORS = {
         " user (AMQP User on the user's form).",
     ),
     "forbidden": (403, "The user has no Inventory rights, or the location is another company's."),
+    "not_found": (404, "No such path under /api/stock/."),
     "method_not_allowed": (405, "The command API takes POST only."),
     "in_progress": (409, "A command with this key is being posted elsewhere; send it again."),
+    "unsupported_media_type": (415, "The body is not sent as Content-Type: application/json."),
     "idempotency_key_reused": (422, "The key was used before with a different payload."),
-    "bad_quantity": (422, "The quantity is not a number above 0 (0 allowed for count)."),
+    "bad_quantity": (
+        422,
+        "The quantity is not a number above 0 (0 allowed for count) and at most 1e12 in its"
+        " unit: a string, NaN, Infinity, a larger number, one that rounds to 0 in its unit, or"
+        " more than one unit of a serial number.",
+    ),
     "bad_barcode": (422, "A GS1-128 barcode that does not decode (check digit, format)."),
     "unknown_product": (422, "No product with this barcode, internal reference or name."),
     "bad_product": (
@@ -131,6 +163,74 @@ class Command:
     barcode: str | None = None
 
 
+def loads(body):
+    """Decode a request or message body (bytes) as JSON, strictly: UTF-8
+    only, each name once per object (a copy is ambiguous: which value
+    counts?), no lone surrogate (not text). ``NaN`` and ``Infinity``, and an
+    integer of more than :data:`MAX_DIGITS` digits, are read as floats, for
+    :func:`parse` to refuse as ``bad_quantity`` (or a wrong type elsewhere).
+    Raises :class:`CommandError` (``malformed``)."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_names,
+            parse_constant=float,
+            parse_int=lambda digits: int(digits) if len(digits) <= MAX_DIGITS else float(digits),
+        )
+        # A "\ud800" escape decodes to a lone surrogate, which no text
+        # encoding (the database's, the answer's) can hold.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError("malformed", "the body is not UTF-8 text") from None
+    except UnicodeEncodeError:
+        raise CommandError(
+            "malformed", "the body holds a lone surrogate (\\ud800 to \\udfff), not text"
+        ) from None
+    except (ValueError, RecursionError):
+        raise CommandError("malformed", "the body is not JSON") from None
+    return value
+
+
+def _unique_names(pairs):
+    names = set()
+    for name, _value in pairs:
+        if name in names:
+            raise CommandError(
+                "malformed", f"the name {name!r} appears twice in one object", field=name
+            )
+        names.add(name)
+    return dict(pairs)
+
+
+def header_key(value):
+    """The idempotency key of an ``Idempotency-Key`` header, or None when
+    there is none. A header is printable ASCII (RFC 9110 field values; its
+    other bytes have no agreed encoding): anything else is refused, so that
+    ``clé-X`` is never read as another key than the body's ``clé-X``.
+    Raises :class:`CommandError` (``malformed``, ``field``:
+    ``Idempotency-Key``).
+
+    >>> header_key("scanner-7-000123")
+    'scanner-7-000123'
+    >>> try:
+    ...     header_key("cl\xc3\xa9-X")  # UTF-8 bytes of clé-X, as HTTP servers read them
+    ... except CommandError as error:
+    ...     print(error.status, error.code, error.details)
+    400 malformed {'field': 'Idempotency-Key'}
+    """
+    if not value:
+        return None
+    if not all(" " <= char <= "~" for char in value):
+        raise CommandError(
+            "malformed",
+            "the Idempotency-Key header must be printable ASCII; send any other key in the"
+            " body's idempotency_key",
+            field="Idempotency-Key",
+        )
+    return value
+
+
 def canonical_json(payload):
     """The payload as canonical JSON (sorted keys, no spaces, UTF-8, a whole
     number written without decimals: 10.0 is 10), without its
@@ -155,7 +255,8 @@ def parse(payload, idempotency_key=None):
     ``payload``: the decoded JSON object. ``idempotency_key``: the key from
     the ``Idempotency-Key`` header, if any (it wins over the body's; when
     both are given they must agree). Raises :class:`CommandError`
-    (``malformed``, ``missing_idempotency_key``, ``bad_quantity``)."""
+    (``malformed``, ``missing_idempotency_key``, ``bad_quantity``: a
+    quantity that is not a number is that too, not ``malformed``)."""
     if not isinstance(payload, dict):
         raise CommandError("malformed", "a command is a JSON object")
     unknown = sorted(set(payload) - set(_FIELDS))
@@ -163,7 +264,7 @@ def parse(payload, idempotency_key=None):
         raise CommandError("malformed", f"unknown field(s): {', '.join(unknown)}", fields=unknown)
     for name, kinds in _FIELDS.items():
         value = payload.get(name)
-        if value is None:
+        if value is None or name == "quantity":
             continue
         if isinstance(value, bool) or not isinstance(value, kinds):
             raise CommandError("malformed", f"{name} has the wrong type", field=name)
@@ -173,7 +274,7 @@ def parse(payload, idempotency_key=None):
                 f"{name} is longer than {MAX_TEXT} characters or holds a NUL character",
                 field=name,
             )
-        if isinstance(value, int) and name != "quantity" and not 0 < value <= MAX_ID:
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
             raise CommandError("malformed", f"{name} is not a record id", field=name)
     body_key = payload.get("idempotency_key")
     if idempotency_key and body_key and idempotency_key != body_key:
@@ -206,7 +307,7 @@ def parse(payload, idempotency_key=None):
         fingerprint=fingerprint(payload),
         payload=payload,
         product=payload.get("product"),
-        quantity=None if payload.get("quantity") is None else float(payload["quantity"]),
+        quantity=_quantity(payload.get("quantity")),
         uom=payload.get("uom"),
         location=payload.get("location"),
         location_dest=payload.get("location_dest"),
@@ -221,20 +322,44 @@ def parse(payload, idempotency_key=None):
     return command
 
 
+def _quantity(value):
+    """The quantity field as a float (None when absent): a JSON number, an
+    integer too large for a float being infinite. Raises
+    :class:`CommandError` (``bad_quantity``) for any other JSON value."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = {str: "a string", bool: "a boolean", list: "an array", dict: "an object"}
+        raise CommandError(
+            "bad_quantity",
+            f"quantity must be a number, not {kind.get(type(value), type(value).__name__)}",
+            field="quantity",
+            requested=None,
+        )
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def check_quantity(kind, quantity):
-    """A quantity must be above 0; a count may be 0 (an empty bin)."""
-    if quantity != quantity or quantity in (float("inf"), float("-inf")):
+    """A quantity must be above 0 and at most :data:`MAX_QUANTITY`; a count
+    may be 0 (an empty bin)."""
+    if math.isnan(quantity):
         raise CommandError("bad_quantity", "quantity must be a number", requested=None)
     if quantity > MAX_QUANTITY:
         raise CommandError(
-            "bad_quantity", f"quantity must be at most {MAX_QUANTITY:g}", requested=quantity
+            "bad_quantity",
+            f"quantity must be at most {MAX_QUANTITY:g}",
+            requested=quantity if math.isfinite(quantity) else None,
         )
     if quantity < 0 or (quantity == 0 and kind != COUNT):
-        shown = int(quantity) if quantity == int(quantity) else quantity
+        finite = math.isfinite(quantity)
+        shown = int(quantity) if finite and quantity == int(quantity) else quantity
         raise CommandError(
             "bad_quantity",
             f"quantity must be {'0 or more' if kind == COUNT else 'greater than 0'}, not {shown}",
-            requested=quantity,
+            requested=quantity if finite else None,
         )
 
 

@@ -1,7 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Errors of the inventory command API answered as JSON (``code``,
 ``message``), also those Odoo raises before the controller runs: a missing
-or wrong API key (401), a user refused by Odoo (403)."""
+or wrong API key (401), a user refused by Odoo (403), a path under
+``/api/stock/`` that no route serves (404), a method other than POST (405)."""
 
 import werkzeug.exceptions
 
@@ -9,7 +10,7 @@ from odoo import models
 from odoo.exceptions import AccessDenied, AccessError
 from odoo.http import SessionExpiredException, request
 
-from ..controllers.inventory_commands import is_api_request
+from ..controllers.inventory_commands import is_api_request, request_header_key
 from ..lib import commands as cmdlib
 from ..tools import command_runner
 
@@ -18,8 +19,16 @@ def _error_body(error):
     """The JSON answer of an error raised before the controller runs, with
     the request's ``Idempotency-Key`` header (or null), as the schema's
     ``answer``."""
-    key = request.httprequest.headers.get("Idempotency-Key")
-    return command_runner._error_answer(key, error)[1]
+    return command_runner._error_answer(request_header_key(), error)[1]
+
+
+def _not_found():
+    error = cmdlib.CommandError(
+        "not_found",
+        f"no {request.httprequest.path} in the command API: POST /api/stock/commands or"
+        " /api/stock/commands/batch",
+    )
+    return request.make_json_response(_error_body(error), status=error.status)
 
 
 class IrHttp(models.AbstractModel):
@@ -49,8 +58,19 @@ class IrHttp(models.AbstractModel):
             ) from None
 
     @classmethod
+    def _serve_fallback(cls):
+        """A path under /api/stock/ that no route serves is answered 404 as
+        JSON, for any method, rather than by an attachment, a website page
+        or Odoo's HTML page."""
+        if is_api_request():
+            return _not_found()
+        return super()._serve_fallback()
+
+    @classmethod
     def _handle_error(cls, exception):
         if is_api_request():
+            if isinstance(exception, werkzeug.exceptions.NotFound):
+                return _not_found()
             error = None
             if isinstance(
                 exception,

@@ -33,8 +33,13 @@ class TestCommandFormat(BaseCase):
 
     def test_bad_shapes(self):
         self.assertEqual(self._code(type="teleport"), "malformed")
-        self.assertEqual(self._code(quantity="2"), "malformed")
-        self.assertEqual(self._code(quantity=True), "malformed")
+        self.assertEqual(self._code(quantity="2"), "bad_quantity")
+        self.assertEqual(self._code(quantity=True), "bad_quantity")
+        self.assertEqual(self._code(quantity=[1]), "bad_quantity")
+        self.assertEqual(self._code(quantity=10**400), "bad_quantity")
+        self.assertEqual(self._code(quantity=-(10**400)), "bad_quantity")
+        self.assertEqual(self._code(quantity=1e12 + 1), "bad_quantity")
+        self.assertEqual(self._parse(quantity=10**12).quantity, 1e12)
         self.assertEqual(self._code(colour="red"), "malformed")
         self.assertEqual(self._code(idempotency_key=None), "missing_idempotency_key")
         self.assertEqual(self._code(idempotency_key="x" * 256), "malformed")
@@ -44,6 +49,38 @@ class TestCommandFormat(BaseCase):
         with self.assertRaises(cmdlib.CommandError) as caught:
             cmdlib.parse({"idempotency_key": "a", "type": "count"}, idempotency_key="b")
         self.assertEqual(caught.exception.code, "malformed")
+
+    def test_bodies_are_read_strictly(self):
+        """loads() refuses what json.loads would read one way or another:
+        a name twice (at any depth), bytes that are not UTF-8, a lone
+        surrogate, nesting too deep; always malformed, never an exception
+        of its own."""
+        for body in (
+            b'{"commands": [{"type": "count"}, {"type": "count", "type": "move"}]}',
+            b'{"reference": {"a": 1, "a": 2}}',
+            b'{"reference": "\xff"}',
+            b'{"reference": "\\ud800"}',
+            b"[" * 100000 + b"]" * 100000,
+            b"",
+            b"1 2",
+        ):
+            with self.assertRaises(cmdlib.CommandError) as caught:
+                cmdlib.loads(body)
+            self.assertEqual(caught.exception.code, "malformed", body[:40])
+        self.assertEqual(cmdlib.loads('{"k": "clé-X"}'.encode()), {"k": "clé-X"})
+        self.assertEqual(cmdlib.loads(b'{"q": Infinity}')["q"], float("inf"))
+        self.assertEqual(cmdlib.loads(b'{"q": ' + b"9" * 400 + b"}")["q"], float("inf"))
+
+    def test_header_key_is_printable_ascii(self):
+        """The Idempotency-Key header takes printable ASCII; a body key any
+        text (the same key as AMQP's message_id)."""
+        self.assertIsNone(cmdlib.header_key(None))
+        self.assertEqual(cmdlib.header_key("a b~!"), "a b~!")
+        for value in ("clé-X", "cl\xc3\xa9-X", "tab\there", "\x7f"):
+            with self.assertRaises(cmdlib.CommandError) as caught:
+                cmdlib.header_key(value)
+            self.assertEqual(caught.exception.details, {"field": "Idempotency-Key"})
+        self.assertEqual(self._parse(idempotency_key="clé-X").idempotency_key, "clé-X")
 
     def test_count_may_be_zero_and_keys_up_to_255(self):
         self.assertEqual(self._parse(type="count", quantity=0).quantity, 0.0)
@@ -80,7 +117,7 @@ class TestCommandFormat(BaseCase):
 
     def test_every_code_has_a_status(self):
         for code, (status, text) in cmdlib.ERRORS.items():
-            self.assertIn(status, (400, 401, 403, 405, 409, 422, 500), code)
+            self.assertIn(status, (400, 401, 403, 404, 405, 409, 415, 422, 500), code)
             self.assertTrue(text)
 
 
