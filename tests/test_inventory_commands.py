@@ -478,6 +478,15 @@ class TestCommandsOverHttp:
                 None,
             ),
             (server.post("/api/stock/nope", {}, None), 404, "not_found", None),
+            (server.post("/api/stock", {}, key), 404, "not_found", None),
+            # Werkzeug's routing lets OPTIONS reach a POST route: refused, not posted.
+            (raw(single, method="OPTIONS"), 405, "method_not_allowed", None),
+            (
+                server.post("/api/stock/commands/batch", {"commands": []}, key, method="OPTIONS"),
+                405,
+                "method_not_allowed",
+                None,
+            ),
         ]
         for (status, answer), expected_status, code_, answer_key in cases:
             assert isinstance(answer, dict), (expected_status, code_, str(answer)[:300])

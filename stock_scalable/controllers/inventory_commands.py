@@ -42,6 +42,19 @@ def _json_body():
     return cmdlib.loads(httprequest.get_data())
 
 
+def _method_not_allowed():
+    """405 to a method that reaches the controller although the route takes
+    POST only: werkzeug's routing adds OPTIONS to every route."""
+    error = cmdlib.CommandError(
+        "method_not_allowed", f"send commands with POST, not {request.httprequest.method}"
+    )
+    return request.make_json_response(
+        command_runner._error_answer(request_header_key(), error)[1],
+        status=error.status,
+        headers=[("Allow", "POST")],
+    )
+
+
 def request_header_key():
     """The request's ``Idempotency-Key`` header, or None when it has none or
     one that :func:`cmdlib.header_key` refuses (errors raised before the
@@ -62,6 +75,8 @@ class InventoryCommandController(http.Controller):
         save_session=False,
     )
     def post_command(self, **_kwargs):
+        if request.httprequest.method != "POST":
+            return _method_not_allowed()
         header_key = request_header_key()
         try:
             cmdlib.header_key(request.httprequest.headers.get("Idempotency-Key"))
@@ -82,6 +97,8 @@ class InventoryCommandController(http.Controller):
         save_session=False,
     )
     def post_batch(self, **_kwargs):
+        if request.httprequest.method != "POST":
+            return _method_not_allowed()
         try:
             commands = cmdlib.parse_batch(_json_body())
         except cmdlib.CommandError as error:
@@ -117,4 +134,9 @@ def _execute(payloads, keys):
 
 
 def is_api_request():
-    return bool(request) and request.httprequest.path.startswith(API_PREFIX)
+    """Whether the request is one of the command API: a path under
+    /api/stock/ (or /api/stock itself)."""
+    if not request:
+        return False
+    path = request.httprequest.path
+    return path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
