@@ -50,10 +50,19 @@ class TestCommandSchema(BaseCase):
         }
         cmdlib.parse(good)
         validator.validate(good)
-        bad = dict(good, colour="red")
-        with self.assertRaises(cmdlib.CommandError):
-            cmdlib.parse(bad)
-        self.assertFalse(validator.is_valid(bad))
+        for bad in (
+            dict(good, colour="red"),
+            dict(good, quantity=1e12 + 1),
+            dict(good, quantity=10**400),
+            dict(good, quantity="2"),
+            dict(good, quantity=-1),
+        ):
+            with self.assertRaises(cmdlib.CommandError):
+                cmdlib.parse(bad)
+            self.assertFalse(validator.is_valid(bad), bad)
+        top = dict(good, quantity=10**12)
+        cmdlib.parse(top)
+        validator.validate(top)
 
     def test_answers_validate(self):
         answer_schema = dict(self.schema["$defs"]["answer"], **{"$defs": self.schema["$defs"]})
