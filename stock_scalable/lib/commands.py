@@ -57,8 +57,9 @@ MAX_DIGITS = 100  # a longer JSON integer is read as a float (inf when too large
 RECEIVE, DELIVER, MOVE, COUNT, SCRAP = "receive", "deliver", "move", "count", "scrap"
 TYPES = (RECEIVE, DELIVER, MOVE, COUNT, SCRAP)
 
-# code: (HTTP status, what it means). Documented in the schema and
-# stock_scalable/readme/USAGE.md; a test checks the three agree.
+# code: (HTTP status, what it means). The schema's error_code says the same
+# words (stock_event_bus/tests/test_command_schema.py checks it); the README's
+# answers paragraph groups them by HTTP status.
 ERRORS = {
     "malformed": (
         400,
