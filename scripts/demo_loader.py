@@ -363,3 +363,47 @@ def load(env, weeks=52, today=None):
         env["stock.report.refresh"]._refresh_reports()
     params.set_param(MARKER, today.date().isoformat())
     return counts
+
+
+BARCODES_MARKER = "stock_scalable.demo_barcodes"
+BARCODES_IN = "stock_barcodes.stock_barcodes_option_group_picking_in"
+BARCODES_OUT = "stock_barcodes.stock_barcodes_option_group_picking_out"
+
+
+def configure_barcodes(env):
+    """Set the database up for scanning with OCA's stock_barcodes, when it is
+    installed (run-demo does it once, then marks the database with the
+    system parameter ``stock_scalable.demo_barcodes``): receipts read with its
+    shipped "Picking IN options" group as it is, deliveries with its shipped
+    "Picking OUT options" group, changed here so that a product's barcode is
+    read. Operation types that have a group already keep it. Returns the
+    (in, out) groups, or None without stock_barcodes.
+
+    As shipped, "Picking OUT options" reads only a package in its first step
+    (the guided screen fills the product and lot of the line it proposes), so
+    a product's EAN is "Barcode not found with this screen values". Here the
+    product and the lot or serial number are read in that step too, and the
+    screen is free instead of guided: the lines in any order, the source
+    location taken from the line's reservation. A product read does not
+    take its package from the stock (as shipped it did, and then kept the
+    package as the destination too, which Odoo refuses for part of a
+    package, e.g. 2 of the 3 units a "Picking IN" receipt packed); a
+    package read still takes it whole. The quantity is still typed and each
+    reading confirmed, as shipped."""
+    picking_out = env.ref(BARCODES_OUT, raise_if_not_found=False)
+    if not picking_out:
+        return None
+    picking_in = env.ref(BARCODES_IN)
+    picking_out.write({"barcode_guided_mode": False, "fill_fields_from_lot": False})
+    picking_out.option_ids.filtered(
+        lambda option: option.field_name in ("product_id", "lot_id")
+    ).to_scan = True
+    types = env["stock.picking.type"].search(
+        [("code", "in", ("incoming", "outgoing")), ("barcode_option_group_id", "=", False)]
+    )
+    for picking_type in types:
+        picking_type.barcode_option_group_id = (
+            picking_in if picking_type.code == "incoming" else picking_out
+        )
+    env["ir.config_parameter"].sudo().set_param(BARCODES_MARKER, "1")
+    return picking_in, picking_out

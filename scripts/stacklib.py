@@ -138,11 +138,12 @@ def require_postgres():
     return where
 
 
-def require_rabbitmq():
-    """Open and close an AMQP connection, or stop saying what is wrong."""
+def require_rabbitmq(url=None):
+    """Open and close an AMQP connection to ``url`` (default: ``amqp_url()``),
+    or stop saying what is wrong."""
     import pika  # noqa: PLC0415
 
-    url = amqp_url()
+    url = url or amqp_url()
     parsed = urllib.parse.urlsplit(url)
     safe = url.replace(f":{parsed.password}@", ":***@") if parsed.password else url
     params = pika.URLParameters(url)
@@ -192,15 +193,16 @@ def amqp_connection(heartbeat=0):
     return pika.BlockingConnection(params)
 
 
-def declare_demo_queue(exchange="stock.events", queue=DEMO_QUEUE):
+def declare_demo_queue(exchange="stock.events", queue=DEMO_QUEUE, url=None):
     """A durable queue bound to every stock event (routing key ``#``), kept to
     the last 10,000 messages, so that the demo's events are routed (the
     dispatcher publishes with ``mandatory``: an event no queue takes is marked
     failed as unroutable) and can be read in RabbitMQ's management UI. A real
-    installation binds its consumers' queues instead."""
+    installation binds its consumers' queues instead. ``url``: the broker
+    (default: ``amqp_url()``)."""
     import pika  # noqa: PLC0415
 
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url()))
+    connection = pika.BlockingConnection(pika.URLParameters(url or amqp_url()))
     try:
         channel = connection.channel()
         channel.exchange_declare(exchange, exchange_type="topic", durable=True)
@@ -243,8 +245,9 @@ def odoo_env():
     return dict(os.environ, TZ="UTC")
 
 
-def write_odoo_conf(path, data_dir, **options):
-    """Write an odoo.conf for these addons and the current services."""
+def write_odoo_conf(path, data_dir, broker_url=None, **options):
+    """Write an odoo.conf for these addons and the current services; the
+    event bus's ``amqp_url`` is ``broker_url`` (default: ``amqp_url()``)."""
     params = pg_params()
     lines = [
         "[options]",
@@ -257,7 +260,7 @@ def write_odoo_conf(path, data_dir, **options):
         "list_db = False",
     ]
     lines += [f"{key} = {value}" for key, value in options.items()]
-    lines += ["", "[stock_event_bus]", f"amqp_url = {amqp_url()}", ""]
+    lines += ["", "[stock_event_bus]", f"amqp_url = {broker_url or amqp_url()}", ""]
     Path(path).write_text("\n".join(lines))
     return Path(path)
 

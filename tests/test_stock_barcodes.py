@@ -8,10 +8,14 @@ stock_barcodes (PyPI ``odoo-addon-stock-barcodes``, requirements-test.txt)
 needs an Odoo 18.0 source of January 2026 or newer (its views use a ``help``
 attribute on list fields, odoo/odoo#240261). Each test installs it on a copy
 of the template (our addons installed), as an admin adds it to a running
-database, and works there through the ORM in real, committed transactions."""
+database, and works there through the ORM in real, committed transactions.
+The reader is set up as scripts/run-demo sets up the demo
+(demo_loader.configure_barcodes): the shipped option groups, "Picking OUT
+options" made to read a product's barcode."""
 
 import subprocess
 
+import demo_loader
 import pytest
 import stacklib
 import stock_flows
@@ -45,37 +49,45 @@ def barcodes_db(harness, fresh_database):
     db.close()
 
 
-def _scan(wizard, barcode, times=1):
-    """What the reader's barcode field does on each scan (stock_barcodes'
-    own tests drive it the same way)."""
-    for _ in range(times):
-        wizard._barcode_scanned = barcode
-        wizard._on_barcode_scanned()
-        wizard.dummy_on_barcode_scanned()
+def _scan(wizard, barcode):
+    """What the reader's barcode field does on a scan (stock_barcodes' own
+    tests drive it the same way)."""
+    wizard._barcode_scanned = barcode
+    wizard._on_barcode_scanned()
+    wizard.dummy_on_barcode_scanned()
 
 
-def _configure_readers(env, warehouse):
-    """Scan settings as an admin sets them (Inventory > Configuration >
-    Barcode Option Groups): receipts with the shipped "Picking IN" group,
-    deliveries with a copy of it for outgoing goods (the shipped "Picking
-    OUT" group is guided, with a manual quantity and confirmation): each
-    product scan adds one unit."""
-    picking_in = env.ref("stock_barcodes.stock_barcodes_option_group_picking_in")
-    warehouse.in_type_id.barcode_option_group_id = picking_in
-    warehouse.out_type_id.barcode_option_group_id = picking_in.copy(
-        {"name": "Deliveries, free reading", "code": "OUT", "auto_put_in_pack": False}
-    )
-
-
-def _scanned_picking(env, picking_type, product, qty, scans):
+def _reader(env, picking_type, product, qty):
     """A confirmed 1-line picking of ``qty`` units, opened in the barcode
-    reader and scanned ``scans`` times; returns (picking, reader)."""
+    reader as its Scan button does; returns (picking, reader)."""
     picking = stock_flows.create_picking(env, picking_type, [(product.id, qty)])
     picking.action_assign()
     action = picking.action_barcode_scan()
-    reader = env[action["res_model"]].browse(action["res_id"])
-    _scan(reader, BARCODE, scans)
-    assert sum(picking.move_line_ids.mapped("qty_picked")) == scans
+    return picking, env[action["res_model"]].browse(action["res_id"])
+
+
+def _scanned_receipt(env, picking_type, product, qty):
+    """A receipt of ``qty`` units read with "Picking IN options": one scan
+    of the product's EAN per unit."""
+    picking, reader = _reader(env, picking_type, product, qty)
+    for _ in range(qty):
+        _scan(reader, BARCODE)
+    assert sum(picking.move_line_ids.mapped("qty_picked")) == qty
+    return picking, reader
+
+
+def _scanned_delivery(env, picking_type, product, qty):
+    """A delivery of ``qty`` units read with "Picking OUT options" as
+    configure_barcodes leaves it: the product's EAN scanned once (found, not
+    "Barcode not found with this screen values"), the quantity typed, the
+    reading confirmed."""
+    picking, reader = _reader(env, picking_type, product, qty)
+    _scan(reader, BARCODE)
+    assert reader.message_type != "not_found", reader.message
+    assert reader.product_id == product
+    reader.product_qty = qty
+    assert reader.action_confirm(), reader.message
+    assert sum(picking.move_line_ids.mapped("qty_picked")) == qty
     return picking, reader
 
 
@@ -103,9 +115,10 @@ def _events(env, lines):
 @pytest.mark.slow
 class TestStockBarcodes:
     def test_scanned_pickings_post_through_the_quant_lock(self, barcodes_db):
-        """A receipt of 3 scanned and validated in the reader (the shipped
-        "Picking IN" group puts it in a package), then two
-        deliveries of 2, each scanned twice, validated from their readers at
+        """With the demo's set-up of the shipped groups: a receipt of 3
+        scanned and validated in the reader ("Picking IN" puts it in a
+        package), then two deliveries of 2, the product's EAN read in
+        "Picking OUT" and the quantity typed, validated from their readers at
         the same moment: one posts, the other is refused by the guard (3 on
         hand), on one quant row, the ledger exact; one event per posted line
         and none for the refused delivery."""
@@ -113,8 +126,11 @@ class TestStockBarcodes:
         with db.env() as env:
             product = stock_flows.create_product(env, "Scanned SKU", barcode=BARCODE)
             wh = stock_flows.main_warehouse(env)
-            _configure_readers(env, wh)
-            receipt, reader = _scanned_picking(env, wh.in_type_id, product, 3, 3)
+            picking_in, picking_out = demo_loader.configure_barcodes(env)
+            assert picking_out == env.ref(demo_loader.BARCODES_OUT)
+            assert wh.in_type_id.barcode_option_group_id == picking_in
+            assert wh.out_type_id.barcode_option_group_id == picking_out
+            receipt, reader = _scanned_receipt(env, wh.in_type_id, product, 3)
             reader.action_validate_picking()
             assert receipt.state == "done"
             assert product.qty_available == 3
@@ -123,7 +139,7 @@ class TestStockBarcodes:
             receipt_line_ids = receipt_lines.ids
             readers = []
             for _ in range(2):
-                _picking, reader = _scanned_picking(env, wh.out_type_id, product, 2, 2)
+                _picking, reader = _scanned_delivery(env, wh.out_type_id, product, 2)
                 readers.append(reader.id)
             product_id, stock_id = product.id, wh.lot_stock_id.id
 
