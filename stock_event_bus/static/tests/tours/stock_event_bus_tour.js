@@ -4,17 +4,24 @@
 // screen, not a "New" record), its buttons and stat buttons, the outbox list
 // with its header buttons without and with a selection, an event's form.
 import { registry } from "@web/core/registry";
-import { openInventory, openMenu } from "@stock_scalable/../tests/tours/tour_steps";
+import {
+    notified,
+    openInventory,
+    openMenu,
+    selectRow,
+} from "@stock_scalable/../tests/tours/tour_steps";
 
-function openEventBus(xmlid) {
-    return openMenu("stock.menu_stock_config_settings", `stock_event_bus.${xmlid}`);
+function openEventBus(xmlid, title) {
+    return openMenu("stock.menu_stock_config_settings", `stock_event_bus.${xmlid}`, title);
 }
+
+const FAILED_COUNT = ".o_form_view .o_field_widget[name=failed_count] .o_stat_value";
 
 registry.category("web_tour.tours").add("stock_event_bus_tour", {
     url: "/odoo",
     steps: () => [
         ...openInventory(),
-        ...openEventBus("menu_event_bus_status"),
+        ...openEventBus("menu_event_bus_status", "Event Bus Status"),
         {
             content: "The screen has its title, not 'New'",
             trigger: ".o_breadcrumb:contains('Event Bus Status'):not(:contains('New'))",
@@ -28,14 +35,15 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
             trigger: ".o_field_widget[name=dispatcher_ids] .o_data_row:contains('tour-dispatcher')",
         },
         {
+            content: "The failed events are counted",
+            trigger: `${FAILED_COUNT}:not(:text(0))`,
+        },
+        {
             content: "Test Connection",
             trigger: ".o_form_view button[name=action_test_connection]",
             run: "click",
         },
-        {
-            content: "The broker answered",
-            trigger: ".o_notification:contains('Connected to')",
-        },
+        ...notified("The broker answered", "Connected to"),
         {
             content: "The title did not change",
             trigger: ".o_breadcrumb:contains('Event Bus Status'):not(:contains('stock.event.bus.status'))",
@@ -45,14 +53,15 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
             trigger: ".o_form_view button[name=action_retry_failed]",
             run: "click",
         },
-        {
-            content: "Queued again",
-            trigger: ".o_notification:contains('queued for publishing again')",
-        },
+        ...notified("Queued again", "queued for publishing again"),
         {
             content: "Refresh",
             trigger: ".o_form_view button[name=action_refresh]",
             run: "click",
+        },
+        {
+            content: "Refreshed: nothing failed any more",
+            trigger: `${FAILED_COUNT}:text(0)`,
         },
         {
             content: "Still the status screen",
@@ -64,11 +73,15 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
             run: "click",
         },
         {
-            content: "The outbox lists them",
+            content: "The outbox lists them, under the status screen",
+            trigger: ".o_breadcrumb:has(.breadcrumb-item:contains('Event Bus Status')) .o_last_breadcrumb_item:contains('Stock Events')",
+        },
+        {
+            content: "The outbox has rows",
             trigger: ".o_list_view .o_data_row",
         },
         // The outbox from its menu: header buttons without and with a selection.
-        ...openEventBus("menu_event_bus_outbox"),
+        ...openEventBus("menu_event_bus_outbox", "Stock Events"),
         {
             content: "Retry Failed, nothing selected",
             trigger: ".o_control_panel button:contains('Retry Failed')",
@@ -80,23 +93,20 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
         },
         {
             content: "Close the message",
-            trigger: ".modal-footer button.btn-primary",
+            trigger: ".modal:contains('There is no failed event to retry') .modal-footer button.btn-primary",
             run: "click",
         },
         {
-            content: "Select an event",
-            trigger: ".o_list_view .o_data_row:first .o_list_record_selector input",
-            run: "click",
+            content: "The message is closed",
+            trigger: "body:not(:has(.modal)) .o_list_view .o_data_row",
         },
+        ...selectRow("Select an event", ".o_list_view .o_data_row:first"),
         {
             content: "Replay it",
             trigger: ".o_control_panel button:contains('Replay')",
             run: "click",
         },
-        {
-            content: "Queued for publishing again",
-            trigger: ".o_notification:contains('queued for publishing again')",
-        },
+        ...notified("Queued for publishing again", "queued for publishing again"),
         {
             content: "Open an event",
             trigger: ".o_list_view .o_data_row:first td.o_data_cell[name=event_type]",
@@ -111,9 +121,6 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
             trigger: ".o_form_view button[name=action_replay]",
             run: "click",
         },
-        {
-            content: "Queued again",
-            trigger: ".o_notification:contains('queued for publishing again')",
-        },
+        ...notified("Queued again", "queued for publishing again"),
     ],
 });

@@ -4,49 +4,50 @@
 // meets them: the ledger drift report (header buttons with and without a
 // selection), the settings, and the negative-stock guard's refusal.
 import { registry } from "@web/core/registry";
-import { openInventory, openMenu, openSettings } from "./tour_steps";
+import {
+    notified,
+    openInventory,
+    openMenu,
+    openSettings,
+    selectRow,
+} from "./tour_steps";
+
+const DRIFT_ROW = ".o_data_row:contains('Tour Drift Product')";
 
 registry.category("web_tour.tours").add("stock_scalable_tour", {
     url: "/odoo",
     steps: () => [
         ...openInventory(),
-        ...openMenu("stock.menu_warehouse_report", "stock_scalable.menu_stock_ledger_drift"),
+        ...openMenu(
+            "stock.menu_warehouse_report",
+            "stock_scalable.menu_stock_ledger_drift",
+            "Stock Ledger Drift"
+        ),
         {
             content: "Check Ledger Now, nothing selected",
-            trigger: ".o_list_view .o_control_panel_actions button:contains('Check Ledger Now'), .o_control_panel button:contains('Check Ledger Now')",
+            trigger: ".o_control_panel button:contains('Check Ledger Now')",
             run: "click",
         },
+        ...notified("The check says what it found", "Stock ledger checked"),
         {
-            content: "The check says what it found",
-            trigger: ".o_notification:contains('Stock ledger checked')",
-        },
-        {
+            // The finding is made by the check: the list has reloaded.
             content: "The drifting key is listed",
-            trigger: ".o_list_view .o_data_row td:contains('Tour Drift Product')",
+            trigger: `.o_list_view ${DRIFT_ROW}`,
         },
-        {
-            content: "Select it",
-            trigger: ".o_list_view .o_data_row:contains('Tour Drift Product') .o_list_record_selector input",
-            run: "click",
-        },
+        ...selectRow("Select it", `.o_list_view ${DRIFT_ROW}`),
         {
             content: "Check Ledger Now, with a selection",
             trigger: ".o_control_panel button:contains('Check Ledger Now')",
             run: "click",
         },
+        ...notified("Checked again", "Stock ledger checked"),
         {
-            content: "Checked again",
-            trigger: ".o_notification:contains('Stock ledger checked')",
+            // The check reloads the list (soft_reload), which drops the
+            // selection: an unticked row is the reloaded list, not the old one.
+            content: "The list has reloaded, nothing selected",
+            trigger: `.o_list_view:not(:has(.o_list_record_selector input:checked)) ${DRIFT_ROW} .o_list_record_selector input:not(:checked)`,
         },
-        {
-            content: "The drifting key is selected (the reload may have kept it)",
-            trigger: ".o_list_view .o_data_row:contains('Tour Drift Product') .o_list_record_selector input",
-            run: function () {
-                if (!this.anchor.checked) {
-                    this.anchor.click();
-                }
-            },
-        },
+        ...selectRow("Select the drifting key again", `.o_list_view ${DRIFT_ROW}`),
         {
             content: "Repair Selected",
             trigger: ".o_control_panel button:contains('Repair Selected')",
@@ -54,12 +55,12 @@ registry.category("web_tour.tours").add("stock_scalable_tour", {
         },
         {
             content: "Confirm the repair",
-            trigger: ".modal-footer button.btn-primary",
+            trigger: ".modal:contains('Set the on-hand of the selected keys') .modal-footer button.btn-primary",
             run: "click",
         },
         {
             content: "The key is repaired: it leaves the list of open findings",
-            trigger: ".o_list_view:not(:has(.o_data_row:contains('Tour Drift Product')))",
+            trigger: "body:not(:has(.modal)) .o_list_view:not(:has(.o_data_row:contains('Tour Drift Product')))",
         },
         // The settings of stock_scalable.
         ...openSettings(),
@@ -85,7 +86,11 @@ registry.category("web_tour.tours").add("stock_scalable_tour", {
             trigger: ".o_list_view .o_data_row:contains('TOUR-CMD-2'):contains('insufficient_stock')",
         },
         // The same list from its menu, then a command and its document.
-        ...openMenu("stock.menu_stock_warehouse_mgmt", "stock_scalable.menu_stock_inventory_command"),
+        ...openMenu(
+            "stock.menu_stock_warehouse_mgmt",
+            "stock_scalable.menu_stock_inventory_command",
+            "Inventory Commands"
+        ),
         {
             content: "Open the done command",
             trigger: ".o_list_view .o_data_row:contains('TOUR-CMD-1') td[name='idempotency_key']",
@@ -126,8 +131,8 @@ registry.category("web_tour.tours").add("stock_scalable_guard_tour", {
             run: "click",
         },
         {
-            content: "The transfer is still to do",
-            trigger: ".o_form_view .o_statusbar_status button.o_arrow_button_current:not(:contains('Done'))",
+            content: "The refusal is closed; the transfer is still to do",
+            trigger: "body:not(:has(.modal)) .o_form_view .o_statusbar_status button.o_arrow_button_current:not(:contains('Done'))",
         },
     ],
 });

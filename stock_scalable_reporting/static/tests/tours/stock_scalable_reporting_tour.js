@@ -2,25 +2,42 @@
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import { registry } from "@web/core/registry";
 import {
+    notified,
     openInventory,
     openMenu,
     openSettings,
+    selectRow,
 } from "@stock_scalable/../tests/tours/tour_steps";
 
-function openReport(xmlid) {
-    return openMenu("stock.menu_warehouse_report", `stock_scalable_reporting.${xmlid}`);
+function openReport(xmlid, title) {
+    return openMenu("stock.menu_warehouse_report", `stock_scalable_reporting.${xmlid}`, title);
 }
+
+const QUEUED = "refresh of the stock reports is queued";
+
+/** Refresh Now without, then with a selection (the first row of the list). */
+const refreshNow = (what) => [
+    {
+        content: `Refresh Now on ${what}, nothing selected`,
+        trigger: ".o_control_panel button:contains('Refresh Now')",
+        run: "click",
+    },
+    ...notified("Queued for the background worker", QUEUED),
+    ...selectRow(`Select a row of ${what}`, ".o_list_view .o_data_row:first"),
+    {
+        content: `Refresh Now on ${what}, with a selection`,
+        trigger: ".o_control_panel button:contains('Refresh Now')",
+        run: "click",
+    },
+    ...notified("Queued again", QUEUED),
+];
 
 registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
     url: "/odoo",
     steps: () => [
         ...openInventory(),
         // Stock Movements: pivot (default), graph, list, a filter.
-        ...openReport("menu_stock_movement_report"),
-        {
-            content: "The title is the report's name",
-            trigger: ".o_breadcrumb:contains('Stock Movements')",
-        },
+        ...openReport("menu_stock_movement_report", "Stock Movements"),
         { content: "Pivot by default", trigger: ".o_pivot_view .o_pivot table" },
         { content: "Switch to graph", trigger: "button.o_switch_view.o_graph", run: "click" },
         { content: "Graph drawn", trigger: ".o_graph_view .o_graph_renderer canvas" },
@@ -41,64 +58,22 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
             trigger: ".o_searchview_facet:contains('Receipts')",
         },
         {
+            // Rows of other types were listed before the filter: none is left
+            // once the filtered list has loaded.
             content: "Only receipts are listed",
-            trigger: ".o_list_view .o_data_row td[name=movement_type]:contains('Receipt')",
+            trigger: ".o_list_view:has(.o_data_row):not(:has(.o_data_row td[name=movement_type]:not(:contains('Receipt'))))",
         },
-        {
-            content: "Refresh Now on Stock Movements, nothing selected",
-            trigger: ".o_control_panel button:contains('Refresh Now')",
-            run: "click",
-        },
-        {
-            content: "Queued for the background worker",
-            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-        },
-        {
-            content: "Select a row of Stock Movements",
-            trigger: ".o_list_view .o_data_row .o_list_record_selector input",
-            run: "click",
-        },
-        {
-            content: "Refresh Now on Stock Movements, with a selection",
-            trigger: ".o_control_panel button:contains('Refresh Now')",
-            run: "click",
-        },
-        {
-            content: "Queued again",
-            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-        },
+        ...refreshNow("Stock Movements"),
         // Stock Levels: grouped list (default), pivot, graph.
-        ...openReport("menu_stock_level_report"),
+        ...openReport("menu_stock_level_report", "Stock Levels"),
         { content: "Levels grouped by warehouse", trigger: ".o_list_view .o_group_header" },
         {
             content: "Open the first warehouse group",
-            trigger: ".o_list_view .o_group_header",
+            trigger: ".o_list_view .o_group_header:first",
             run: "click",
         },
-        {
-            content: "Refresh Now on Stock Levels, nothing selected",
-            trigger: ".o_control_panel button:contains('Refresh Now')",
-            run: "click",
-        },
-        {
-            content: "Queued for the background worker",
-            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-        },
-        {
-            content: "Select a row of Stock Levels",
-            trigger: ".o_list_view .o_data_row .o_list_record_selector input",
-            run: "click",
-        },
-        {
-            content: "Refresh Now on Stock Levels, with a selection",
-            trigger: ".o_control_panel button:contains('Refresh Now')",
-            run: "click",
-        },
-        {
-            content: "Queued again",
-            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-        },
-
+        { content: "Its rows are shown", trigger: ".o_list_view .o_data_row" },
+        ...refreshNow("Stock Levels"),
         { content: "Switch to pivot", trigger: "button.o_switch_view.o_pivot", run: "click" },
         { content: "Pivot shown", trigger: ".o_pivot_view .o_pivot table" },
         { content: "Switch to graph", trigger: "button.o_switch_view.o_graph", run: "click" },
@@ -116,19 +91,19 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
             run: "click",
         },
         {
-            content: "The inventory at that date is listed",
-            trigger: ".o_list_view .o_list_table",
+            content: "Its title names the date, in the user's format",
+            trigger: "body:not(:has(.modal)) .o_breadcrumb:contains('Inventory at 12/31/2030')",
         },
         {
-            content: "Its title names the date, in the user's format",
-            trigger: ".o_breadcrumb:contains('Inventory at 12/31/2030')",
+            content: "The inventory at that date is listed",
+            trigger: ".o_list_view .o_list_table",
         },
         {
             content: "Only products in stock that day are listed",
             trigger: ".o_searchview_facet:contains('In Stock')",
         },
         // Report Refreshes: what each view holds, in seconds.
-        ...openReport("menu_stock_report_refresh"),
+        ...openReport("menu_stock_report_refresh", "Report Refreshes"),
         {
             content: "Refreshes say what they refreshed",
             trigger: ".o_list_view .o_data_row td[name=summary]:contains('Daily movements by location')",
@@ -137,29 +112,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
             content: "Durations are in seconds",
             trigger: ".o_list_view th:contains('Duration (s)')",
         },
-        {
-            content: "Refresh Now on Report Refreshes, nothing selected",
-            trigger: ".o_control_panel button:contains('Refresh Now')",
-            run: "click",
-        },
-        {
-            content: "Queued for the background worker",
-            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-        },
-        {
-            content: "Select a row of Report Refreshes",
-            trigger: ".o_list_view .o_data_row .o_list_record_selector input",
-            run: "click",
-        },
-        {
-            content: "Refresh Now on Report Refreshes, with a selection",
-            trigger: ".o_control_panel button:contains('Refresh Now')",
-            run: "click",
-        },
-        {
-            content: "Queued again",
-            trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-        },
+        ...refreshNow("Report Refreshes"),
         // The setting of the reports.
         ...openSettings(),
         {

@@ -1,11 +1,23 @@
 /** @odoo-module */
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import { registry } from "@web/core/registry";
-import { openInventory, openMenu } from "@stock_scalable/../tests/tours/tour_steps";
+import {
+    notified,
+    openInventory,
+    openMenu,
+    selectRow,
+    unselectAll,
+} from "@stock_scalable/../tests/tours/tour_steps";
 
-function openReport(xmlid) {
-    return openMenu("stock.menu_warehouse_report", `stock_scalable_reporting_account.${xmlid}`);
+function openReport(xmlid, title) {
+    return openMenu(
+        "stock.menu_warehouse_report",
+        `stock_scalable_reporting_account.${xmlid}`,
+        title
+    );
 }
+
+const QUEUED = "refresh of the stock reports is queued";
 
 const refreshNow = (what) => [
     {
@@ -13,24 +25,14 @@ const refreshNow = (what) => [
         trigger: ".o_control_panel button:contains('Refresh Now')",
         run: "click",
     },
-    {
-        content: "Queued for the background worker",
-        trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-    },
-    {
-        content: `Select a row of ${what}`,
-        trigger: ".o_list_view .o_data_row .o_list_record_selector input",
-        run: "click",
-    },
+    ...notified("Queued for the background worker", QUEUED),
+    ...selectRow(`Select a row of ${what}`, ".o_list_view .o_data_row:first"),
     {
         content: `Refresh Now on ${what}, with a selection`,
         trigger: ".o_control_panel button:contains('Refresh Now')",
         run: "click",
     },
-    {
-        content: "Queued again",
-        trigger: ".o_notification:contains('refresh of the stock reports is queued')",
-    },
+    ...notified("Queued again", QUEUED),
 ];
 
 registry.category("web_tour.tours").add("stock_scalable_reporting_account_tour", {
@@ -38,11 +40,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_account_tour",
     steps: () => [
         ...openInventory(),
         // Valuation Analysis: pivot (default), graph, list, a grouping.
-        ...openReport("menu_stock_valuation_report"),
-        {
-            content: "The title is the report's name",
-            trigger: ".o_breadcrumb:contains('Valuation Analysis')",
-        },
+        ...openReport("menu_stock_valuation_report", "Valuation Analysis"),
         {
             content: "Pivot by default, with the tour's category",
             trigger: ".o_pivot_view .o_pivot table th:contains('Tour Valued')",
@@ -55,11 +53,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_account_tour",
             trigger: ".o_list_view .o_data_row:contains('Tour Valued Pallet') td[name=value]:contains('35.00')",
         },
         ...refreshNow("Valuation Analysis"),
-        {
-            content: "Unselect the row",
-            trigger: ".o_list_view .o_data_row .o_list_record_selector input:checked",
-            run: "click",
-        },
+        ...unselectAll("Unselect the row"),
         {
             content: "Open the search panel",
             trigger: ".o_control_panel .o_searchview_dropdown_toggler",
@@ -85,7 +79,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_account_tour",
         },
         {
             content: "Its title names the date, in the user's format",
-            trigger: ".o_breadcrumb:contains('Valuation at 12/31/2030')",
+            trigger: "body:not(:has(.modal)) .o_breadcrumb:contains('Valuation at 12/31/2030')",
         },
         {
             content: "Pivot by category and warehouse",
