@@ -11,6 +11,7 @@ import datetime
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from tcp_proxy import TcpProxy
 
 from odoo.tests import tagged
 
+from odoo.addons.stock_event_bus.lib import config as bus_config
 from odoo.addons.stock_event_bus.lib import consumer as consumer_lib
 from odoo.addons.stock_event_bus.lib import events
 
@@ -405,6 +407,34 @@ class TestEventBus:
         ]
         assert errors and all("stock_event_dispatch" in line for line in errors)
         assert all("Traceback" not in line for line in errors)
+
+    def test_postings_commit_pending_events_without_the_broker(self, committed_db, monkeypatch):
+        """A broker that does not answer: committed postings leave their
+        events in the outbox, pending, one per done line, and neither the
+        postings nor their commits (the dispatchers' wake-up) connect to
+        it. Publishing is the dispatcher's job alone."""
+        # Accepts TCP connections and never speaks AMQP: a connection from
+        # the posting (inline publishing, a post-commit hook) would wait here.
+        broker = socket.create_server(("127.0.0.1", 0))
+        broker.setblocking(False)
+        try:
+            monkeypatch.setenv(
+                bus_config.ENV_AMQP_URL,
+                f"amqp://guest:guest@127.0.0.1:{broker.getsockname()[1]}/%2F",
+            )
+            with committed_db.env() as env:
+                product_id = stock_flows.create_product(env, "Bus Unpublished").id
+            committed_db.call(lambda env: stock_flows.receive(env, [(product_id, 5)]))
+            committed_db.call(lambda env: stock_flows.deliver(env, [(product_id, 2)]))
+            rows = _outbox(committed_db, "product_id = %s", (product_id,))
+            assert [(r[5], r[2], r[6]) for r in rows] == [
+                ("RECEIPT", "pending", 5.0),
+                ("SALE", "pending", -2.0),
+            ]
+            with pytest.raises(BlockingIOError):
+                broker.accept()
+        finally:
+            broker.close()
 
     def test_idle_dispatcher_keeps_its_broker_connection(self, committed_db, bus):
         """With a 2-second AMQP heartbeat, the dispatcher idles for several

@@ -1,4 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import doctest
+import unittest
+
 from odoo.tests import BaseCase, tagged
 
 from ..lib import config
@@ -6,6 +9,20 @@ from ..lib import config
 
 @tagged("post_install", "-at_install")
 class TestConfig(BaseCase):
+    def test_doctests(self):
+        """lib/config.py's examples are its specification: they run as
+        written. (A ``load_tests`` function would be ignored: Odoo's loader
+        only takes the test methods of TestCase classes, pytest does not
+        call it either; so the doctests run from this method.)"""
+        suite = doctest.DocTestSuite(config, optionflags=doctest.ELLIPSIS)
+        self.assertGreater(suite.countTestCases(), 0)
+        result = unittest.TestResult()
+        suite.run(result)
+        self.assertEqual(result.testsRun, suite.countTestCases())
+        failures = [report for _test, report in result.failures + result.errors]
+        if failures:
+            self.fail("\n".join(failures))
+
     def test_defaults_without_broker(self):
         """With nothing configured, no broker is set and defaults apply."""
         settings = config.resolve({}, {})

@@ -2,12 +2,15 @@
 """Postings write their events in the same transaction (the outbox)."""
 
 import datetime
+import os
+import socket
+import urllib.parse
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from ..lib import config as bus_config
 from ..lib import events
@@ -140,13 +143,39 @@ class TestOutboxEvents(EventBusCommon):
         self.assertEqual(total, product.with_context(warehouse_id=self.warehouse.id).qty_available)
 
     def test_posting_without_broker_keeps_events_pending(self):
-        """No broker configured: postings work, events wait in the outbox."""
-        with patch.object(
-            type(self.Outbox), "_get_bus_settings", lambda _self: bus_config.resolve({}, {})
-        ):
-            start = self._last_id()
-            self._receive(self.product, 1)
-        self.assertEqual(self._events(start).mapped("state"), ["pending"])
+        """A broker that does not answer changes nothing for a posting: its
+        transaction writes one pending event per done line, and the posting
+        never connects to the broker (publishing is the dispatcher's job)."""
+        # A port that accepts TCP connections and never speaks AMQP: a
+        # posting that tried to publish inline would hang on it or fail,
+        # and its connection would wait here to be accepted.
+        broker = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(broker.close)
+        broker.setblocking(False)
+        url = f"amqp://guest:guest@127.0.0.1:{broker.getsockname()[1]}/%2F"
+        product = self.env["product.product"].create({"name": "Unpublished", "is_storable": True})
+        start = self._last_id()
+        with patch.dict(os.environ, {bus_config.ENV_AMQP_URL: url}):
+            self.assertEqual(self.Outbox._get_bus_settings().amqp_url, url)
+            receipt = self._receive(product, 3)
+            delivery = self._deliver(product, 2)
+            self.env.flush_all()
+        self.assertEqual((receipt.state, delivery.state), ("done", "done"))
+        # What the posting's transaction holds (and its commit will show).
+        self.env.cr.execute(
+            """SELECT (payload->>'move_line_id')::int, state, attempts, quantity
+                 FROM stock_event_outbox WHERE id > %s AND product_id = %s ORDER BY id""",
+            [start, product.id],
+        )
+        self.assertEqual(
+            self.env.cr.fetchall(),
+            [
+                (receipt.move_line_ids.id, "pending", 0, 3.0),
+                (delivery.move_line_ids.id, "pending", 0, -2.0),
+            ],
+        )
+        with self.assertRaises(BlockingIOError, msg="the posting connected to the broker"):
+            broker.accept()
 
     def test_replay_and_retry_failed(self):
         self._receive(self.product, 1)
@@ -178,30 +207,40 @@ class TestOutboxEvents(EventBusCommon):
         self.assertTrue(recent.exists())
 
     def test_status_screen(self):
+        """The status screen counts the outbox and masks the password; Test
+        Connection tries each broker node and names the one that does not
+        answer; with no broker configured it says so."""
+        # This machine's RabbitMQ (the one the top-level tests use), set as
+        # the server's broker whatever odoo.conf says: every check runs.
+        real = os.environ.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/%2F"
+        password = urllib.parse.urlsplit(real).password
+        self.assertTrue(password, "the broker URL of the test needs a password")
         self._receive(self.product, 1)
         manager = self._create_user("eb_status", ["stock.group_stock_manager"], [self.company_a])
-        status = self.env["stock.event.bus.status"].with_user(manager).create({})
-        self.assertGreaterEqual(status.pending_count, 1)
-        self.assertNotIn("guest:guest", status.broker or "")
-        if self.Outbox._get_bus_settings().broker_configured:
-            # The real broker of this server (odoo.conf / environment).
+        with patch.dict(os.environ, {bus_config.ENV_AMQP_URL: real}):
+            status = self.env["stock.event.bus.status"].with_user(manager).create({})
+            self.assertGreaterEqual(status.pending_count, 1)
+            self.assertIn(urllib.parse.urlsplit(real).hostname, status.broker)
+            self.assertNotIn(f":{password}@", status.broker)
             result = status.action_test_connection()
             self.assertEqual(result["params"]["type"], "success")
-            # A cluster with one node that does not answer: named, as a warning.
-            good = self.Outbox._get_bus_settings().amqp_url
-            cluster = bus_config.resolve({"amqp_url": f"{good}, amqp://u:pw@127.0.0.1:1/%2F"}, {})
-            with (
-                patch.object(type(self.Outbox), "_get_bus_settings", lambda _self: cluster),
-                mute_logger("pika"),  # pika logs the refused connection as an error
-            ):
-                result = status.action_test_connection()
-            self.assertEqual(result["params"]["type"], "warning")
-            self.assertIn("1 of 2 brokers answer", result["params"]["message"])
-            self.assertIn("amqp://u:***@127.0.0.1:1/%2F", result["params"]["message"])
-            self.assertNotIn(":pw@", result["params"]["message"])
-        with patch.object(
-            type(self.Outbox), "_get_bus_settings", lambda _self: bus_config.resolve({}, {})
+        # A cluster with one node that does not answer: named, as a warning.
+        cluster = f"{real}, amqp://u:pw@127.0.0.1:1/%2F"
+        with (
+            patch.dict(os.environ, {bus_config.ENV_AMQP_URL: cluster}),
+            mute_logger("pika"),  # pika logs the refused connection as an error
         ):
+            result = status.action_test_connection()
+        self.assertEqual(result["params"]["type"], "warning")
+        self.assertIn("1 of 2 brokers answer", result["params"]["message"])
+        self.assertIn("amqp://u:***@127.0.0.1:1/%2F", result["params"]["message"])
+        self.assertNotIn(":pw@", result["params"]["message"])
+        # No broker: neither the environment nor odoo.conf names one.
+        with (
+            patch.dict(os.environ),
+            patch.dict(config.misc, {bus_config.SECTION: {}}),
+        ):
+            os.environ.pop(bus_config.ENV_AMQP_URL, None)
             with self.assertRaisesRegex(UserError, "No broker is configured"):
                 status.action_test_connection()
             self.assertIn("not configured", self.env["stock.event.bus.status"].create({}).broker)
