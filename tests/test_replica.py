@@ -532,10 +532,11 @@ def test_reports_answer_without_the_replica(replica_odoo, committed_db, standby,
     reads answer, from the primary, exact, the first one included: Odoo's
     pool cannot reset its idle
     connection to the standby, cannot open a new one, logs "Failed to open
-    a readonly cursor, falling back to read-write cursor" once and reads
-    from the primary from then on (Registry.cursor sets _db_readonly to
-    None). The standby started again, this Odoo process keeps reading from
-    the primary until it restarts (a worker until it is recycled)."""
+    a readonly cursor, falling back to read-write cursor for 20min 0sec"
+    once and reads from the primary from then on (Registry.cursor records
+    the failure time and tries the replica again only after
+    _REPLICA_RETRY_TIME, 20 minutes). The standby started again, this Odoo
+    process keeps reading from the primary: the 20 minutes have not passed."""
     server, client, product_ids = replica_odoo
     db = committed_db.name
     assert _over_rpc(client, product_ids) == _on_primary(committed_db, product_ids)

@@ -36,8 +36,10 @@ class StockMoveLine(models.Model):
         """Lock the quant rows of the posting, in the global key order,
         before Odoo moves any quantity; check the negative-stock guard when
         all lines are moved, still under those locks. (A key with no quant
-        yet gets its row when Odoo creates it; a concurrent creation of the
-        same key is caught by the key index and retried.)"""
+        yet gets its row when Odoo creates it, claimed with ``INSERT ... ON
+        CONFLICT DO NOTHING`` (lock protocol, invariant 3): a concurrent
+        creator of the same key waits, then fails with a serialization
+        failure and Odoo replays it; no unique violation is raised.)"""
         quants = self.env["stock.quant"].sudo()
         with (
             quants._sscale_lock_scope(),

@@ -2,7 +2,8 @@
 """Run inventory commands once per idempotency key, in their own
 transactions (the HTTP controller and the AMQP consumer call :func:`execute`).
 
-Three steps, each in a transaction of its own cursor:
+Three steps, each in a transaction of its own, on one cursor (the HTTP
+request's, rolled back first, or one of the registry's):
 
 1. **Resolve** (read only): parse each command, resolve its names to records.
    A malformed or unknown input is answered here; nothing is written.
