@@ -1330,14 +1330,22 @@ class TestAmqpCommandUsers:
         assert closed.value.reply_code == 404  # NOT_FOUND: no exchange yet
         bus.channel = bus.connection.channel()
         bus.channel.confirm_delivery()
+        # An odoo.conf of 18.0.1.2.0 that still names command_user: said, not used.
+        parser = configparser.RawConfigParser()
+        parser.read(bus.conf)
+        parser.set("stock_event_bus", "command_user", "admin")
+        with bus.conf.open("w") as handle:
+            parser.write(handle)
         # As README says: no database needed.
         command = stacklib.dispatch_command(bus.conf, "-", "--declare-only", command=COMMAND)
         command = command[: command.index("-d")] + command[command.index("-d") + 2 :]
         declared = subprocess.run(
             command, capture_output=True, text=True, env=stacklib.odoo_env(), timeout=300
         )
-        assert declared.returncode == 0, declared.stdout + declared.stderr
-        assert f"exchange {bus.exchange}, queues" in declared.stdout + declared.stderr
+        output = declared.stdout + declared.stderr
+        assert declared.returncode == 0, output
+        assert f"exchange {bus.exchange}, queues" in output
+        assert "option command_user of [stock_event_bus] is no longer read" in output
         # Routed: with mandatory, an unroutable message raises UnroutableError.
         bus.publish(_receive(code, 2, stock, "early"), code, mandatory=True)
         waiting = [
