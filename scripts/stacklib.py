@@ -138,14 +138,19 @@ def require_postgres():
     return where
 
 
+def safe_url(url):
+    """``url`` with its password, if any, shown as ``***``."""
+    parsed = urllib.parse.urlsplit(url)
+    return url.replace(f":{parsed.password}@", ":***@") if parsed.password else url
+
+
 def require_rabbitmq(url=None):
     """Open and close an AMQP connection to ``url`` (default: ``amqp_url()``),
     or stop saying what is wrong."""
     import pika  # noqa: PLC0415
 
     url = url or amqp_url()
-    parsed = urllib.parse.urlsplit(url)
-    safe = url.replace(f":{parsed.password}@", ":***@") if parsed.password else url
+    safe = safe_url(url)
     params = pika.URLParameters(url)
     params.socket_timeout = 5
     params.blocked_connection_timeout = 5

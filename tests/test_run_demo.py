@@ -4,13 +4,13 @@ with ``--barcodes``, the demo's ready delivery is scanned and validated in
 OCA's stock_barcodes as the README says."""
 
 import importlib.util
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 import pytest
@@ -74,13 +74,20 @@ def _scan_and_validate_demo_delivery(db):
 @tagged("-at_install", "post_install", "sscale_static")
 class TestRunDemoOptions:
     def test_help_names_the_broker_option(self):
-        """--help offers --amqp-url, saying where its default comes from and
-        that it goes into the demo's odoo.conf, and --barcodes."""
+        """--help offers --amqp-url, saying where its default comes from (the
+        password of $AMQP_URL hidden) and that it goes into the demo's
+        odoo.conf, and --barcodes."""
+        env = dict(os.environ, AMQP_URL="amqp://shop:s3cret-pw@127.0.0.1:5672/%2F")
         result = subprocess.run(
-            [sys.executable, RUN_DEMO, "--help"], capture_output=True, text=True, check=True
+            [sys.executable, RUN_DEMO, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
         )
         help_text = " ".join(result.stdout.split())
         assert "--amqp-url" in help_text and "$AMQP_URL" in help_text, help_text
+        assert "s3cret-pw" not in result.stdout and "shop:***@" in help_text, help_text
         assert "odoo.conf at each start" in help_text, help_text
         assert "--barcodes" in help_text, help_text
 
@@ -175,9 +182,7 @@ class TestRunDemo:
         # The broker of --amqp-url, in the conf the dispatcher and Odoo read.
         conf = (tmp_path / "odoo.conf").read_text()
         assert f"amqp_url = {broker_url}" in conf and "edited:by-hand" not in conf, conf
-        password = urllib.parse.urlsplit(broker_url).password
-        shown = broker_url.replace(f":{password}@", ":***@") if password else broker_url
-        assert f"RabbitMQ answers at {shown}" in output, output[-3000:]
+        assert f"RabbitMQ answers at {stacklib.safe_url(broker_url)}" in output, output[-3000:]
         if barcodes:
             assert "==> stock_barcodes:" in output, output[-3000:]
             db_handle = CommittedDatabase(db)
