@@ -53,8 +53,19 @@ export function openMenu(top, item, title) {
     return steps;
 }
 
+/** Open Inventory's settings and wait until they are shown. The settings
+ * screen is the slowest to load (the views and the onchange of every
+ * installed module's settings): on a busy machine it took 8 of the 10
+ * seconds a step may wait, so this step may wait up to 30. */
 export function openSettings() {
-    return openMenu("stock.menu_stock_config_settings", "stock.menu_stock_general_settings");
+    return [
+        ...openMenu("stock.menu_stock_config_settings", "stock.menu_stock_general_settings"),
+        {
+            content: "Inventory's settings are shown",
+            trigger: ".o_form_view .settings .app_settings_block[data-key=stock]",
+            timeout: 30000,
+        },
+    ];
 }
 
 /** Wait for the notification that says ``text``, then close it and wait
