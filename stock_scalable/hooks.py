@@ -42,6 +42,22 @@ def ensure_key_index(env):
     )
 
 
+def set_null_quantities_to_zero(cr):
+    """Quants that Odoo or an earlier version of this module stored with a
+    NULL quantity (a count of 0 where nothing was stocked) hold 0, as Odoo
+    reads them, so that the constraint that no quantity is NULL can be
+    added (stock.quant's ``_sql_constraints``)."""
+    cr.execute("UPDATE stock_quant SET quantity = 0 WHERE quantity IS NULL")
+    if cr.rowcount:
+        _logger.info("stock_scalable: %s quants without a quantity set to 0", cr.rowcount)
+
+
+def pre_init_hook(env):
+    """Before install: no quant without a quantity (see
+    :func:`set_null_quantities_to_zero`)."""
+    set_null_quantities_to_zero(env.cr)
+
+
 def post_load():
     """When the module's code is imported: a request replayed after losing a
     quant lock race goes through the products' turnstile

@@ -17,6 +17,12 @@ quant = env["stock.quant"].with_context(inventory_mode=True).create(
     {"product_id": product.id, "location_id": warehouse.lot_stock_id.id,
      "inventory_quantity": 25})
 quant.action_apply_inventory()
+# Odoo's count of 0 where nothing is stocked, applied: a quant with a NULL
+# quantity (stock_scalable sets it to 0 at install).
+empty = env["product.product"].create({"name": "Counted Empty", "is_storable": True})
+env["stock.quant"].with_context(inventory_mode=True).create(
+    {"product_id": empty.id, "location_id": warehouse.lot_stock_id.id,
+     "inventory_quantity": 0}).action_apply_inventory()
 picking = env["stock.picking"].create({
     "picking_type_id": warehouse.out_type_id.id,
     "location_id": warehouse.lot_stock_id.id,
@@ -45,11 +51,14 @@ CHECK_LEDGER = """
 import json
 product = env["product.product"].search([("name", "=", "Pre-existing Stock")])
 warehouse = env["stock.warehouse"].search([], limit=1)
+env.cr.execute("SELECT COUNT(*) FROM stock_quant WHERE quantity IS NULL")
+null_quantities = env.cr.fetchone()[0]
 print("RESULT " + json.dumps({
     "qty_available": product.qty_available,
     "stock_quant_rows": env["stock.quant"].search_count(
         [("product_id", "=", product.id), ("location_id", "=", warehouse.lot_stock_id.id)]),
     "drift": env["stock.quant"]._sscale_ledger_drift(),
+    "null_quantities": null_quantities,
 }))
 """
 
@@ -61,8 +70,11 @@ addons.button_immediate_uninstall()
 SNAPSHOT = """
 SELECT 'relation ' || c.relname || ' ' || c.relkind::text
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
-UNION ALL SELECT 'column ' || table_name || '.' || column_name
+UNION ALL SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type
+                 || ' nullable ' || is_nullable || ' default ' || COALESCE(column_default, '-')
   FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL SELECT 'check ' || conname || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c
+  JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public' AND c.contype = 'c'
 UNION ALL SELECT 'trigger ' || tgname || ' on ' || tgrelid::regclass::text
   FROM pg_trigger WHERE NOT tgisinternal
 UNION ALL SELECT 'function ' || p.oid::regprocedure::text
@@ -130,14 +142,25 @@ class TestInstallUninstall:
         _ok(odoo_cli("-d", db, "-i", "stock", "--without-demo=all", "--stop-after-init"))
         _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=POST_STOCK_DATA))
         before = _snapshot(db)
+        null_quantities = "SELECT COUNT(*) FROM stock_quant WHERE quantity IS NULL"
+        assert _query(db, null_quantities) == [(1,)]  # Odoo's count of 0
 
         _ok(odoo_cli("-d", db, "-i", ",".join(stacklib.ADDONS), "--stop-after-init"))
         assert _states(db) == dict.fromkeys(stacklib.ADDONS, "installed")
         out = _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=CHECK_LEDGER)).stdout
         ledger = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
         # The split quants were merged at install: one row, nothing lost.
-        assert ledger == {"qty_available": 20.0, "stock_quant_rows": 1, "drift": []}
+        assert ledger == {
+            "qty_available": 20.0,
+            "stock_quant_rows": 1,
+            "drift": [],
+            "null_quantities": 0,
+        }
         installed = _snapshot(db)
+        assert (
+            "check stock_quant_sscale_quantity_set CHECK ((quantity IS NOT NULL))"
+            in installed - before
+        )
         assert "relation stock_event_outbox r" in installed - before
         assert "relation stock_report_refresh r" in installed - before
         # What the reporting addon builds at run time, the ORM does not know:

@@ -19,6 +19,22 @@ KEY_FIELDS = list(QuantKey._fields)
 class StockQuant(models.Model):
     _inherit = "stock.quant"
 
+    # On hand equals the ledger and sums: a quant never holds NULL. Odoo's
+    # field has no default, so a quant created without a quantity (a count
+    # where nothing is stocked, applied at 0; a reservation alone) stored
+    # NULL. Rows of earlier versions are set to 0 before the constraint is
+    # added (hooks.pre_init_hook, migrations/18.0.2.0.0); Odoo drops the
+    # constraint when the module is uninstalled.
+    quantity = fields.Float(default=0.0)
+
+    _sql_constraints = [
+        (
+            "sscale_quantity_set",
+            "CHECK (quantity IS NOT NULL)",
+            "A quant's quantity is a number, never empty.",
+        ),
+    ]
+
     def init(self):
         """Before any data of this module is loaded (demo data posts stock):
         merge split quants and create the one-quant-per-key index."""

@@ -6,3 +6,5 @@ from . import test_posting_paths
 from . import test_movement_types
 from . import test_tour
 from . import test_commands
+from . import test_quant_quantity
+from . import test_inventory_conflict
