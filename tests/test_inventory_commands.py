@@ -518,6 +518,25 @@ class TestCommandsOverHttp:
         assert again == (status, answer)
         assert _on_hand(committed_db, product_id, stock_id) == (4, 1)
 
+    def test_count_of_zero_where_nothing_is_stocked(self, committed_db, odoo_server):
+        """A count of 0 of a product that has no quant there: done, on hand 0,
+        and the quant row it leaves holds 0, not NULL (issue 25)."""
+        product_id, code, stock_id, stock = _setup(committed_db)
+        count = {
+            "idempotency_key": uuid.uuid4().hex,
+            "type": "count",
+            "product": code,
+            "location": stock,
+            "quantity": 0,
+        }
+        status, answer = odoo_server().command(count, _api_key(committed_db))
+        assert status == 200 and answer["status"] == "done", answer
+        assert [line["quantity"] for line in answer["on_hand"]] == [0]
+        with committed_db.cursor() as cr:
+            cr.execute("SELECT quantity FROM stock_quant WHERE product_id = %s", [product_id])
+            assert cr.fetchall() == [(0.0,)]
+        assert _done_ledger(committed_db, product_id, stock_id) == 0
+
     def test_batch_of_fifty_with_three_bad(self, committed_db, odoo_server):
         product_id, code, stock_id, stock = _setup(committed_db, qty=100)
         key = _api_key(committed_db)
