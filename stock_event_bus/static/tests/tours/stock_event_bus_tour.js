@@ -114,7 +114,7 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
         },
         {
             content: "Its JSON payload is shown in the code editor",
-            trigger: ".o_form_view .o_field_widget[name=payload_text] .ace_editor .ace_content:contains('event_id')",
+            trigger: ".o_form_view .o_field_widget[name=payload_text] .ace_editor .ace_text-layer:contains('event_id')",
         },
         {
             content: "Replay it from its form",
