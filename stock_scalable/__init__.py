@@ -2,5 +2,5 @@ from . import controllers
 from . import models
 from . import report
 from . import tools
-from . import wizard
+
 from .hooks import post_init_hook, post_load, pre_init_hook, uninstall_hook

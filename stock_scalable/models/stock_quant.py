@@ -35,6 +35,19 @@ class StockQuant(models.Model):
         ),
     ]
 
+    @api.depends(
+        "quantity", "inventory_quantity", "inventory_diff_quantity", "inventory_quantity_set"
+    )
+    def _compute_is_outdated(self):
+        """Odoo's flag, with the dependencies its compute reads. Without
+        them a flag read before the count's difference or the quantity
+        changed stays in the cache: the conflict wizard's *Keep Counted
+        Quantity* sets the difference and applies, finds the quants still
+        outdated in a transaction that read the flag (the one that opened the
+        wizard: a script, an integration, a command), returns the wizard
+        again and applies nothing."""
+        return super()._compute_is_outdated()
+
     def init(self):
         """Before any data of this module is loaded (demo data posts stock):
         merge split quants and create the one-quant-per-key index."""
