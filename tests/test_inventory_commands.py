@@ -368,9 +368,9 @@ class TestCommandsOverHttp:
         before = _snapshot(committed_db, [product_id])
         single = json.dumps(_deliver(code, 1, stock, "edge-1"))
 
-        def raw(text, **kwargs):
+        def raw(text, api_key=key, **kwargs):
             data = text.encode() if isinstance(text, str) else text
-            return server.command(None, key, raw=data, **kwargs)
+            return server.command(None, api_key, raw=data, **kwargs)
 
         huge = single.replace('"quantity": 1,', '"quantity": 1' + "0" * 400 + ",")
         cases = [
@@ -487,12 +487,25 @@ class TestCommandsOverHttp:
                 "method_not_allowed",
                 None,
             ),
+            # The method is checked before the API key, for every method.
+            (raw(single, method="OPTIONS", api_key=None), 405, "method_not_allowed", None),
+            (
+                server.post("/api/stock/commands", {}, None, method="PUT"),
+                405,
+                "method_not_allowed",
+                None,
+            ),
         ]
         for (status, answer), expected_status, code_, answer_key in cases:
             assert isinstance(answer, dict), (expected_status, code_, str(answer)[:300])
             assert (status, answer["error"]["code"]) == (expected_status, code_), answer
             assert answer["error"]["message"]
             assert answer["idempotency_key"] == answer_key, answer
+        # A 405 names the one method the API takes.
+        options = urllib.request.Request(f"{server.url}/api/stock/commands", method="OPTIONS")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(options, timeout=60)  # noqa: S310 - loopback
+        assert (refused.value.code, refused.value.headers["Allow"]) == (405, "POST")
         # Invalid UTF-8 in a field: refused, not read with U+FFFD in its place.
         bad_utf8 = single.encode().replace(b'"edge-1"', b'"edge-1", "reference": "r\xff"')
         status, answer = raw(bad_utf8)
@@ -1003,9 +1016,10 @@ class TestCommandsOverAmqp:
         assert _on_hand(committed_db, product_id, stock_id) == (3, 1)
 
     def test_ambiguous_and_too_deep_messages_are_dead_lettered(self, committed_db, command_bus):
-        """A message that gives a name twice, or nests deeper than the JSON
-        decoder goes, is dead-lettered as malformed and the consumer goes
-        on; a key in message_id (UTF-8: clé-Y) is the same key as in the
+        """A message that gives a name twice, nests deeper than the JSON
+        decoder goes, or carries a NUL in its message_id is dead-lettered as
+        malformed and the consumer goes on; a key in message_id (UTF-8:
+        clé-Y, also with a combining accent) is the same key as in the
         body: posted once."""
         product_id, code, stock_id, stock = _setup(committed_db, qty=5)
         bus = command_bus()
@@ -1029,15 +1043,31 @@ class TestCommandsOverAmqp:
                 user_id=bus.broker_user,
             ),
         )
-        replies = bus.replies(2, timeout=60)
+        for correlation_id, message_id in (("decomposed", "cle\u0301-Y"), ("nul", "a\x00b")):
+            bus.channel.basic_publish(
+                bus.exchange,
+                code,
+                json.dumps(command),
+                pika.BasicProperties(
+                    delivery_mode=2,
+                    content_type="application/json",
+                    reply_to=bus.reply_queue,
+                    correlation_id=correlation_id,
+                    message_id=message_id,
+                    user_id=bus.broker_user,
+                ),
+            )
+        replies = bus.replies(4, timeout=60)
         assert replies["clé-Y"]["status"] == "done", (replies, process.log_path.read_text())
         assert replies["by-message-id"] == replies["clé-Y"], replies
+        assert replies["decomposed"] == replies["clé-Y"], replies
+        assert replies["nul"]["error"]["code"] == "malformed", replies["nul"]
         deadline = time.monotonic() + 30
         letters = []
-        while len(letters) < 2 and time.monotonic() < deadline:
+        while len(letters) < 3 and time.monotonic() < deadline:
             letters += bus.dead_letters()
             time.sleep(0.2)
-        assert [headers["x-error-code"] for headers, _body in letters] == ["malformed"] * 2
+        assert [headers["x-error-code"] for headers, _body in letters] == ["malformed"] * 3
         assert process.poll() is None
         assert _on_hand(committed_db, product_id, stock_id) == (4, 1)
         with committed_db.cursor() as cr:

@@ -42,9 +42,10 @@ def _json_body():
     return cmdlib.loads(httprequest.get_data())
 
 
-def _method_not_allowed():
-    """405 to a method that reaches the controller although the route takes
-    POST only: werkzeug's routing adds OPTIONS to every route."""
+def method_not_allowed():
+    """The JSON 405 answer to any method but POST (ir.http answers it while
+    routing, before authentication, for every method: werkzeug's routing
+    would let OPTIONS through to every route)."""
     error = cmdlib.CommandError(
         "method_not_allowed", f"send commands with POST, not {request.httprequest.method}"
     )
@@ -75,8 +76,6 @@ class InventoryCommandController(http.Controller):
         save_session=False,
     )
     def post_command(self, **_kwargs):
-        if request.httprequest.method != "POST":
-            return _method_not_allowed()
         header_key = request_header_key()
         try:
             cmdlib.header_key(request.httprequest.headers.get("Idempotency-Key"))
@@ -97,8 +96,6 @@ class InventoryCommandController(http.Controller):
         save_session=False,
     )
     def post_batch(self, **_kwargs):
-        if request.httprequest.method != "POST":
-            return _method_not_allowed()
         try:
             commands = cmdlib.parse_batch(_json_body())
         except cmdlib.CommandError as error:

@@ -38,6 +38,19 @@ number, or too large for a float, is ``bad_quantity`` like any other.
 422 bad_quantity quantity must be a number, not a string
 >>> refusal(b'{"idempotency_key": "k", "type": "count", "quantity": NaN}')
 422 bad_quantity quantity must be a number
+
+A key is compared in Unicode's composed form: ``clé-X`` typed with a
+combining accent is the same key. A control character (NUL, a line feed)
+is refused, wherever the key comes from (the body, a header, AMQP's
+``message_id``).
+
+>>> parse({"type": "count", "product": "P1", "quantity": 1}, "cle\\u0301-X").idempotency_key
+'clé-X'
+>>> try:
+...     parse({"type": "count", "product": "P1", "quantity": 1}, "a\\x00b")
+... except CommandError as error:
+...     print(error.status, error.code, error.details)
+400 malformed {'field': 'idempotency_key'}
 """
 
 import dataclasses
@@ -45,6 +58,7 @@ import datetime
 import hashlib
 import json
 import math
+import unicodedata
 
 SCHEMA_VERSION = 1
 MAX_KEY_LENGTH = 255
@@ -277,17 +291,24 @@ def parse(payload, idempotency_key=None):
             )
         if isinstance(value, int) and not 0 < value <= MAX_ID:
             raise CommandError("malformed", f"{name} is not a record id", field=name)
-    body_key = payload.get("idempotency_key")
+    body_key = _key(payload.get("idempotency_key"))
+    idempotency_key = _key(idempotency_key)
     if idempotency_key and body_key and idempotency_key != body_key:
         raise CommandError(
-            "malformed", "the Idempotency-Key header and the idempotency_key field differ"
+            "malformed",
+            "the key sent beside the command (Idempotency-Key header, AMQP message_id) and"
+            " its idempotency_key field differ",
+            field="idempotency_key",
         )
-    key = (idempotency_key or body_key or "").strip()
+    key = idempotency_key or body_key
     if not key:
         raise CommandError("missing_idempotency_key", "an idempotency key is required")
-    if len(key) > MAX_KEY_LENGTH:
+    if len(key) > MAX_KEY_LENGTH or any(unicodedata.category(char) == "Cc" for char in key):
         raise CommandError(
-            "malformed", f"the idempotency key is longer than {MAX_KEY_LENGTH} characters"
+            "malformed",
+            f"the idempotency key is longer than {MAX_KEY_LENGTH} characters or holds a"
+            " control character",
+            field="idempotency_key",
         )
     kind = payload.get("type")
     if kind not in TYPES:
@@ -323,9 +344,22 @@ def parse(payload, idempotency_key=None):
     return command
 
 
+def _key(value):
+    """An idempotency key as compared: without surrounding blanks, in
+    Unicode's composed form (NFC), so that ``clé`` typed as one character or
+    as ``e`` and a combining accent is one key; None when empty.
+
+    >>> _key(" cle\\u0301-X ") == _key("cl\\u00e9-X") == "cl\\u00e9-X"
+    True
+    """
+    if not isinstance(value, str):
+        return None
+    return unicodedata.normalize("NFC", value.strip()) or None
+
+
 def _quantity(value):
-    """The quantity field as a float (None when absent): a JSON number, an
-    integer too large for a float being infinite. Raises
+    """The quantity field as a float (None when absent or null, as any field):
+    a JSON number, an integer too large for a float being infinite. Raises
     :class:`CommandError` (``bad_quantity``) for any other JSON value."""
     if value is None:
         return None

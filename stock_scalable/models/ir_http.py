@@ -10,7 +10,11 @@ from odoo import models
 from odoo.exceptions import AccessDenied, AccessError
 from odoo.http import SessionExpiredException, request
 
-from ..controllers.inventory_commands import is_api_request, request_header_key
+from ..controllers.inventory_commands import (
+    is_api_request,
+    method_not_allowed,
+    request_header_key,
+)
 from ..lib import commands as cmdlib
 from ..tools import command_runner
 
@@ -36,26 +40,22 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _match(cls, path_info):
-        """A GET (or any method but POST) of the command API is answered 405
-        as JSON, like its other errors: Odoo raises it while routing,
-        before any handler of errors runs."""
+        """Any method but POST of the command API is answered 405 as JSON,
+        like its other errors, before authentication: Odoo raises it while
+        routing, before any handler of errors runs, and werkzeug's routing
+        lets OPTIONS through to every route (it would reach the controller,
+        or ask for an API key first)."""
         try:
-            return super()._match(path_info)
-        except werkzeug.exceptions.MethodNotAllowed as exc:
+            rule_args = super()._match(path_info)
+        except werkzeug.exceptions.MethodNotAllowed:
             if not is_api_request():
                 raise
-            error = cmdlib.CommandError(
-                "method_not_allowed",
-                f"send commands with POST, not {request.httprequest.method}",
-            )
+            rule_args = None
+        if is_api_request() and request.httprequest.method != "POST":
             raise werkzeug.exceptions.MethodNotAllowed(
-                valid_methods=exc.valid_methods,
-                response=request.make_json_response(
-                    _error_body(error),
-                    status=error.status,
-                    headers=[("Allow", ", ".join(exc.valid_methods or ["POST"]))],
-                ),
-            ) from None
+                valid_methods=["POST"], response=method_not_allowed()
+            )
+        return rule_args
 
     @classmethod
     def _serve_fallback(cls):

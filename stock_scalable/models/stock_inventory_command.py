@@ -284,7 +284,11 @@ class StockInventoryCommand(models.Model):
                 location=source.complete_name,
             )
         if command.quantity is None and product:
-            raise cmdlib.CommandError("malformed", "quantity is required", field="quantity")
+            raise cmdlib.CommandError(
+                "malformed",
+                "quantity is required (left out or null, and no barcode gives it)",
+                field="quantity",
+            )
         uom = self._sscale_resolve_uom(command, product)
         lot = self._sscale_resolve_lot(command, product, uom, company_domain)
         return {
