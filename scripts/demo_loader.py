@@ -374,10 +374,16 @@ def configure_barcodes(env):
     """Set the database up for scanning with OCA's stock_barcodes, when it is
     installed (run-demo does it once, then marks the database with the
     system parameter ``stock_scalable.demo_barcodes``): receipts read with its
-    shipped "Picking IN options" group as it is, deliveries with its shipped
-    "Picking OUT options" group, changed here so that a product's barcode is
-    read. Operation types that have a group already keep it. Returns the
-    (in, out) groups, or None without stock_barcodes.
+    shipped "Picking IN options" group, deliveries with its shipped "Picking
+    OUT options" group, changed here so that a product's barcode is read.
+    Operation types that have a group already keep it. Returns the (in, out)
+    groups, or None without stock_barcodes.
+
+    As shipped, "Picking IN options" puts every receipt of its operation
+    types in a new package when it is validated, from the reader or not
+    (stock_barcodes' ``button_validate``): inventory commands' receipts too.
+    Here it does not: the demo's stock stays loose, as the rest of its
+    history.
 
     As shipped, "Picking OUT options" reads only a package in its first step
     (the guided screen fills the product and lot of the line it proposes), so
@@ -394,6 +400,7 @@ def configure_barcodes(env):
     if not picking_out:
         return None
     picking_in = env.ref(BARCODES_IN)
+    picking_in.auto_put_in_pack = False
     picking_out.write({"barcode_guided_mode": False, "fill_fields_from_lot": False})
     picking_out.option_ids.filtered(
         lambda option: option.field_name in ("product_id", "lot_id")

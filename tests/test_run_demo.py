@@ -182,6 +182,7 @@ class TestRunDemo:
         # The broker of --amqp-url, in the conf the dispatcher and Odoo read.
         conf = (tmp_path / "odoo.conf").read_text()
         assert f"amqp_url = {broker_url}" in conf and "edited:by-hand" not in conf, conf
+        assert "http_interface = 127.0.0.1" in conf, conf
         assert f"RabbitMQ answers at {stacklib.safe_url(broker_url)}" in output, output[-3000:]
         if barcodes:
             assert "==> stock_barcodes:" in output, output[-3000:]
