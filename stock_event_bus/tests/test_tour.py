@@ -31,3 +31,22 @@ class TestEventBusTour(HttpCase):
         )
         self.start_tour("/odoo", "stock_event_bus_tour", login="admin", timeout=180)
         self.assertTrue(all(e.state == "pending" for e in events), events.mapped("state"))
+
+    def test_amqp_user_tour(self):
+        """In a browser: a Settings administrator maps a RabbitMQ user on an
+        Odoo user's form (Access Rights); the consumer then finds that user."""
+        user = self.env["res.users"].create(
+            {
+                "name": "Tour WMS",
+                "login": "tour-wms",
+                "groups_id": [(6, 0, [self.env.ref("stock.group_stock_user").id])],
+            }
+        )
+        self.start_tour(
+            f"/odoo/action-base.action_res_users/{user.id}",
+            "stock_event_bus_amqp_user_tour",
+            login="admin",
+            timeout=120,
+        )
+        self.assertEqual(user.sudo().amqp_user, "tour-wms")
+        self.assertEqual(self.env["res.users"]._stock_event_bus_user_of("tour-wms"), user)
