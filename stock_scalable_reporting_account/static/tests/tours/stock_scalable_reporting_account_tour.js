@@ -1,13 +1,8 @@
 /** @odoo-module */
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import { registry } from "@web/core/registry";
-import {
-    notified,
-    openInventory,
-    openMenu,
-    selectRow,
-    unselectAll,
-} from "@stock_scalable/../tests/tours/tour_steps";
+import { openInventory, openMenu, unselectAll } from "@stock_scalable/../tests/tours/tour_steps";
+import { refreshNow } from "@stock_scalable_reporting/../tests/tours/stock_scalable_reporting_tour";
 
 function openReport(xmlid, title) {
     return openMenu(
@@ -16,24 +11,6 @@ function openReport(xmlid, title) {
         title
     );
 }
-
-const QUEUED = "refresh of the stock reports is queued";
-
-const refreshNow = (what) => [
-    {
-        content: `Refresh Now on ${what}, nothing selected`,
-        trigger: ".o_control_panel button:contains('Refresh Now')",
-        run: "click",
-    },
-    ...notified("Queued for the background worker", QUEUED),
-    ...selectRow(`Select a row of ${what}`, ".o_list_view .o_data_row:first"),
-    {
-        content: `Refresh Now on ${what}, with a selection`,
-        trigger: ".o_control_panel button:contains('Refresh Now')",
-        run: "click",
-    },
-    ...notified("Queued again", QUEUED),
-];
 
 registry.category("web_tour.tours").add("stock_scalable_reporting_account_tour", {
     url: "/odoo",
