@@ -85,6 +85,44 @@ REPORT_TYPES = tuple(
     sorted({report_type(kind, incoming=incoming) for kind in TYPES for incoming in (True, False)})
 )
 
+# The labels users read (selection labels, translated by Odoo like any other
+# selection of a field): one per type, transfers split in the reports.
+LABELS = {
+    RECEIPT: "Receipt",
+    SALE: "Sale",
+    RETURN: "Return",
+    TRANSFER: "Transfer",
+    INTERNAL: "Internal",
+    ADJUSTMENT: "Adjustment",
+    SCRAP: "Scrap",
+    PRODUCTION: "Production",
+}
+REPORT_LABELS = {
+    report_type(kind, incoming=incoming): (
+        f"{LABELS[kind]} {'In' if incoming else 'Out'}" if kind == TRANSFER else LABELS[kind]
+    )
+    for kind in TYPES
+    for incoming in (True, False)
+}
+
+
+def event_selection():
+    """The selection of event types, in the table's order:
+
+    >>> event_selection()[:2]
+    [('RECEIPT', 'Receipt'), ('SALE', 'Sale')]
+    """
+    return [(kind, LABELS[kind]) for kind in TYPES]
+
+
+def report_selection():
+    """The selection of the reports' movement types, in the table's order:
+
+    >>> report_selection()[3:5]
+    [('transfer_in', 'Transfer In'), ('transfer_out', 'Transfer Out')]
+    """
+    return list(REPORT_LABELS.items())
+
 
 def sql_case(other_usage, other_scrap, incoming, same_warehouse):
     """The SQL ``CASE`` expression that gives :func:`report_type` of
