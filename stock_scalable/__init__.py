@@ -1,5 +1,6 @@
-from . import controllers
 from . import models
+from . import inventory_command
+from . import controllers
 from . import report
 from . import tools
 

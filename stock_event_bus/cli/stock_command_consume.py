@@ -106,7 +106,7 @@ class StockCommandConsume(Command):
                     " (odoo -u stock_event_bus): commands are posted as the Odoo user mapped to"
                     " their RabbitMQ user"
                 )
-        from odoo.addons.stock_scalable.tools import command_runner  # noqa: PLC0415
+        from odoo.addons.stock_scalable.inventory_command import runner  # noqa: PLC0415
 
         def apply_batch(broker_user, payloads, keys):
             # As Odoo's workers do before each request: see the caches other
@@ -124,7 +124,7 @@ class StockCommandConsume(Command):
                         unknown_broker_user(key or payload.get("idempotency_key"), broker_user)
                         for payload, key in zip(payloads, keys, strict=True)
                     ]
-                return command_runner.execute(registry, uid, payloads, "amqp", keys=keys, cr=cr)
+                return runner.execute(registry, uid, payloads, "amqp", keys=keys, cr=cr)
 
         def record_status(state, error=None):
             try:

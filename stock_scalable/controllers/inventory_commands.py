@@ -14,8 +14,8 @@ import logging
 from odoo import http
 from odoo.http import request
 
+from ..inventory_command import runner as command_runner
 from ..lib import commands as cmdlib
-from ..tools import command_runner
 
 API_PREFIX = "/api/stock/"
 _logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from ..controllers.inventory_commands import (
     method_not_allowed,
     request_header_key,
 )
+from ..inventory_command import runner as command_runner
 from ..lib import commands as cmdlib
-from ..tools import command_runner
 
 
 def _error_body(error):

@@ -9,9 +9,9 @@ from unittest.mock import patch
 
 from odoo.tests import BaseCase, TransactionCase, tagged
 
+from ..inventory_command import runner as command_runner
+from ..inventory_command.runner import LOOKUP_SLOT
 from ..lib import commands as cmdlib
-from ..tools import command_runner
-from ..tools.command_runner import LOOKUP_SLOT
 
 
 @tagged("post_install", "-at_install")
