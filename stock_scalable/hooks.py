@@ -3,8 +3,8 @@ import logging
 
 from odoo.tools import SQL
 
-from .tools import turnstile
-from .tools.locks import KEY_COLUMNS, KEY_INDEX
+from .locking import turnstile
+from .locking.locks import KEY_COLUMNS, KEY_INDEX
 
 _logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def pre_init_hook(env):
 def post_load():
     """When the module's code is imported: a request replayed after losing a
     quant lock race goes through the products' turnstile
-    (tools/turnstile.py)."""
+    (locking/turnstile.py)."""
     turnstile.install()
 
 

@@ -202,7 +202,7 @@ class TestQuantConcurrency:
         and no turnstile lock is left behind. The turnstile must be in place
         even though pytest imported the addon before Odoo's loader (which then
         skips the module's post_load)."""
-        from odoo.addons.stock_scalable.tools import turnstile  # noqa: PLC0415
+        from odoo.addons.stock_scalable.locking import turnstile  # noqa: PLC0415
 
         assert turnstile.installed(), "the module's post_load did not run: no turnstile"
         (product_id,) = _setup(committed_db, [("Turnstile SKU", 100)])

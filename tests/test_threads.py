@@ -181,7 +181,7 @@ class TestTurnstileDeadlock:
         import time  # noqa: PLC0415
 
         from odoo.addons.stock_scalable.lib.quant_key import QuantKey  # noqa: PLC0415
-        from odoo.addons.stock_scalable.tools import turnstile  # noqa: PLC0415
+        from odoo.addons.stock_scalable.locking import turnstile  # noqa: PLC0415
 
         with committed_db.env() as env:
             a = stock_flows.create_product(env, "Gate A", 10).id

@@ -11,7 +11,7 @@ from odoo import _, api, fields, models, sql_db
 from odoo.exceptions import UserError
 from odoo.tools import SQL, config
 
-from odoo.addons.stock_scalable.tools import turnstile
+from odoo.addons.stock_scalable.locking import turnstile
 
 from ..lib import classify, events
 from ..lib import config as bus_config

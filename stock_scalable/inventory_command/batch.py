@@ -7,7 +7,7 @@ from odoo import _, api, models
 
 from ..lib import commands as cmdlib
 from ..lib.quant_key import QuantKey
-from ..tools import posting_guard
+from ..locking import posting_guard
 
 
 class StockInventoryCommand(models.Model):

@@ -14,7 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..lib import commands as cmdlib
-from ..tools import posting_guard
+from ..locking import posting_guard
 
 
 class StockInventoryCommand(models.Model):

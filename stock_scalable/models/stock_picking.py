@@ -3,7 +3,7 @@ import logging
 
 from odoo import models
 
-from ..tools import locks
+from ..locking import locks
 
 _logger = logging.getLogger(__name__)
 

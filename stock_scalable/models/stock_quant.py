@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """stock.quant: the ORM glue of stock_scalable's posting path. The lock
-statements are in tools/locks.py, the guard in tools/posting_guard.py, the
+statements are in locking/locks.py, the guard in locking/posting_guard.py, the
 pure key and policy in lib/; the lock protocol in docs/architecture.md."""
 
 from odoo import _, api, fields, models
@@ -8,7 +8,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL, float_compare
 
 from ..lib.quant_key import QuantKey, key_columns
-from ..tools import locks, posting_guard, turnstile
+from ..locking import locks, posting_guard, turnstile
 
 # Kept here for the modules that import them from this one (hooks, tests).
 KEY_INDEX = locks.KEY_INDEX
@@ -59,7 +59,7 @@ class StockQuant(models.Model):
 
     def _register_hook(self):
         """Once the registry is loaded: the hot-product turnstile is in place
-        (tools/turnstile.py). The module's post_load normally installed it;
+        (locking/turnstile.py). The module's post_load normally installed it;
         Odoo's loader skips post_load when the addon's package was imported
         before the registry loaded (pytest collecting its tests, a script
         importing its tools first). Idempotent."""
@@ -80,19 +80,19 @@ class StockQuant(models.Model):
     @api.model
     def _sscale_lock_scope(self):
         """Context manager: the rows a posting locks stay remembered until its
-        block ends (tools/locks.lock_scope; lock protocol, invariant 7)."""
+        block ends (locking/locks.lock_scope; lock protocol, invariant 7)."""
         return locks.lock_scope(self.env.cr)
 
     @api.model
     def _sscale_lock_race(self, product_ids):
         """Context manager: a lost race marks ``product_ids`` for the
-        turnstile (tools/locks.lock_race; invariant 4)."""
+        turnstile (locking/locks.lock_race; invariant 4)."""
         return locks.lock_race(self.env.cr, product_ids)
 
     @api.model
     def _sscale_lock_keys(self, keys):
         """Lock the quant row of every key that has one, in the global key
-        order (tools/locks.lock_keys; invariant 2). Returns ``{key: quant
+        order (locking/locks.lock_keys; invariant 2). Returns ``{key: quant
         id}``. Pending ORM writes of key columns (a package moved by hand)
         are flushed first, unless the posting holds every key already (the
         hot path of a posting's nested steps)."""
@@ -105,7 +105,7 @@ class StockQuant(models.Model):
     def _sscale_create_quant(self, vals):
         """Create the quant of a key that has none, through Odoo's create
         (same values, constraints, computed fields and caches as without
-        this module), once the key is claimed (tools/locks.claim_key;
+        this module), once the key is claimed (locking/locks.claim_key;
         invariant 3): no statement fails with a unique violation, nothing is
         caught or hidden, no logger is touched. Returns the key's quant,
         locked."""
@@ -128,14 +128,14 @@ class StockQuant(models.Model):
     @api.model
     def _sscale_lock_quants(self, quants):
         """Lock existing quant rows (reservation candidates) in key order
-        (tools/locks.lock_quant_ids; invariant 2)."""
+        (locking/locks.lock_quant_ids; invariant 2)."""
         locks.lock_quant_ids(self.env.cr, quants.ids, set(quants.product_id.ids))
 
     @api.model
     def _sscale_lock_reservation_candidates(self, moves):
         """Lock, in key order, every quant that the reservation of ``moves``
         may take: their products in their source locations and children
-        (tools/locks.lock_reservation_candidates; invariant 2)."""
+        (locking/locks.lock_reservation_candidates; invariant 2)."""
         scope = locks.current_scope(self.env.cr)
         pairs = {(m.product_id.id, m.location_id.id) for m in moves}
         if scope:
@@ -318,7 +318,7 @@ class StockQuant(models.Model):
     @api.model
     def _sscale_deferred_guard(self):
         """Context manager: the guard's checks of the postings in this block
-        run when it ends (tools/posting_guard.deferred; invariants 5, 7)."""
+        run when it ends (locking/posting_guard.deferred; invariants 5, 7)."""
         return posting_guard.deferred(self)
 
     @api.model
@@ -334,11 +334,11 @@ class StockQuant(models.Model):
         return posting_guard.negative_allowed(self)
 
     def _sscale_check_negative(self, requested_by_quant):
-        """See tools/posting_guard.check_negative."""
+        """See locking/posting_guard.check_negative."""
         posting_guard.check_negative(self, requested_by_quant)
 
     def _sscale_check_serials(self):
-        """See tools/posting_guard.check_serials."""
+        """See locking/posting_guard.check_serials."""
         posting_guard.check_serials(self)
 
     # ------------------------------------------------------------------

@@ -129,5 +129,5 @@ def install():
             _logger.info(
                 "stock_scalable: odoo.sql_db.Cursor.execute wrapped for the hot-product"
                 " turnstile; it acts only on cursors of databases with stock_scalable that"
-                " lost a quant lock race (stock_scalable/tools/turnstile.py)"
+                " lost a quant lock race (stock_scalable/locking/turnstile.py)"
             )

@@ -92,7 +92,7 @@ def lock_race(cr, product_ids):
     """Around a lock statement, or a whole posting of ``product_ids``: when it
     loses a race (rows changed after our snapshot, or a deadlock), the
     request's replay goes through the products' turnstile (invariant 4,
-    tools/turnstile.py). A posting marks its products even when the failure
+    locking/turnstile.py). A posting marks its products even when the failure
     comes from Odoo's own statements."""
     try:
         yield
