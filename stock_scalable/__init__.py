@@ -1,7 +1,6 @@
 from . import models
 from . import inventory_command
 from . import controllers
-from . import report
 from . import locking
 
 from .hooks import post_init_hook, post_load, pre_init_hook, uninstall_hook

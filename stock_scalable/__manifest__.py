@@ -15,7 +15,7 @@
         "security/ir.model.access.csv",
         "security/stock_scalable_security.xml",
         "data/ir_cron.xml",
-        "report/stock_ledger_drift.xml",
+        "views/stock_ledger_drift_views.xml",
         "views/stock_inventory_command_views.xml",
         "views/res_config_settings_views.xml",
         "views/product_views.xml",

@@ -9,3 +9,4 @@ from . import stock_move_line
 from . import stock_picking
 from . import stock_inventory_command
 from . import ir_http
+from . import stock_ledger_drift
