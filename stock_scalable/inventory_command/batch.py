@@ -104,18 +104,8 @@ class StockInventoryCommand(models.Model):
             documents.update(dict.fromkeys(indexes, picking))
         for index in fits:
             record, resolved = by_index[index]
-            _picking_type, src, dest = routes[index]
             take, give = next((t, g) for i, t, g, _q in moves if i == index)
-            keys = [
-                (
-                    resolved["product"],
-                    env["stock.location"].browse(key.location_id),
-                    env["stock.lot"].browse(key.lot_id),
-                    env["stock.quant.package"].browse(key.package_id),
-                )
-                for key in (take, give)
-                if key
-            ]
+            keys = [key for key in (take, give) if key]
             answers[index] = (
                 200,
                 record._sscale_done(resolved, documents[index], self._sscale_on_hand(env, keys)),

@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..lib import commands as cmdlib
+from ..lib.quant_key import QuantKey
 from ..locking import posting_guard
 
 
@@ -186,8 +187,8 @@ class StockInventoryCommand(models.Model):
         """Create, confirm and validate a transfer with one move and one done
         line per element of ``lines`` (see :meth:`_sscale_lines`), through
         ``button_validate`` (the quant lock, the guard, valuation, the
-        outbox). Returns ``(picking, keys)``: the internal quant keys its
-        lines touched."""
+        outbox). Returns ``(picking, keys)``: the internal quant keys
+        (:class:`QuantKey`) its lines touched."""
         # The done lines are written with the moves: confirming them then
         # reserves nothing (what the command takes is already its lines), and
         # each command keeps its own move (no merge of one product's moves).
@@ -244,11 +245,11 @@ class StockInventoryCommand(models.Model):
                 )
             )
         keys = [
-            (ml.product_id, ml.location_id, ml.lot_id, ml.package_id)
+            QuantKey.of(ml.product_id, ml.location_id, ml.lot_id, ml.package_id)
             for ml in picking.move_line_ids
             if ml.location_id.usage == "internal"
         ] + [
-            (ml.product_id, ml.location_dest_id, ml.lot_id, ml.result_package_id)
+            QuantKey.of(ml.product_id, ml.location_dest_id, ml.lot_id, ml.result_package_id)
             for ml in picking.move_line_ids
             if ml.location_dest_id.usage == "internal"
         ]
@@ -289,7 +290,7 @@ class StockInventoryCommand(models.Model):
             [("id", ">", last_move), ("product_id", "=", product.id), ("is_inventory", "=", True)],
             limit=1,
         )
-        return move, [(product, location, lot, package)]
+        return move, [QuantKey.of(product, location, lot, package)]
 
     def _sscale_post_scrap(self, env, resolved):
         command = resolved["command"]
@@ -308,37 +309,44 @@ class StockInventoryCommand(models.Model):
         scrap = env["stock.scrap"].create(vals)
         scrap.do_scrap()
         return scrap, [
-            (resolved["product"], resolved["location"], resolved["lot"], resolved["package"])
+            QuantKey.of(
+                resolved["product"], resolved["location"], resolved["lot"], resolved["package"]
+            )
         ]
 
     @api.model
     def _sscale_on_hand(self, env, keys):
-        """On hand after the posting, per internal key it touched:
-        ``[{"product", "product_id", "location", "location_id", "lot",
-        "package", "quantity", "uom"}]`` (quantities in the product's unit)."""
+        """On hand after the posting, per internal quant key it touched
+        (:class:`QuantKey`, each once): ``[{"product", "product_id",
+        "location", "location_id", "lot", "package", "quantity", "uom"}]``
+        (quantities in the product's unit). A command names no owner: its
+        keys' owner is none, and the answer counts every owner's stock of
+        the place."""
         env["stock.quant"].flush_model(["quantity"])
-        answers, seen = [], set()
-        for product, location, lot, package in keys:
-            key = (product.id, location.id, lot.id, package.id)
-            if key in seen:
-                continue
-            seen.add(key)
+        answers = []
+        for key in dict.fromkeys(keys):
             env.cr.execute(
                 SQL(
                     """SELECT COALESCE(SUM(quantity), 0) FROM stock_quant
                         WHERE product_id = %s AND location_id = %s
                           AND lot_id IS NOT DISTINCT FROM %s
                           AND package_id IS NOT DISTINCT FROM %s""",
-                    product.id,
-                    location.id,
-                    lot.id or None,
-                    package.id or None,
+                    key.product_id,
+                    key.location_id,
+                    key.lot_id or None,
+                    key.package_id or None,
                 )
             )
             [quantity] = env.cr.fetchone()
+            product = env["product.product"].browse(key.product_id)
             answers.append(
                 dict(
-                    posting_guard.key_details(product, location, lot, package),
+                    posting_guard.key_details(
+                        product,
+                        env["stock.location"].browse(key.location_id),
+                        env["stock.lot"].browse(key.lot_id),
+                        env["stock.quant.package"].browse(key.package_id),
+                    ),
                     quantity=quantity,
                     uom=product.uom_id.name,
                 )
