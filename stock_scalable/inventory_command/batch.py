@@ -1,10 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Step 3 for a run of transfers (see runner.py): consecutive receive,
 deliver and move commands posted together, planned under their quant locks
-(``lib/commands.plan_batch``), one transfer per route."""
+(``lib/batch_plan.py``), one transfer per route."""
 
 from odoo import _, api, models
 
+from ..lib import batch_plan
 from ..lib import commands as cmdlib
 from ..lib.quant_key import QuantKey
 from ..locking import posting_guard
@@ -21,7 +22,7 @@ class StockInventoryCommand(models.Model):
 
         ``run``: ``[(index, record, resolved)]`` in publishing order, rows
         locked and pending. Under the lock of the quant keys the run takes
-        from, the commands are replayed in order (``lib/commands.plan_batch``):
+        from, the commands are replayed in order (``lib/batch_plan.py``):
         those that would take stock below zero where it is forbidden are
         refused as the guard refuses them, the others posted; receipts
         first, then moves, then deliveries, so that no key goes below what
@@ -59,7 +60,7 @@ class StockInventoryCommand(models.Model):
                 company, location, env["product.product"].browse(key.product_id)
             ):
                 negative_ok.add(key)
-        fits, refused = cmdlib.plan_batch(moves, on_hand, negative_ok)
+        fits, refused = batch_plan.plan_batch(moves, on_hand, negative_ok)
         answers = {}
         by_index = {index: (record, resolved) for index, record, resolved in prepared}
         requested = {index: quantity for index, _t, _g, quantity in moves}

@@ -16,6 +16,7 @@ from odoo.exceptions import UserError
 from odoo.tools import float_compare, float_round
 
 from ..lib import commands as cmdlib
+from ..lib import gs1
 from .runner import LOOKUP_SLOT
 
 _logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class StockInventoryCommand(models.Model):
                 "bad_barcode", "the GS1 nomenclature of Odoo is not installed"
             )
         try:
-            elements = nomenclature.sudo().parse_barcode(cmdlib.gs1_raw(command.barcode))
+            elements = nomenclature.sudo().parse_barcode(gs1.gs1_raw(command.barcode))
         except (UserError, ValueError) as exc:
             elements = None
             _logger.debug("GS1 barcode %r: %s", command.barcode, exc)
@@ -62,7 +63,7 @@ class StockInventoryCommand(models.Model):
                 decoded.append(("quantity", value))
             elif kind == "package":
                 decoded.append(("package", value))
-        return cmdlib.merge_gs1(command, decoded)
+        return gs1.merge_gs1(command, decoded)
 
     def _sscale_find(self, model, value, fields_in_order, domain, code, what):
         """One record of ``model`` by id (int) or by the first of

@@ -5,7 +5,8 @@ its validation and the error codes, without Odoo.
 A command is a JSON object (schema: ``stock_event_bus/schemas/
 stock_command.v1.schema.json``). :func:`parse` checks its shape and returns a
 :class:`Command`; the names in it (product, locations, lot, package) are
-resolved to records by the ORM glue (``models/stock_inventory_command.py``).
+resolved to records by the ORM glue (``inventory_command/resolution.py``;
+GS1-128 barcodes: lib/gs1.py).
 Every refusal is a :class:`CommandError` with one of the :data:`ERRORS`
 codes, the HTTP status it is answered with, and details.
 
@@ -425,94 +426,3 @@ def required_locations(kind):
         COUNT: ("location",),
         SCRAP: ("location",),
     }[kind]
-
-
-GS1_SEPARATOR = "\x1d"  # FNC1, as a scanner sends it between variable-length fields
-
-
-def gs1_raw(barcode):
-    """A GS1-128 barcode as a scanner sends it. The human-readable form, with
-    each application identifier in parentheses, becomes the raw one (FNC1
-    between fields); a raw barcode is returned unchanged.
-
-    >>> gs1_raw("(01)00000000000017(10)LOT-A(30)5") == "0100000000000017\x1d10LOT-A\x1d305"
-    True
-    >>> gs1_raw("010000000000001710LOT-A")
-    '010000000000001710LOT-A'
-    """
-    text = barcode.strip()
-    if not text.startswith("("):
-        return text
-    fields = []
-    for chunk in text[1:].split("("):
-        ai, sep, value = chunk.partition(")")
-        if not sep or not ai.isdigit():
-            raise CommandError(
-                "bad_barcode", f"{barcode!r} is not a GS1-128 barcode", barcode=barcode
-            )
-        fields.append(ai + value)
-    return GS1_SEPARATOR.join(fields)
-
-
-def merge_gs1(command, elements):
-    """Fill ``command`` from decoded GS1-128 elements: ``[(type, value)]``
-    with the types of Odoo's GS1 nomenclature (``product``, ``lot``,
-    ``expiration_date``, ``quantity``, ``package``). A value also given as a
-    field must agree with it. Raises :class:`CommandError` (``malformed``)."""
-    fields = {
-        "product": "product",
-        "lot": "lot",
-        "package": "package",
-        "quantity": "quantity",
-        "expiration_date": "expiration_date",
-    }
-    for kind, value in elements:
-        name = fields.get(kind)
-        if not name:
-            continue
-        if name == "quantity":
-            value = float(value)
-        current = getattr(command, name)
-        if current is not None and current != value:
-            raise CommandError(
-                "malformed",
-                f"{name} {current!r} differs from the barcode's {value!r}",
-                field=name,
-            )
-        setattr(command, name, value)
-    if command.quantity is not None:
-        check_quantity(command.type, command.quantity)
-    return command
-
-
-def plan_batch(moves, on_hand, negative_allowed=frozenset()):
-    """Which commands of a batch fit, applied in order, without going below
-    zero where that is forbidden.
-
-    ``moves``: ``[(index, take_key, give_key, quantity)]`` in publishing order
-    (``take_key`` is the quant key stock leaves, ``give_key`` the one it
-    enters; either may be None; quantity in the product's unit, > 0).
-    ``on_hand``: ``{key: quantity}`` read under the keys' locks;
-    ``negative_allowed``: keys that may go below zero. Returns ``(fits,
-    refused)``: the indexes that fit, and ``{index: available}`` for those
-    that do not.
-
-    >>> plan_batch([(0, "A", None, 2), (1, "A", None, 2), (2, None, "A", 5), (3, "A", None, 4)],
-    ...            {"A": 3})
-    ([0, 2, 3], {1: 1})
-    >>> plan_batch([(0, "A", None, 9)], {}, negative_allowed={"A"})
-    ([0], {})
-    """
-    stock = dict(on_hand)
-    fits, refused = [], {}
-    for index, take, give, quantity in moves:
-        if take is not None:
-            available = stock.get(take, 0.0)
-            if take not in negative_allowed and quantity > available + 1e-9:
-                refused[index] = max(available, 0.0)
-                continue
-            stock[take] = available - quantity
-        if give is not None:
-            stock[give] = stock.get(give, 0.0) + quantity
-        fits.append(index)
-    return fits, refused

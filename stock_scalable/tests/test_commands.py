@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Inventory commands: the pure format (lib/commands.py) and the model's
+"""Inventory commands: the pure format (lib/commands.py, lib/gs1.py,
+lib/batch_plan.py) and the model's
 resolution, GS1 decoding and retention, inside one transaction. Posting
 over HTTP and AMQP, with copies at once, is tested in tests/
 test_inventory_commands.py on committed data."""
@@ -11,15 +12,20 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 
 from ..inventory_command import runner as command_runner
 from ..inventory_command.runner import LOOKUP_SLOT
+from ..lib import batch_plan, gs1
 from ..lib import commands as cmdlib
 
 
 @tagged("post_install", "-at_install")
 class TestCommandFormat(BaseCase):
     def test_doctests(self):
-        result = doctest.testmod(cmdlib)
-        self.assertGreater(result.attempted, 0)
-        self.assertEqual(result.failed, 0)
+        """The pure modules' examples (format, GS1, batch plan) are their
+        specification."""
+        for module in (cmdlib, gs1, batch_plan):
+            with self.subTest(module=module.__name__):
+                result = doctest.testmod(module)
+                self.assertGreater(result.attempted, 0)
+                self.assertEqual(result.failed, 0)
 
     def _parse(self, **fields):
         payload = {"idempotency_key": "k", "type": "deliver", "product": "P", "quantity": 1}
@@ -110,10 +116,10 @@ class TestCommandFormat(BaseCase):
 
     def test_gs1_fields_must_agree(self):
         command = self._parse(product=None, quantity=None, lot="A")
-        cmdlib.merge_gs1(command, [("product", "00000000000017"), ("quantity", 3)])
+        gs1.merge_gs1(command, [("product", "00000000000017"), ("quantity", 3)])
         self.assertEqual((command.product, command.quantity), ("00000000000017", 3.0))
         with self.assertRaises(cmdlib.CommandError):
-            cmdlib.merge_gs1(command, [("lot", "B")])
+            gs1.merge_gs1(command, [("lot", "B")])
 
     def test_every_code_has_a_status(self):
         for code, (status, text) in cmdlib.ERRORS.items():
