@@ -2,7 +2,6 @@
 """The published command schema agrees with the code that parses commands."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 
@@ -10,7 +9,7 @@ from odoo.tests import BaseCase, tagged
 
 from odoo.addons.stock_scalable.lib import commands as cmdlib
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "stock_command.v1.schema.json"
+SCHEMA = cmdlib.SCHEMA_PATH
 
 
 @tagged("post_install", "-at_install")

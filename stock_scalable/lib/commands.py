@@ -2,11 +2,11 @@
 """Inventory commands (receive, deliver, move, count, scrap): the wire format,
 its validation and the error codes, without Odoo.
 
-A command is a JSON object (schema: ``stock_event_bus/schemas/
-stock_command.v1.schema.json``). :func:`parse` checks its shape and returns a
-:class:`Command`; the names in it (product, locations, lot, package) are
-resolved to records by the ORM glue (``inventory_command/resolution.py``;
-GS1-128 barcodes: lib/gs1.py).
+A command is a JSON object (schema: :data:`SCHEMA_PATH`,
+``stock_scalable/schemas/stock_command.v1.schema.json``). :func:`parse`
+checks its shape and returns a :class:`Command`; the names in it (product,
+locations, lot, package) are resolved to records by the ORM glue
+(``inventory_command/resolution.py``; GS1-128 barcodes: ``lib/gs1.py``).
 Every refusal is a :class:`CommandError` with one of the :data:`ERRORS`
 codes, the HTTP status it is answered with, and details.
 
@@ -60,8 +60,10 @@ import hashlib
 import json
 import math
 import unicodedata
+from pathlib import Path
 
 SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stock_command.v1.schema.json"
 MAX_KEY_LENGTH = 255
 MAX_BATCH = 500
 MAX_TEXT = 255  # names, lots, packages, references, barcodes
