@@ -1,8 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""What a done move line means for each warehouse, and the event payload.
+"""The event payload of a done move line, for one warehouse.
 
-No Odoo import: the posting hook feeds plain values, and consumers can read
-the same definitions. The payload is described by
+No Odoo import: the posting hook feeds plain values (the event type among
+them: stock_scalable's movement-type table, ``stock_scalable/lib/
+movement_types.py``, classifies the line), and consumers can read the same
+definitions. The payload is described by
 ``schemas/stock_event.v1.schema.json`` (SCHEMA_VERSION below).
 """
 
@@ -13,19 +15,6 @@ from pathlib import Path
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stock_event.v1.schema.json"
 NOTIFY_CHANNEL = "stock_event_outbox"
-
-# The movement types of stock_scalable's one table (lib/movement_types.py),
-# written out here so that this module stays importable without Odoo;
-# classify.py turns a move line into them, and a test checks both agree.
-RECEIPT = "RECEIPT"
-SALE = "SALE"
-RETURN = "RETURN"
-TRANSFER = "TRANSFER"
-INTERNAL = "INTERNAL"
-ADJUSTMENT = "ADJUSTMENT"
-SCRAP = "SCRAP"
-PRODUCTION = "PRODUCTION"
-EVENT_TYPES = (RECEIPT, SALE, RETURN, TRANSFER, INTERNAL, ADJUSTMENT, SCRAP, PRODUCTION)
 
 
 def routing_key(company_id, warehouse_id, event_type):

@@ -11,23 +11,14 @@ from odoo import _, api, fields, models, sql_db
 from odoo.exceptions import UserError
 from odoo.tools import SQL, config
 
+from odoo.addons.stock_scalable.lib import movement_types
 from odoo.addons.stock_scalable.locking import turnstile
 
-from ..lib import classify, events
 from ..lib import config as bus_config
+from ..lib import events
 
 _logger = logging.getLogger(__name__)
 
-EVENT_TYPES = [
-    (events.RECEIPT, "Receipt"),
-    (events.SALE, "Sale"),
-    (events.RETURN, "Return"),
-    (events.TRANSFER, "Transfer"),
-    (events.INTERNAL, "Internal"),
-    (events.ADJUSTMENT, "Adjustment"),
-    (events.SCRAP, "Scrap"),
-    (events.PRODUCTION, "Production"),
-]
 PURGE_BATCH = 5000
 
 
@@ -47,7 +38,7 @@ class StockEventOutbox(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True)
     warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
     product_id = fields.Many2one("product.product", readonly=True)
-    event_type = fields.Selection(EVENT_TYPES, required=True, readonly=True)
+    event_type = fields.Selection(movement_types.event_selection(), required=True, readonly=True)
     quantity = fields.Float(readonly=True, digits="Product Unit of Measure")
     sequence = fields.Integer(
         readonly=True, help="Increases strictly per product and warehouse, in commit order."
@@ -142,9 +133,9 @@ class StockEventOutbox(models.Model):
         planned = []
         for line in lines:
             src, dest = line.location_id, line.location_dest_id
-            for warehouse_id, event_type, sign in classify.classify(
-                classify.Place(src.usage, src.warehouse_id.id or 0, src.scrap_location),
-                classify.Place(dest.usage, dest.warehouse_id.id or 0, dest.scrap_location),
+            for warehouse_id, event_type, sign in movement_types.classify(
+                movement_types.Place(src.usage, src.warehouse_id.id or 0, src.scrap_location),
+                movement_types.Place(dest.usage, dest.warehouse_id.id or 0, dest.scrap_location),
             ):
                 # The company of the warehouse's side of the line.
                 company = (dest if sign > 0 else src).company_id.id

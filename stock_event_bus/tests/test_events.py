@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The pure event logic: classification, payload, schema, properties."""
+"""The pure event logic: payload, schema, properties (the classification of
+a move line is stock_scalable's: its tests/test_movement_types.py)."""
 
 import datetime
 import json
@@ -10,18 +11,8 @@ from odoo.tests import BaseCase, tagged
 from odoo.addons.stock_scalable.lib import movement_types
 
 from ..lib import events
-from ..lib.classify import Place, classify
 
-WH1, WH2 = 1, 2
-STOCK1 = Place("internal", WH1)
-SHELF1 = Place("internal", WH1)
-STOCK2 = Place("internal", WH2)
-VENDOR = Place("supplier")
-CUSTOMER = Place("customer")
-INVENTORY = Place("inventory")
-SCRAP = Place("inventory", scrap=True)
-PRODUCTION = Place("production")
-TRANSIT = Place("transit")
+WH1 = 1
 
 
 def sample_line(**overrides):
@@ -50,47 +41,16 @@ def sample_line(**overrides):
 
 
 @tagged("post_install", "-at_install")
-class TestClassify(BaseCase):
-    def test_external_counterparts(self):
-        cases = [
-            (VENDOR, STOCK1, {}, [(WH1, "RECEIPT", 1)]),
-            (STOCK1, CUSTOMER, {}, [(WH1, "SALE", -1)]),
-            (CUSTOMER, STOCK1, {}, [(WH1, "RETURN", 1)]),
-            (STOCK1, VENDOR, {}, [(WH1, "RETURN", -1)]),
-            (INVENTORY, STOCK1, {}, [(WH1, "ADJUSTMENT", 1)]),
-            (STOCK1, INVENTORY, {}, [(WH1, "ADJUSTMENT", -1)]),
-            (STOCK1, SCRAP, {}, [(WH1, "SCRAP", -1)]),
-            (PRODUCTION, STOCK1, {}, [(WH1, "PRODUCTION", 1)]),
-            (STOCK1, PRODUCTION, {}, [(WH1, "PRODUCTION", -1)]),
-        ]
-        for src, dest, flags, expected in cases:
-            with self.subTest(src=src, dest=dest, flags=flags):
-                self.assertEqual(classify(src, dest, **flags), expected)
-
-    def test_event_types_are_the_movement_types(self):
-        """events.py spells out stock_scalable's table for consumers."""
-        self.assertEqual(events.EVENT_TYPES, movement_types.TYPES)
-
-    def test_transfers_and_internal(self):
-        self.assertEqual(classify(STOCK1, SHELF1), [(WH1, "INTERNAL", 0)])
-        self.assertEqual(classify(STOCK1, STOCK2), [(WH1, "TRANSFER", -1), (WH2, "TRANSFER", 1)])
-        self.assertEqual(classify(STOCK1, TRANSIT), [(WH1, "TRANSFER", -1)])
-        self.assertEqual(classify(TRANSIT, STOCK2), [(WH2, "TRANSFER", 1)])
-
-    def test_no_warehouse_no_event(self):
-        """A dropship (vendor to customer) changes no warehouse's stock."""
-        self.assertEqual(classify(VENDOR, CUSTOMER), [])
-        self.assertEqual(classify(Place("internal", 0), CUSTOMER), [])
-        # A view or non-internal location of a warehouse holds no stock.
-        self.assertEqual(classify(Place("view", WH1), CUSTOMER), [])
-
+class TestSchema(BaseCase):
     def test_every_type_is_documented_in_the_schema(self):
+        """The schema's event_type enum is the movement-type table's types,
+        in its order, each described."""
         schema = events.load_schema()
         documented = {
             option["const"]: option["description"]
             for option in schema["properties"]["event_type"]["oneOf"]
         }
-        self.assertEqual(set(documented), set(events.EVENT_TYPES))
+        self.assertEqual(list(documented), list(movement_types.TYPES))
         self.assertTrue(all(len(text) > 30 for text in documented.values()))
 
 

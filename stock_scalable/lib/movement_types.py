@@ -1,33 +1,35 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """What a done move line means for the warehouse whose stock it changes: the
-one table of movement types, read by the event bus (event types, in Python)
-and by the reports (movement types, in SQL).
+one table of movement types, read by the event bus (event types, in Python:
+:func:`classify`) and by the reports (movement types, in SQL).
 
 A line is seen from each of its *internal* ends ("here"); its type depends
 on the other end ("there") and on the direction:
 
->>> movement_type("supplier", incoming=True)
-'RECEIPT'
->>> movement_type("customer", incoming=False)
-'SALE'
->>> movement_type("customer", incoming=True)
-'RETURN'
+>>> [movement_type(usage, incoming=incoming) for usage, incoming in
+...  [("supplier", True), ("customer", False), ("customer", True), ("transit", False)]]
+['RECEIPT', 'SALE', 'RETURN', 'TRANSFER']
 >>> movement_type("inventory", incoming=False, scrap=True)
 'SCRAP'
 >>> movement_type("internal", incoming=True, same_warehouse=True)
 'INTERNAL'
->>> movement_type("transit", incoming=False)
-'TRANSFER'
->>> report_type("TRANSFER", incoming=False)
-'transfer_out'
->>> report_type("SALE", incoming=False)
-'sale'
+>>> [report_type(kind, incoming=False) for kind in ("TRANSFER", "SALE")]
+['transfer_out', 'sale']
+
+A done move line gives one event per warehouse whose on-hand it changes:
+
+>>> classify(Place("internal", warehouse_id=1), Place("customer"))
+[(1, 'SALE', -1)]
+>>> classify(Place("internal", warehouse_id=1), Place("internal", warehouse_id=2))
+[(1, 'TRANSFER', -1), (2, 'TRANSFER', 1)]
 
 The reports' SQL is built from the same table:
 
 >>> print(sql_case("o.usage", "o.scrap_location", "s.incoming", "same_wh"))  # doctest: +ELLIPSIS
 CASE WHEN o.scrap_location THEN 'scrap' WHEN o.usage = 'inventory' THEN 'adjustment' ...
 """
+
+import dataclasses
 
 RECEIPT = "RECEIPT"
 SALE = "SALE"
@@ -71,6 +73,39 @@ def movement_type(other_usage, *, incoming, scrap=False, same_warehouse=False):
     if other_usage == "internal" and same_warehouse:
         return INTERNAL
     return TRANSFER
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """One end of a move line: its location's usage, warehouse (0 when the
+    location belongs to none) and whether it is a scrap location."""
+
+    usage: str
+    warehouse_id: int = 0
+    scrap: bool = False
+
+    @property
+    def stock_warehouse(self):
+        """The warehouse whose on-hand this end counts in (internal
+        locations only), or 0."""
+        return self.warehouse_id if self.usage == "internal" else 0
+
+
+def classify(src, dest):
+    """The events of one done move line from ``src`` to ``dest`` (two
+    :class:`Place`): ``[(warehouse_id, type, sign)]`` with sign -1 (stock
+    leaves that warehouse), +1 (enters it) or 0 (moves inside it). Empty
+    when no warehouse's on-hand changes (a dropship, a move between two
+    non-warehouse locations)."""
+    out_wh, in_wh = src.stock_warehouse, dest.stock_warehouse
+    if out_wh and out_wh == in_wh:
+        return [(out_wh, INTERNAL, 0)]
+    events = []
+    if out_wh:
+        events.append((out_wh, movement_type(dest.usage, incoming=False, scrap=dest.scrap), -1))
+    if in_wh:
+        events.append((in_wh, movement_type(src.usage, incoming=True, scrap=src.scrap), 1))
+    return events
 
 
 def report_type(kind, *, incoming):

@@ -1,8 +1,22 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo.exceptions import UserError, ValidationError
+from odoo.tests import BaseCase, tagged
 
 from ..lib import guard
 from .common import StockScalableCommon
+
+
+@tagged("post_install", "-at_install")
+class TestPolicy(BaseCase):
+    def test_policy_decision(self):
+        """Only internal locations are guarded, and only without exception."""
+        decide = guard.negative_allowed
+        self.assertFalse(decide(guard.FORBID_INTERNAL, "internal", False, False, False))
+        self.assertTrue(decide(guard.FORBID_INTERNAL, "customer", False, False, False))
+        self.assertTrue(decide(guard.FORBID_INTERNAL, "internal", False, True, False))
+        self.assertTrue(decide(guard.ALLOW, "internal", False, False, False))
+        self.assertTrue(guard.goes_negative(-0.01, 0.01))
+        self.assertFalse(guard.goes_negative(-0.004, 0.01))
 
 
 class TestGuard(StockScalableCommon):

@@ -1,16 +1,20 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The quant key: its order and SQL (lib/quant_key.py), one quant per key."""
+
+import doctest
+
 from psycopg2 import IntegrityError
 
 from odoo.tests import BaseCase, tagged
 from odoo.tools import mute_logger
 
-from ..lib import guard
+from ..lib import quant_key
 from ..lib.quant_key import QuantKey, lock_order
 from .common import StockScalableCommon
 
 
 @tagged("post_install", "-at_install")
-class TestPureLogic(BaseCase):
+class TestQuantKey(BaseCase):
     def test_lock_order_is_global_and_distinct(self):
         """Keys sort by product, location, lot, package, owner; none twice."""
         keys = [QuantKey(2, 1), QuantKey(1, 9, 3), QuantKey(1, 9), QuantKey(2, 1)]
@@ -22,15 +26,12 @@ class TestPureLogic(BaseCase):
         vals = {"product_id": 5, "location_id": 7, "owner_id": False, "quantity": 2}
         self.assertEqual(QuantKey.from_vals(vals), QuantKey(5, 7))
 
-    def test_policy_decision(self):
-        """Only internal locations are guarded, and only without exception."""
-        decide = guard.negative_allowed
-        self.assertFalse(decide(guard.FORBID_INTERNAL, "internal", False, False, False))
-        self.assertTrue(decide(guard.FORBID_INTERNAL, "customer", False, False, False))
-        self.assertTrue(decide(guard.FORBID_INTERNAL, "internal", False, True, False))
-        self.assertTrue(decide(guard.ALLOW, "internal", False, False, False))
-        self.assertTrue(guard.goes_negative(-0.01, 0.01))
-        self.assertFalse(guard.goes_negative(-0.004, 0.01))
+    def test_doctests(self):
+        """The one definition of the quant key's SQL (lib/quant_key.py): its
+        examples are its specification."""
+        result = doctest.testmod(quant_key)
+        self.assertGreater(result.attempted, 0)
+        self.assertEqual(result.failed, 0)
 
 
 class TestOneQuantPerKey(StockScalableCommon):
