@@ -10,7 +10,6 @@ user that published it, checked by RabbitMQ).
 queues and exits (as installing or upgrading stock_event_bus does when the
 broker answers), so that publishers can send before any consumer ran."""
 
-import argparse
 import logging
 import os
 import signal
@@ -22,8 +21,8 @@ import odoo
 from odoo.cli import Command
 
 from ..lib import config as bus_config
+from ..lib.broker import describe_error
 from ..lib.command_consumer import CommandConsumer, TopologyError, declare, unknown_broker_user
-from ..lib.publisher import describe_error
 from .stock_event_dispatch import StockEventDispatch
 
 _logger = logging.getLogger("odoo.addons.stock_event_bus.commands")
@@ -44,14 +43,7 @@ class StockCommandConsume(Command):
     name = "stock_command_consume"
 
     def run(self, cmdargs):
-        parser = argparse.ArgumentParser(
-            prog=f"{os.path.basename(sys.argv[0])} stock_command_consume",
-            description=self.__doc__,
-        )
-        parser.add_argument("-c", "--config", help="the odoo.conf (its [stock_event_bus] section)")
-        parser.add_argument(
-            "-d", "--database", help="the database (default: db_name of odoo.conf)"
-        )
+        parser = StockEventDispatch.argument_parser(self.name, self.__doc__)
         parser.add_argument(
             "--queues",
             type=_queue_list,
@@ -107,6 +99,14 @@ class StockCommandConsume(Command):
                     " their RabbitMQ user"
                 )
         from odoo.addons.stock_scalable.inventory_command import runner  # noqa: PLC0415
+        from odoo.addons.stock_scalable.lib import commands as cmdlib  # noqa: PLC0415
+
+        def decode(body):
+            # A message body is read as an HTTP request's: one definition.
+            try:
+                return cmdlib.loads(body)
+            except cmdlib.CommandError as error:
+                raise ValueError(error.message) from None
 
         def apply_batch(broker_user, payloads, keys):
             # As Odoo's workers do before each request: see the caches other
@@ -145,6 +145,7 @@ class StockCommandConsume(Command):
         consumer = CommandConsumer(
             settings.amqp_url,
             apply_batch,
+            decode=decode,
             exchange=settings.command_exchange,
             queues=settings.command_queues,
             queue_type=settings.command_queue_type,

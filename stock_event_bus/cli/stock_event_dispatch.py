@@ -59,15 +59,21 @@ class StockEventDispatch(Command):
             )
         return settings, dbname
 
-    def run(self, cmdargs):
+    @staticmethod
+    def argument_parser(command, description):
+        """The parser of a bus command, with the options they all take:
+        ``-c`` (the odoo.conf) and ``-d`` (the database)."""
         parser = argparse.ArgumentParser(
-            prog=f"{os.path.basename(sys.argv[0])} stock_event_dispatch",
-            description=self.__doc__,
+            prog=f"{os.path.basename(sys.argv[0])} {command}", description=description
         )
         parser.add_argument("-c", "--config", help="the odoo.conf (its [stock_event_bus] section)")
         parser.add_argument(
             "-d", "--database", help="the database (default: db_name of odoo.conf)"
         )
+        return parser
+
+    def run(self, cmdargs):
+        parser = self.argument_parser(self.name, self.__doc__)
         parser.add_argument(
             "--once", action="store_true", help="publish what is pending, then exit"
         )

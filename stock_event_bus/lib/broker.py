@@ -1,5 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Connection parameters for one broker or the nodes of a RabbitMQ cluster.
+"""Connecting to one broker or the nodes of a RabbitMQ cluster: connection
+parameters, a blocking connection, a one-line reason for a failure, and the
+growing pause between attempts (the dispatcher, the publisher and the
+command consumer share them).
 
 No Odoo import. pika itself does the failover: given a list of
 ``ConnectionParameters``, ``BlockingConnection`` and
@@ -11,6 +14,8 @@ reconnects to the next node at its next attempt.
 import urllib.parse
 
 import pika
+import pika.exceptions
+from pika.adapters.utils import connection_workflow
 
 from .config import mask_url, split_urls
 
@@ -52,3 +57,62 @@ def connected_endpoint(connection):
     ``BlockingConnection`` wraps its ``SelectConnection`` as ``_impl``)."""
     impl = getattr(connection, "_impl", connection)  # pylint: disable=protected-access
     return endpoint(impl.params)
+
+
+def connect_blocking(amqp_url, *, name, timeout=None):
+    """A ``pika.BlockingConnection`` to the first node of ``amqp_url`` that
+    answers, each node tried once (the caller retries with a
+    :class:`Backoff`). Raises ``ValueError`` for a bad URL
+    (:func:`parameters`), pika's errors when no node answers."""
+    configs = parameters(amqp_url, name=name, timeout=timeout)
+    for params in configs:
+        params.connection_attempts = 1
+    return pika.BlockingConnection(configs)
+
+
+BACKOFF_START = 1.0
+BACKOFF_MAX = 60.0
+
+
+class Backoff:
+    def __init__(self, start=BACKOFF_START, maximum=BACKOFF_MAX):
+        self.start = start
+        self.maximum = maximum
+        self.delay = start
+
+    def next(self):
+        delay, self.delay = self.delay, min(self.delay * 2, self.maximum)
+        return delay
+
+    def reset(self):
+        self.delay = self.start
+
+
+def describe_error(exc):
+    """A one-line, human reason for a pika connection error."""
+    if type(exc) is pika.exceptions.AMQPConnectionError and exc.args:
+        exc = exc.args[0]
+    while isinstance(exc, connection_workflow.AMQPConnectionWorkflowFailed) and exc.exceptions:
+        exc = exc.exceptions[-1]
+    if isinstance(
+        exc,
+        pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError,
+    ):
+        return "access refused (wrong user name or password, or no access to the virtual host)"
+    if isinstance(exc, connection_workflow.AMQPConnectorAMQPHandshakeError):
+        exc = exc.exception
+        if isinstance(
+            exc,
+            pika.exceptions.ProbableAuthenticationError
+            | pika.exceptions.ProbableAccessDeniedError,
+        ):
+            return describe_error(exc)
+    if isinstance(exc, connection_workflow.AMQPConnectorPhaseErrorBase):
+        inner = exc.exception
+        reason = inner.strerror if isinstance(inner, OSError) else repr(inner)
+        return f"cannot connect ({reason})"
+    if isinstance(exc, pika.exceptions.ConnectionClosedByBroker):
+        return f"connection closed by the broker ({exc.reply_code} {exc.reply_text})"
+    if isinstance(exc, pika.exceptions.ChannelClosedByBroker):
+        return f"channel closed by the broker ({exc.reply_code} {exc.reply_text})"
+    return str(exc) or exc.__class__.__name__

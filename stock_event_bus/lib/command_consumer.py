@@ -50,9 +50,8 @@ import psycopg2
 import psycopg2.pool
 
 from . import broker
+from .broker import Backoff, describe_error
 from .config import mask_urls
-from .dispatcher import Backoff
-from .publisher import describe_error
 
 _logger = logging.getLogger(__name__)
 
@@ -102,15 +101,6 @@ def unknown_broker_user(key, broker_user):
     return 401, error_answer(key, "unknown_broker_user", message, user_id=broker_user or None)
 
 
-def _unique_names(pairs):
-    """A JSON object that gives a name twice is ambiguous: refused, as over
-    HTTP (stock_scalable/lib/commands.py::loads)."""
-    names = [name for name, _value in pairs]
-    if len(set(names)) < len(names):
-        raise ValueError("a name appears twice in one object")
-    return dict(pairs)
-
-
 class TopologyError(Exception):
     """The consumer cannot run as configured: a bad URL, the plugin is
     missing, a queue exists with another type or past ``queues``."""
@@ -151,21 +141,22 @@ def declare(amqp_url, exchange=EXCHANGE, queues=8, queue_type="quorum", timeout=
     command topology there (:func:`declare_topology`) and disconnect.
     Returns the node's ``host:port/vhost``. Raises :class:`TopologyError`,
     or pika's errors when no node answers."""
-    try:
-        configs = broker.parameters(
-            amqp_url, name="stock_command_consume declare", timeout=timeout
-        )
-    except ValueError as exc:
-        raise TopologyError(str(exc)) from None
-    for params in configs:
-        params.connection_attempts = 1
-    connection = pika.BlockingConnection(configs)
+    connection = _connect(amqp_url, "stock_command_consume declare", timeout)
     try:
         declare_topology(connection.channel(), exchange, queues, queue_type)
         return broker.connected_endpoint(connection)
     finally:
         if connection.is_open:
             connection.close()
+
+
+def _connect(amqp_url, name, timeout=None):
+    """:func:`broker.connect_blocking`; a bad URL (config.resolve checks
+    them first) is a :class:`TopologyError`."""
+    try:
+        return broker.connect_blocking(amqp_url, name=name, timeout=timeout)
+    except ValueError as exc:
+        raise TopologyError(str(exc)) from None
 
 
 def _declare_queue(channel, name, arguments):
@@ -189,7 +180,14 @@ def _declare_queue(channel, name, arguments):
 
 
 class CommandConsumer:
-    """Consume inventory commands and post them with ``apply_batch``.
+    """Consume inventory commands, read with ``decode``, and post them with
+    ``apply_batch``.
+
+    ``decode(body) -> payload``: reads a message body, raising ``ValueError``
+    (or ``UnicodeDecodeError``, ``RecursionError``) for one that is not JSON;
+    the Odoo command passes stock_scalable's strict reading, the HTTP API's
+    (``stock_scalable/lib/commands.py::loads``: each name once per object,
+    UTF-8 only). The default is :func:`json.loads`.
 
     ``apply_batch(broker_user, payloads, keys) -> [(http_status, answer)]``:
     posts the decoded commands in order in one transaction as the Odoo user
@@ -205,6 +203,7 @@ class CommandConsumer:
         amqp_url,
         apply_batch,
         *,
+        decode=json.loads,
         exchange=EXCHANGE,
         queues=8,
         queue_type="quorum",
@@ -217,6 +216,7 @@ class CommandConsumer:
     ):
         self.amqp_url = amqp_url
         self.apply_batch = apply_batch
+        self.decode = decode
         self.exchange = exchange
         self.queue_count = queues
         self.queue_type = queue_type
@@ -243,13 +243,7 @@ class CommandConsumer:
     def connect(self):
         """Connect to the first node of ``amqp_url`` that answers (pika tries
         the URLs in order), declare the topology and subscribe."""
-        try:
-            configs = broker.parameters(self.amqp_url, name=f"stock_command_consume {self.name}")
-        except ValueError as exc:  # a bad URL (config.resolve checks them first)
-            raise TopologyError(str(exc)) from None
-        for params in configs:
-            params.connection_attempts = 1
-        self._connection = pika.BlockingConnection(configs)
+        self._connection = _connect(self.amqp_url, f"stock_command_consume {self.name}")
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
         self.dead_letter_exchange = declare_topology(
@@ -410,7 +404,7 @@ class CommandConsumer:
         runs, answers = [], {}
         for index, (_method, properties, body) in enumerate(batch):
             try:
-                payload = json.loads(body, object_pairs_hook=_unique_names)
+                payload = self.decode(body)
                 if not isinstance(payload, dict):
                     raise ValueError("a command is a JSON object")
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:

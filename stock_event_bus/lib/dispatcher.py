@@ -27,26 +27,10 @@ import psycopg2
 from psycopg2 import sql
 
 from . import events
+from .broker import Backoff
 from .publisher import NACKED, BrokerError, Publisher
 
 _logger = logging.getLogger(__name__)
-
-BACKOFF_START = 1.0
-BACKOFF_MAX = 60.0
-
-
-class Backoff:
-    def __init__(self, start=BACKOFF_START, maximum=BACKOFF_MAX):
-        self.start = start
-        self.maximum = maximum
-        self.delay = start
-
-    def next(self):
-        delay, self.delay = self.delay, min(self.delay * 2, self.maximum)
-        return delay
-
-    def reset(self):
-        self.delay = self.start
 
 
 class Dispatcher:

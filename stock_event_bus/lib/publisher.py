@@ -13,9 +13,9 @@ import logging
 import pika
 import pika.exceptions
 from pika.adapters.select_connection import IOLoop
-from pika.adapters.utils import connection_workflow
 
 from . import broker
+from .broker import describe_error
 from .config import mask_urls
 
 _logger = logging.getLogger(__name__)
@@ -268,33 +268,3 @@ class Publisher:
                 except Exception:  # noqa: BLE001
                     _logger.debug("closing after an error failed", exc_info=True)
             raise error
-
-
-def describe_error(exc):
-    """A one-line, human reason for a pika connection error."""
-    if type(exc) is pika.exceptions.AMQPConnectionError and exc.args:
-        exc = exc.args[0]
-    while isinstance(exc, connection_workflow.AMQPConnectionWorkflowFailed) and exc.exceptions:
-        exc = exc.exceptions[-1]
-    if isinstance(
-        exc,
-        pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError,
-    ):
-        return "access refused (wrong user name or password, or no access to the virtual host)"
-    if isinstance(exc, connection_workflow.AMQPConnectorAMQPHandshakeError):
-        exc = exc.exception
-        if isinstance(
-            exc,
-            pika.exceptions.ProbableAuthenticationError
-            | pika.exceptions.ProbableAccessDeniedError,
-        ):
-            return describe_error(exc)
-    if isinstance(exc, connection_workflow.AMQPConnectorPhaseErrorBase):
-        inner = exc.exception
-        reason = inner.strerror if isinstance(inner, OSError) else repr(inner)
-        return f"cannot connect ({reason})"
-    if isinstance(exc, pika.exceptions.ConnectionClosedByBroker):
-        return f"connection closed by the broker ({exc.reply_code} {exc.reply_text})"
-    if isinstance(exc, pika.exceptions.ChannelClosedByBroker):
-        return f"channel closed by the broker ({exc.reply_code} {exc.reply_text})"
-    return str(exc) or exc.__class__.__name__
