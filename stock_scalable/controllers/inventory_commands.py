@@ -66,15 +66,22 @@ def request_header_key():
         return None
 
 
-class InventoryCommandController(http.Controller):
-    @http.route(
-        f"{API_PREFIX}commands",
+def api_route(path):
+    """A route of the command API, ``/api/stock/<path>``: POST only, a
+    user's API key (Odoo's ``auth='bearer'``), no CSRF token, no session
+    saved."""
+    return http.route(
+        f"{API_PREFIX}{path}",
         type="http",
         auth="bearer",
         methods=["POST"],
         csrf=False,
         save_session=False,
     )
+
+
+class InventoryCommandController(http.Controller):
+    @api_route("commands")
     def post_command(self, **_kwargs):
         header_key = request_header_key()
         try:
@@ -87,14 +94,7 @@ class InventoryCommandController(http.Controller):
         [(status, answer)] = _execute([payload], [header_key])
         return request.make_json_response(answer, status=status)
 
-    @http.route(
-        f"{API_PREFIX}commands/batch",
-        type="http",
-        auth="bearer",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @api_route("commands/batch")
     def post_batch(self, **_kwargs):
         try:
             commands = cmdlib.parse_batch(_json_body())

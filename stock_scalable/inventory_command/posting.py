@@ -127,31 +127,23 @@ class StockInventoryCommand(models.Model):
         """``(operation type, source, destination)`` of a receive, deliver or
         move: the warehouse's receipt, delivery or internal type, with its
         default vendor or customer location where the command names none."""
-        command = resolved["command"]
+        kind = resolved["command"].type
         src, dest = resolved["location"], resolved["location_dest"]
-        if command.type == cmdlib.RECEIVE:
-            picking_type = dest.warehouse_id.in_type_id
-            src = (
-                src
-                or picking_type.default_location_src_id
-                or env.ref("stock.stock_location_suppliers")
-            )
-        elif command.type == cmdlib.DELIVER:
-            picking_type = src.warehouse_id.out_type_id
-            dest = (
-                dest
-                or picking_type.default_location_dest_id
-                or env.ref("stock.stock_location_customers")
-            )
-        else:
-            picking_type = src.warehouse_id.int_type_id
+        here = dest if kind == cmdlib.RECEIVE else src
+        picking_type = here.warehouse_id[
+            {cmdlib.RECEIVE: "in_type_id", cmdlib.DELIVER: "out_type_id"}.get(kind, "int_type_id")
+        ]
         if not picking_type:
-            location = dest if command.type == cmdlib.RECEIVE else src
             raise cmdlib.CommandError(
                 "bad_location",
-                f"{location.complete_name} is in no warehouse with a {command.type}"
-                " operation type",
-                location=location.complete_name,
+                f"{here.complete_name} is in no warehouse with a {kind} operation type",
+                location=here.complete_name,
+            )
+        if kind == cmdlib.RECEIVE and not src:
+            src = picking_type.default_location_src_id or env.ref("stock.stock_location_suppliers")
+        if kind == cmdlib.DELIVER and not dest:
+            dest = picking_type.default_location_dest_id or env.ref(
+                "stock.stock_location_customers"
             )
         return picking_type, src, dest
 

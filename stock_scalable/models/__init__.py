@@ -1,5 +1,6 @@
 from . import res_company
 from . import res_config_settings
+from . import negative_stock_exception
 from . import product_category
 from . import product_template
 from . import stock_location

@@ -1,12 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import models
 
 
 class ProductTemplate(models.Model):
-    _inherit = "product.template"
-
-    sscale_allow_negative_stock = fields.Boolean(
-        string="Allow Negative Stock",
-        help="Exception to the company's negative-stock policy: postings may take "
-        "this stock below zero.",
-    )
+    _name = "product.template"
+    _inherit = ["product.template", "sscale.negative.stock.exception"]
