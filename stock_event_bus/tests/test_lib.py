@@ -1,0 +1,43 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""lib/ is plain Python: copied into a service as a package (README,
+"A consumer for downstream services"), every module imports without Odoo."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from odoo.tests import BaseCase, tagged
+
+LIB = Path(__file__).resolve().parent.parent / "lib"
+
+# Run in a fresh interpreter: this one has Odoo loaded.
+PROBE = """
+import importlib, importlib.util, sys
+lib = sys.argv[1]
+spec = importlib.util.spec_from_file_location(
+    "stock_events", lib + "/__init__.py", submodule_search_locations=[lib]
+)
+package = importlib.util.module_from_spec(spec)
+sys.modules["stock_events"] = package
+spec.loader.exec_module(package)
+for name in sys.argv[2:]:
+    importlib.import_module("stock_events." + name)
+print(sorted(m for m in sys.modules if m == "odoo" or m.startswith("odoo.")))
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestLibWithoutOdoo(BaseCase):
+    def test_every_module_imports_without_odoo(self):
+        """No module of lib/ imports Odoo, directly or through another addon."""
+        modules = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")
+        self.assertIn("events", modules)
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(LIB), *modules],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.strip(), "[]")
