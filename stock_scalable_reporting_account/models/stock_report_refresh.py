@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from ..tools import valuation
+from ..matviews import valuation
 
 
 class StockReportRefresh(models.Model):

@@ -8,7 +8,7 @@ from odoo.models import parse_read_group_spec
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..tools import groups
+from . import group_keys
 
 
 class StockReportReadGroupMixin(models.AbstractModel):
@@ -66,8 +66,8 @@ class StockReportReadGroupMixin(models.AbstractModel):
             return super()._read_group_format_result(rows_dict, lazy_groupby)
         try:
             keys = [
-                groups.column_keys(
-                    groups.key_kind(spec, field.type), [row[spec] for row in rows_dict]
+                group_keys.column_keys(
+                    group_keys.key_kind(spec, field.type), [row[spec] for row in rows_dict]
                 )
                 for spec, field in zip(lazy_groupby, fields_, strict=True)
             ]

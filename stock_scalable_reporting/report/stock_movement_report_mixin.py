@@ -1,0 +1,45 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+from ..matviews import movement
+from ..matviews.journal import LEDGER_FIELDS
+
+MOVEMENT_TYPES = [
+    ("receipt", "Receipt"),
+    ("sale", "Sale"),
+    ("return", "Return"),
+    ("transfer_in", "Transfer In"),
+    ("transfer_out", "Transfer Out"),
+    ("adjustment", "Adjustment"),
+    ("scrap", "Scrap"),
+    ("production", "Production"),
+    ("internal", "Internal"),
+]
+
+
+class StockMovementReportMixin(models.AbstractModel):
+    _name = "stock.movement.report.mixin"
+    _inherit = "stock.report.view.mixin"
+    _description = "Stock Movement Facts"
+    _auto = False
+    _rec_name = "product_id"
+    _depends = LEDGER_FIELDS
+
+    date = fields.Date(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
+    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
+    product_id = fields.Many2one("product.product", readonly=True)
+    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
+    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
+    movement_type = fields.Selection(MOVEMENT_TYPES, readonly=True)
+    qty_in = fields.Float(string="Quantity In", readonly=True, digits="Product Unit of Measure")
+    qty_out = fields.Float(string="Quantity Out", readonly=True, digits="Product Unit of Measure")
+    qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
+    move_count = fields.Integer(string="# Move Lines", readonly=True)
+
+    def init(self):
+        # Each movement report model's view (movement.REPORT_VIEWS); Odoo
+        # calls init() on this abstract model too.
+        if self._name in movement.REPORT_VIEWS:
+            self._create_report_view(movement.report_query(self._name))
