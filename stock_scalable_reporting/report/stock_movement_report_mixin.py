@@ -1,20 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
 
+from odoo.addons.stock_scalable.lib import movement_types
+
 from ..matviews import movement
 from ..matviews.journal import LEDGER_FIELDS
-
-MOVEMENT_TYPES = [
-    ("receipt", "Receipt"),
-    ("sale", "Sale"),
-    ("return", "Return"),
-    ("transfer_in", "Transfer In"),
-    ("transfer_out", "Transfer Out"),
-    ("adjustment", "Adjustment"),
-    ("scrap", "Scrap"),
-    ("production", "Production"),
-    ("internal", "Internal"),
-]
 
 
 class StockMovementReportMixin(models.AbstractModel):
@@ -32,7 +22,9 @@ class StockMovementReportMixin(models.AbstractModel):
     product_id = fields.Many2one("product.product", readonly=True)
     product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
     categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
-    movement_type = fields.Selection(MOVEMENT_TYPES, readonly=True)
+    # stock_scalable's one table of movement types, which the SQL's CASE
+    # (matviews/movement.py) and the events read too.
+    movement_type = fields.Selection(movement_types.report_selection(), readonly=True)
     qty_in = fields.Float(string="Quantity In", readonly=True, digits="Product Unit of Measure")
     qty_out = fields.Float(string="Quantity Out", readonly=True, digits="Product Unit of Measure")
     qty_net = fields.Float(string="Net Quantity", readonly=True, digits="Product Unit of Measure")
