@@ -57,7 +57,7 @@ def next_month(day):
     return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
 
 
-CREATE_JOURNAL = SQL(
+JOURNAL_TABLES = SQL(
     """
     CREATE TABLE IF NOT EXISTS sscale_rpt_journal (
         id bigserial PRIMARY KEY,
@@ -83,50 +83,93 @@ CREATE_JOURNAL = SQL(
         duration double precision
     );
     INSERT INTO sscale_rpt_state (id) VALUES (1) ON CONFLICT DO NOTHING;
+    """
+)
 
-    CREATE OR REPLACE FUNCTION sscale_rpt_journal_fn() RETURNS trigger
+
+def journal_triggers(table, journal, columns, watched, only=None):
+    """SQL that (re)creates the trigger function ``<journal>_fn`` and the
+    triggers ``<journal>_ins``, ``_upd`` and ``_del`` on ``table``, which
+    write a row of ``journal`` for every change of a row's contribution: the
+    old values with sign -1, the new ones with +1, stamped with the writing
+    transaction's id (the journal's ``xid`` default). Used by every journal
+    of the reports (the ledger's here, the valuation layers' in
+    stock_scalable_reporting_account).
+
+    ``columns``: (journal column, SQL expression over the row) pairs, in the
+    journal's order, the row written ``{row}`` and the sign ``{sign}``;
+    ``watched``: the row's columns whose change is journalled on UPDATE;
+    ``only``: the condition (over ``{row}``) for a row to count, or None.
+    All are trusted SQL text, never user input."""
+
+    def values(row, sign):
+        return ", ".join(expr.format(row=row, sign=sign) for _column, expr in columns)
+
+    def when(row):
+        return f" WHEN ({only.format(row=row)})" if only else ""
+
+    def changed(row):
+        return ", ".join(f"{row}.{column}" for column in watched)
+
+    names = ", ".join(column for column, _expr in columns)
+    both = f"({only.format(row='OLD')} OR {only.format(row='NEW')}) AND " if only else ""
+    and_old = f" AND {only.format(row='OLD')}" if only else ""
+    and_new = f" AND {only.format(row='NEW')}" if only else ""
+    return SQL(
+        f"""
+    CREATE OR REPLACE FUNCTION {journal}_fn() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        -- A line may be inserted already done before the ORM computes its
-        -- quantity_product_uom (stock.move.create with done lines, imports):
-        -- it counts as 0 until the UPDATE that sets it, which journals the
-        -- difference. DONE_LINES reads the ledger the same way.
-        IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state = 'done' THEN
-            INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
-                                            location_id, location_dest_id, qty, sign,
-                                            picking_id)
-            VALUES (OLD.id, OLD.date, OLD.company_id, OLD.product_id, OLD.lot_id,
-                    OLD.location_id, OLD.location_dest_id,
-                    COALESCE(OLD.quantity_product_uom, 0), -1, OLD.picking_id);
+        IF TG_OP IN ('UPDATE', 'DELETE'){and_old} THEN
+            INSERT INTO {journal} ({names})
+            VALUES ({values("OLD", "-1")});
         END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state = 'done' THEN
-            INSERT INTO sscale_rpt_journal (line_id, date, company_id, product_id, lot_id,
-                                            location_id, location_dest_id, qty, sign,
-                                            picking_id)
-            VALUES (NEW.id, NEW.date, NEW.company_id, NEW.product_id, NEW.lot_id,
-                    NEW.location_id, NEW.location_dest_id,
-                    COALESCE(NEW.quantity_product_uom, 0), 1, NEW.picking_id);
+        IF TG_OP IN ('INSERT', 'UPDATE'){and_new} THEN
+            INSERT INTO {journal} ({names})
+            VALUES ({values("NEW", "1")});
         END IF;
         RETURN NULL;
     END
     $$;
-    DROP TRIGGER IF EXISTS sscale_rpt_journal_ins ON stock_move_line;
-    CREATE TRIGGER sscale_rpt_journal_ins AFTER INSERT ON stock_move_line
-        FOR EACH ROW WHEN (NEW.state = 'done') EXECUTE FUNCTION sscale_rpt_journal_fn();
-    DROP TRIGGER IF EXISTS sscale_rpt_journal_upd ON stock_move_line;
-    CREATE TRIGGER sscale_rpt_journal_upd AFTER UPDATE ON stock_move_line
-        FOR EACH ROW WHEN (
-            (OLD.state = 'done' OR NEW.state = 'done')
-            AND (OLD.state, OLD.date, OLD.quantity_product_uom, OLD.product_id, OLD.lot_id,
-                 OLD.location_id, OLD.location_dest_id, OLD.company_id, OLD.picking_id)
-                IS DISTINCT FROM
-                (NEW.state, NEW.date, NEW.quantity_product_uom, NEW.product_id, NEW.lot_id,
-                 NEW.location_id, NEW.location_dest_id, NEW.company_id, NEW.picking_id)
-        ) EXECUTE FUNCTION sscale_rpt_journal_fn();
-    DROP TRIGGER IF EXISTS sscale_rpt_journal_del ON stock_move_line;
-    CREATE TRIGGER sscale_rpt_journal_del AFTER DELETE ON stock_move_line
-        FOR EACH ROW WHEN (OLD.state = 'done') EXECUTE FUNCTION sscale_rpt_journal_fn();
+    DROP TRIGGER IF EXISTS {journal}_ins ON {table};
+    CREATE TRIGGER {journal}_ins AFTER INSERT ON {table}
+        FOR EACH ROW{when("NEW")} EXECUTE FUNCTION {journal}_fn();
+    DROP TRIGGER IF EXISTS {journal}_upd ON {table};
+    CREATE TRIGGER {journal}_upd AFTER UPDATE ON {table}
+        FOR EACH ROW WHEN ({both}({changed("OLD")}) IS DISTINCT FROM ({changed("NEW")}))
+        EXECUTE FUNCTION {journal}_fn();
+    DROP TRIGGER IF EXISTS {journal}_del ON {table};
+    CREATE TRIGGER {journal}_del AFTER DELETE ON {table}
+        FOR EACH ROW{when("OLD")} EXECUTE FUNCTION {journal}_fn();
+    """  # noqa: S608 (the addons' own names and expressions, never user input)
+    )
 
+
+# A line may be inserted already done before the ORM computes its
+# quantity_product_uom (stock.move.create with done lines, imports): it
+# counts as 0 until the UPDATE that sets it, which journals the difference.
+# DONE_LINES reads the ledger the same way.
+LEDGER_TRIGGERS = journal_triggers(
+    "stock_move_line",
+    JOURNAL,
+    [
+        ("line_id", "{row}.id"),
+        ("date", "{row}.date"),
+        ("company_id", "{row}.company_id"),
+        ("product_id", "{row}.product_id"),
+        ("lot_id", "{row}.lot_id"),
+        ("location_id", "{row}.location_id"),
+        ("location_dest_id", "{row}.location_dest_id"),
+        ("qty", "COALESCE({row}.quantity_product_uom, 0)"),
+        ("sign", "{sign}"),
+        ("picking_id", "{row}.picking_id"),
+    ],
+    [*LEDGER_FIELDS["stock.move.line"], "picking_id"],
+    only="{row}.state = 'done'",
+)
+
+CHANGE_JOURNALS = SQL(
+    """
     -- Past stock (matviews/past_stock.py) reads a product's done lines after a
     -- moment: Odoo indexes neither their date nor their state.
     CREATE INDEX IF NOT EXISTS sscale_rpt_sml_done_product_date
@@ -179,6 +222,8 @@ CREATE_JOURNAL = SQL(
         EXECUTE FUNCTION sscale_rpt_picking_type_change_fn();
     """
 )
+
+CREATE_JOURNAL = SQL("%s%s%s", JOURNAL_TABLES, LEDGER_TRIGGERS, CHANGE_JOURNALS)
 
 # Rows of a journal (alias j) that the last refresh's snapshot does not see
 # (alias s: sscale_rpt_state).

@@ -8,6 +8,7 @@ from odoo.tools import SQL
 
 from odoo.addons.stock_scalable.lib import movement_types
 
+from . import matview
 from .journal import DONE_LINES, JOURNAL_ID_OFFSET, NOT_IN_VIEWS, RECENT_JOURNAL
 
 MOVEMENT_MV = "sscale_rpt_movement"
@@ -222,26 +223,45 @@ CATEGORY_MONTH_MV_QUERY = SQL(
 # In/Out counters' view comes after them (matviews/__init__.py).
 MATERIALIZED_VIEWS = {
     # (date, id): the Stock Movements list's order, newest first.
-    MOVEMENT_MV: (MOVEMENT_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"], ["date", "id"]]),
-    MOVEMENT_MONTH_MV: (MOVEMENT_MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
-    LOCATION_MONTH_MV: (
+    MOVEMENT_MV: matview.Definition(
+        MOVEMENT_MV_QUERY,
+        "Daily movements by location",
+        [GRAIN, ["product_id", "date"], ["date", "id"]],
+    ),
+    MOVEMENT_MONTH_MV: matview.Definition(
+        MOVEMENT_MONTH_MV_QUERY,
+        "Monthly movements by location and type",
+        [GRAIN, ["product_id", "date"]],
+    ),
+    LOCATION_MONTH_MV: matview.Definition(
         LOCATION_MONTH_MV_QUERY,
-        ["id"],
+        "Monthly movements by location and product",
         [LOCATION_MONTH_GRAIN, ["product_id", "date"], ["location_id", "date"]],
     ),
-    PRODUCT_MONTH_MV: (
+    PRODUCT_MONTH_MV: matview.Definition(
         PRODUCT_MONTH_MV_QUERY,
-        ["id"],
+        "Monthly movements by product and warehouse",
         [PRODUCT_MONTH_GRAIN, ["product_id", "date"]],
     ),
-    COMPANY_PRODUCT_MONTH_MV: (
+    COMPANY_PRODUCT_MONTH_MV: matview.Definition(
         COMPANY_PRODUCT_MONTH_MV_QUERY,
-        ["id"],
+        "Monthly movements by product",
         [COMPANY_PRODUCT_MONTH_GRAIN],
     ),
-    WAREHOUSE_MONTH_MV: (WAREHOUSE_MONTH_MV_QUERY, ["id"], [WAREHOUSE_MONTH_GRAIN]),
-    CATEGORY_MONTH_MV: (CATEGORY_MONTH_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
-    LAST_MOVE_MV: (LAST_MOVE_MV_QUERY, ["location_id", "product_id", "lot_key"], []),
+    WAREHOUSE_MONTH_MV: matview.Definition(
+        WAREHOUSE_MONTH_MV_QUERY,
+        "Monthly movements by warehouse and type",
+        [WAREHOUSE_MONTH_GRAIN],
+    ),
+    CATEGORY_MONTH_MV: matview.Definition(
+        CATEGORY_MONTH_MV_QUERY, "Monthly movements by product category", [CATEGORY_MONTH_GRAIN]
+    ),
+    LAST_MOVE_MV: matview.Definition(
+        LAST_MOVE_MV_QUERY,
+        "Last movement per location, product and lot",
+        [],
+        unique=["location_id", "product_id", "lot_key"],
+    ),
 }
 
 

@@ -5,6 +5,7 @@ journal's watermark (matviews/journal.py), read by product.product."""
 
 from odoo.tools import SQL
 
+from . import matview
 from .journal import NOT_IN_VIEWS, next_month
 
 PICKING_COUNT_MV = "sscale_rpt_picking_count_month"
@@ -100,5 +101,9 @@ def picking_counts_query(product_ids, since, company_ids=None):
 
 
 MATERIALIZED_VIEWS = {
-    PICKING_COUNT_MV: (PICKING_COUNT_MV_QUERY, ["id"], [PICKING_COUNT_GRAIN]),
+    PICKING_COUNT_MV: matview.Definition(
+        PICKING_COUNT_MV_QUERY,
+        "Monthly receipts and deliveries per product",
+        [PICKING_COUNT_GRAIN],
+    ),
 }

@@ -13,24 +13,16 @@ from odoo.tools.misc import get_lang
 
 from .. import matviews
 from ..lib import replica
-from ..matviews import journal, matview, movement, picking_counts
+from ..matviews import journal, matview
 
 _logger = logging.getLogger(__name__)
 
 # The one refresh lock of the reports (all their views in one transaction).
 REFRESH_LOCK = "sscale_rpt_reports"
-# What each materialized view holds, for the Report Refreshes screen (a
-# selection, so that Odoo translates the labels).
+# What each materialized view holds (its definition's label), for the
+# Report Refreshes screen (a selection, so that Odoo translates the labels).
 VIEW_LABELS = [
-    (movement.MOVEMENT_MV, "Daily movements by location"),
-    (movement.MOVEMENT_MONTH_MV, "Monthly movements by location and type"),
-    (movement.LOCATION_MONTH_MV, "Monthly movements by location and product"),
-    (movement.PRODUCT_MONTH_MV, "Monthly movements by product and warehouse"),
-    (movement.COMPANY_PRODUCT_MONTH_MV, "Monthly movements by product"),
-    (movement.WAREHOUSE_MONTH_MV, "Monthly movements by warehouse and type"),
-    (movement.CATEGORY_MONTH_MV, "Monthly movements by product category"),
-    (movement.LAST_MOVE_MV, "Last movement per location, product and lot"),
-    (picking_counts.PICKING_COUNT_MV, "Monthly receipts and deliveries per product"),
+    *((name, view.label) for name, view in matviews.MATERIALIZED_VIEWS.items()),
     (REFRESH_LOCK, "All stock reports"),
 ]
 
@@ -106,9 +98,10 @@ class StockReportRefresh(models.Model):
         rebuilt = False
         # In order: rebuilding a view drops the rollups read from it, which
         # are then missing and rebuilt too.
-        for name, (query, unique, indexes) in self._sscale_materialized_views().items():
-            if matview.stored_tag(cr, name) != matview.definition_tag(query, unique, indexes):
-                matview.create(cr, name, query, unique, indexes)
+        for name, view in self._sscale_materialized_views().items():
+            tag = matview.definition_tag(view.query, view.unique, view.indexes)
+            if matview.stored_tag(cr, name) != tag:
+                matview.create(cr, name, view.query, view.unique, view.indexes)
                 rebuilt = True
         if not rebuilt:
             return
@@ -125,7 +118,7 @@ class StockReportRefresh(models.Model):
 
     @api.model
     def _sscale_materialized_views(self):
-        """{view: (query, unique columns, indexes)} of every report view, in
+        """{view: its ``matview.Definition``} of every report view, in
         refresh order (a rollup after the view it reads). Bridge addons add
         theirs (stock_scalable_reporting_account: valuation)."""
         return dict(matviews.MATERIALIZED_VIEWS)

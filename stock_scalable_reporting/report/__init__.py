@@ -1,5 +1,7 @@
 from . import report_read_group
 from . import stock_report_view_mixin
+from . import stock_report_location_mixin
+from . import stock_report_at_date_mixin
 from . import stock_movement_report_mixin
 from . import stock_report_rollup_mixin
 from . import stock_movement_rollup_mixin

@@ -138,6 +138,16 @@ class StockReportReadGroupMixin(models.AbstractModel):
             if records._fields[through].type == "many2one" and "." not in target:
                 records[through].fetch([target])
 
+    @api.model
+    def _sscale_fields_used(self, domain, groupby):
+        """The fields a question (``_read_group``'s ``domain`` and
+        ``groupby``) groups or filters by: the first field of each path."""
+        return {spec.split(":")[0] for spec in groupby} | {
+            str(leaf[0]).split(".")[0]
+            for leaf in domain or []
+            if isinstance(leaf, list | tuple) and len(leaf) == 3
+        }
+
     @contextlib.contextmanager
     def _sscale_settings(self, **settings):
         """Planner settings for the queries run inside, put back after (the

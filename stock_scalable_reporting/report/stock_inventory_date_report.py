@@ -7,6 +7,21 @@ from ..matviews.movement import LOCATION_MONTH_MV, MOVEMENT_MV, PRODUCT_MONTH_MV
 from .stock_level_report import QUANT_FIELDS
 
 
+def _at_date(query, date, monthly, **params):
+    """``query`` (text) with the day (``date``), the first of the next month
+    (``next_month``), the daily facts (``daily``), the monthly facts of view
+    ``monthly`` (``monthly``) and the journal's recent sides (``recent``)."""
+    return SQL(
+        query,
+        date=date,
+        next_month=next_month(date),
+        daily=SQL.identifier(MOVEMENT_MV),
+        monthly=SQL.identifier(monthly),
+        recent=RECENT_SIDES,
+        **params,
+    )
+
+
 def inventory_at_date_query(date, by_location=True, locations=None):
     """On-hand per internal location (of a warehouse) and product at the end
     of ``date`` (UTC days): today's quants minus the net movements dated
@@ -30,7 +45,7 @@ def inventory_at_date_query(date, by_location=True, locations=None):
     if not by_location:
         return _inventory_by_warehouse_query(date)
     only = SQL("AND location_id = ANY(%s)", list(locations)) if locations is not None else SQL("")
-    return SQL(
+    return _at_date(
         """
         SELECT x.location_id::bigint * 2147483648 + x.product_id AS id,
                l.company_id, l.warehouse_id, x.location_id, x.product_id, p.product_tmpl_id,
@@ -60,11 +75,8 @@ def inventory_at_date_query(date, by_location=True, locations=None):
           LEFT JOIN product_product p ON p.id = x.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
-        date=date,
-        next_month=next_month(date),
-        daily=SQL.identifier(MOVEMENT_MV),
-        monthly=SQL.identifier(LOCATION_MONTH_MV),
-        recent=RECENT_SIDES,
+        date,
+        LOCATION_MONTH_MV,
         only=only,
     )
 
@@ -84,7 +96,7 @@ def _inventory_by_warehouse_query(date):
     2**22. The day is not in the id: the report model clears its cache
     before each read, so two days' figures never mix. No window function,
     so that a filter on products reaches the inner queries."""
-    return SQL(
+    return _at_date(
         """
         SELECT x.warehouse_id::bigint * 2147483648 + x.product_id AS id,
                w.company_id, x.warehouse_id, NULL::integer AS location_id, x.product_id,
@@ -116,11 +128,8 @@ def _inventory_by_warehouse_query(date):
           LEFT JOIN product_product p ON p.id = x.product_id
           LEFT JOIN product_template t ON t.id = p.product_tmpl_id
         """,
-        date=date,
-        next_month=next_month(date),
-        daily=SQL.identifier(MOVEMENT_MV),
-        monthly=SQL.identifier(PRODUCT_MONTH_MV),
-        recent=RECENT_SIDES,
+        date,
+        PRODUCT_MONTH_MV,
     )
 
 
@@ -133,38 +142,24 @@ class StockInventoryDateReport(models.Model):
     models/product_product.py)."""
 
     _name = "stock.inventory.date.report"
-    _inherit = "stock.report.read.group.mixin"
+    _inherit = ["stock.report.at.date.mixin", "stock.report.location.mixin"]
     _description = "Inventory at Date"
     _auto = False
     _order = "warehouse_id, location_id, product_id"
     _rec_name = "product_id"
     _depends = {**LEDGER_FIELDS, **QUANT_FIELDS}
+    _sscale_date_key = "inventory_date"
 
-    date = fields.Date(readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
-    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
-    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
-    product_id = fields.Many2one("product.product", readonly=True)
-    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
-    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
     quantity = fields.Float(
         string="On Hand at Date", readonly=True, digits="Product Unit of Measure"
     )
 
-    @property
-    def _table_query(self):
-        day = self.env.context.get("inventory_date") or fields.Date.context_today(self)
+    def _sscale_query_at(self, day):
         return inventory_at_date_query(
-            fields.Date.to_date(day),
+            day,
             by_location=self.env.context.get("sscale_inventory_by_location", True),
             locations=self.env.context.get("sscale_inventory_locations"),
         )
-
-    def _fetch_query(self, query, fields):
-        """Rows of another day have the same ids (see
-        inventory_at_date_query): forget the ones cached before."""
-        self.invalidate_model()
-        return super()._fetch_query(query, fields)
 
     @api.model
     def _sscale_domain_locations(self, domain):
@@ -193,11 +188,7 @@ class StockInventoryDateReport(models.Model):
     ):
         # A question that neither groups nor filters by location is answered
         # by warehouse, from the smaller rollup.
-        fields_used = {spec.split(":")[0] for spec in groupby} | {
-            str(leaf[0]).split(".")[0]
-            for leaf in domain or []
-            if isinstance(leaf, list | tuple) and len(leaf) == 3
-        }
+        fields_used = self._sscale_fields_used(domain, groupby)
         report = self
         if "location_id" not in fields_used and not (order and "location_id" in order):
             report = self.with_context(sscale_inventory_by_location=False)

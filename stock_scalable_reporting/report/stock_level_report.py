@@ -68,19 +68,13 @@ class StockLevelReport(models.Model):
     (materialized view + journal)."""
 
     _name = "stock.level.report"
-    _inherit = "stock.report.view.mixin"
+    _inherit = ["stock.report.view.mixin", "stock.report.location.mixin"]
     _description = "Stock Levels Analysis"
     _auto = False
     _order = "warehouse_id, product_id"
     _rec_name = "product_id"
     _depends = {**LEDGER_FIELDS, **QUANT_FIELDS}
 
-    company_id = fields.Many2one("res.company", readonly=True)
-    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
-    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
-    product_id = fields.Many2one("product.product", readonly=True)
-    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
-    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
     lot_id = fields.Many2one("stock.lot", string="Lot/Serial Number", readonly=True)
     quantity = fields.Float(string="On Hand", readonly=True, digits="Product Unit of Measure")
     reserved_quantity = fields.Float(

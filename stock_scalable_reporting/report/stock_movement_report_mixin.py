@@ -9,19 +9,13 @@ from ..matviews.journal import LEDGER_FIELDS
 
 class StockMovementReportMixin(models.AbstractModel):
     _name = "stock.movement.report.mixin"
-    _inherit = "stock.report.view.mixin"
+    _inherit = ["stock.report.view.mixin", "stock.report.location.mixin"]
     _description = "Stock Movement Facts"
     _auto = False
     _rec_name = "product_id"
     _depends = LEDGER_FIELDS
 
     date = fields.Date(readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
-    warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
-    location_id = fields.Many2one("stock.location", string="Location", readonly=True)
-    product_id = fields.Many2one("product.product", readonly=True)
-    product_tmpl_id = fields.Many2one("product.template", string="Product Template", readonly=True)
-    categ_id = fields.Many2one("product.category", string="Product Category", readonly=True)
     # stock_scalable's one table of movement types, which the SQL's CASE
     # (matviews/movement.py) and the events read too.
     movement_type = fields.Selection(movement_types.report_selection(), readonly=True)

@@ -7,6 +7,8 @@ class StockInventoryDateWizard(models.TransientModel):
     _name = "stock.inventory.date.wizard"
     _inherit = "stock.report.date.wizard.mixin"
     _description = "Inventory at Date"
+    _report_action = "stock_scalable_reporting.action_stock_inventory_date_report"
+    _report_date_key = "inventory_date"
     _report_filters = [
         ("warehouse_ids", "warehouse_id", "in"),
         ("location_ids", "location_id", "child_of"),
@@ -20,10 +22,5 @@ class StockInventoryDateWizard(models.TransientModel):
         help="Only these locations and the locations inside them.",
     )
 
-    def action_open(self):
-        self.ensure_one()
-        return self._open_report_at_date(
-            "stock_scalable_reporting.action_stock_inventory_date_report",
-            _("Inventory at %s", format_date(self.env, self.date)),
-            "inventory_date",
-        )
+    def _report_title(self):
+        return _("Inventory at %s", format_date(self.env, self.date))

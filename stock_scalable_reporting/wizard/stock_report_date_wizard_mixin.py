@@ -10,6 +10,9 @@ class StockReportDateWizardMixin(models.AbstractModel):
     _name = "stock.report.date.wizard.mixin"
     _description = "Report at Date Wizard"
 
+    # The report's window action, and the context key of the day it reads.
+    _report_action = None
+    _report_date_key = None
     # (wizard field, report field, operator) of each filter, in the order
     # of the report's domain.
     _report_filters = [
@@ -21,9 +24,13 @@ class StockReportDateWizardMixin(models.AbstractModel):
     warehouse_ids = fields.Many2many("stock.warehouse", string="Warehouses")
     categ_ids = fields.Many2many("product.category", string="Product Categories")
 
-    def _open_report_at_date(self, xmlid, title, date_key):
-        """The window action ``xmlid`` titled ``title``, with the wizard's
-        filters as its domain and its day as ``date_key`` in the context."""
+    def _report_title(self):
+        """The report's title for the wizard's day."""
+        raise NotImplementedError
+
+    def action_open(self):
+        """The report (``_report_action``) for the wizard's day, with its
+        filters as the domain."""
         self.ensure_one()
         domain = [
             (report_field, operator, self[wizard_field].ids)
@@ -31,10 +38,10 @@ class StockReportDateWizardMixin(models.AbstractModel):
             if self[wizard_field]
         ]
         return self.env["stock.report.refresh"]._action_open_report_at_date(
-            xmlid,
-            title,
+            self._report_action,
+            self._report_title(),
             domain,
             # Rows that are zero that day are hidden (the report's "nonzero"
             # filter, which the user can remove).
-            {date_key: fields.Date.to_string(self.date), "search_default_nonzero": 1},
+            {self._report_date_key: fields.Date.to_string(self.date), "search_default_nonzero": 1},
         )

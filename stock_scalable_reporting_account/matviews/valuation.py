@@ -20,7 +20,7 @@ report (report/stock_valuation_date_report.py)."""
 
 from odoo.tools import SQL
 
-from odoo.addons.stock_scalable_reporting.matviews import journal
+from odoo.addons.stock_scalable_reporting.matviews import journal, matview
 
 PREFIX = "sscale_rpt_val_"
 JOURNAL = "sscale_rpt_val_journal"
@@ -31,7 +31,23 @@ TOTAL_MV = "sscale_rpt_val_total"
 CATEGORY_DAY_MV = "sscale_rpt_val_category_day"
 FIRST_DAY_MV = "sscale_rpt_val_first_day"
 
-CREATE_JOURNAL = SQL(
+# Pending ORM writes of these fields are flushed before a report is read (the
+# journal trigger sees them then).
+LAYER_FIELDS = {
+    "stock.valuation.layer": [
+        "create_date",
+        "company_id",
+        "product_id",
+        "categ_id",
+        "stock_move_id",
+        "quantity",
+        "value",
+        "remaining_qty",
+        "remaining_value",
+    ],
+}
+
+JOURNAL_TABLE = SQL(
     """
     CREATE TABLE IF NOT EXISTS sscale_rpt_val_journal (
         id bigserial PRIMARY KEY,
@@ -50,45 +66,29 @@ CREATE_JOURNAL = SQL(
         sign smallint NOT NULL
     );
     CREATE INDEX IF NOT EXISTS sscale_rpt_val_journal_xid_idx ON sscale_rpt_val_journal (xid);
-
-    CREATE OR REPLACE FUNCTION sscale_rpt_val_journal_fn() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            INSERT INTO sscale_rpt_val_journal (layer_id, date, company_id, product_id, categ_id,
-                                                stock_move_id, quantity, value, remaining_qty,
-                                                remaining_value, sign)
-            VALUES (OLD.id, OLD.create_date, OLD.company_id, OLD.product_id, OLD.categ_id,
-                    OLD.stock_move_id, COALESCE(OLD.quantity, 0), COALESCE(OLD.value, 0),
-                    COALESCE(OLD.remaining_qty, 0), COALESCE(OLD.remaining_value, 0), -1);
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            INSERT INTO sscale_rpt_val_journal (layer_id, date, company_id, product_id, categ_id,
-                                                stock_move_id, quantity, value, remaining_qty,
-                                                remaining_value, sign)
-            VALUES (NEW.id, NEW.create_date, NEW.company_id, NEW.product_id, NEW.categ_id,
-                    NEW.stock_move_id, COALESCE(NEW.quantity, 0), COALESCE(NEW.value, 0),
-                    COALESCE(NEW.remaining_qty, 0), COALESCE(NEW.remaining_value, 0), 1);
-        END IF;
-        RETURN NULL;
-    END
-    $$;
-    DROP TRIGGER IF EXISTS sscale_rpt_val_journal_ins ON stock_valuation_layer;
-    CREATE TRIGGER sscale_rpt_val_journal_ins AFTER INSERT ON stock_valuation_layer
-        FOR EACH ROW EXECUTE FUNCTION sscale_rpt_val_journal_fn();
-    DROP TRIGGER IF EXISTS sscale_rpt_val_journal_upd ON stock_valuation_layer;
-    CREATE TRIGGER sscale_rpt_val_journal_upd AFTER UPDATE ON stock_valuation_layer
-        FOR EACH ROW WHEN (
-            (OLD.create_date, OLD.company_id, OLD.product_id, OLD.categ_id, OLD.stock_move_id,
-             OLD.quantity, OLD.value, OLD.remaining_qty, OLD.remaining_value)
-                IS DISTINCT FROM
-            (NEW.create_date, NEW.company_id, NEW.product_id, NEW.categ_id, NEW.stock_move_id,
-             NEW.quantity, NEW.value, NEW.remaining_qty, NEW.remaining_value)
-        ) EXECUTE FUNCTION sscale_rpt_val_journal_fn();
-    DROP TRIGGER IF EXISTS sscale_rpt_val_journal_del ON stock_valuation_layer;
-    CREATE TRIGGER sscale_rpt_val_journal_del AFTER DELETE ON stock_valuation_layer
-        FOR EACH ROW EXECUTE FUNCTION sscale_rpt_val_journal_fn();
     """
+)
+CREATE_JOURNAL = SQL(
+    "%s%s",
+    JOURNAL_TABLE,
+    journal.journal_triggers(
+        "stock_valuation_layer",
+        JOURNAL,
+        [
+            ("layer_id", "{row}.id"),
+            ("date", "{row}.create_date"),
+            ("company_id", "{row}.company_id"),
+            ("product_id", "{row}.product_id"),
+            ("categ_id", "{row}.categ_id"),
+            ("stock_move_id", "{row}.stock_move_id"),
+            ("quantity", "COALESCE({row}.quantity, 0)"),
+            ("value", "COALESCE({row}.value, 0)"),
+            ("remaining_qty", "COALESCE({row}.remaining_qty, 0)"),
+            ("remaining_value", "COALESCE({row}.remaining_value, 0)"),
+            ("sign", "{sign}"),
+        ],
+        LAYER_FIELDS["stock.valuation.layer"],
+    ),
 )
 
 # The columns a layer contributes (alias x: a layer or a journal row with
@@ -255,12 +255,24 @@ FIRST_DAY_MV_QUERY = SQL(
 
 # Refreshed after stock_scalable_reporting's, in this order.
 MATERIALIZED_VIEWS = {
-    DAY_MV: (DAY_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"], ["date", "id"]]),
-    MONTH_MV: (MONTH_MV_QUERY, ["id"], [GRAIN, ["product_id", "date"]]),
-    CATEGORY_MONTH_MV: (CATEGORY_MONTH_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
-    CATEGORY_DAY_MV: (CATEGORY_DAY_MV_QUERY, ["id"], [CATEGORY_MONTH_GRAIN]),
-    TOTAL_MV: (TOTAL_MV_QUERY, ["id"], [TOTAL_GRAIN]),
-    FIRST_DAY_MV: (FIRST_DAY_MV_QUERY, ["id"], [FIRST_DAY_GRAIN]),
+    DAY_MV: matview.Definition(
+        DAY_MV_QUERY, "Daily valuation by product", [GRAIN, ["product_id", "date"], ["date", "id"]]
+    ),
+    MONTH_MV: matview.Definition(
+        MONTH_MV_QUERY, "Monthly valuation by product", [GRAIN, ["product_id", "date"]]
+    ),
+    CATEGORY_MONTH_MV: matview.Definition(
+        CATEGORY_MONTH_MV_QUERY, "Monthly valuation by product category", [CATEGORY_MONTH_GRAIN]
+    ),
+    CATEGORY_DAY_MV: matview.Definition(
+        CATEGORY_DAY_MV_QUERY, "Daily valuation by product category", [CATEGORY_MONTH_GRAIN]
+    ),
+    TOTAL_MV: matview.Definition(
+        TOTAL_MV_QUERY, "Valuation by product and warehouse", [TOTAL_GRAIN]
+    ),
+    FIRST_DAY_MV: matview.Definition(
+        FIRST_DAY_MV_QUERY, "Products by first valuation day", [FIRST_DAY_GRAIN]
+    ),
 }
 
 DIMENSIONS = ("warehouse_id", "categ_id", "product_id")

@@ -9,13 +9,13 @@ from ..matviews.valuation import (
     CATEGORY_MONTH_MV,
     DAY_MV,
     FIRST_DAY_MV,
+    LAYER_FIELDS,
     LAYERS,
     MONTH_MV,
     RECENT_FACTS,
     TOTAL_MV,
     layer_rows,
 )
-from .stock_valuation_report_mixin import LAYER_FIELDS
 
 
 def valuation_at_date_query(date, by_product=True):
@@ -217,14 +217,14 @@ class StockValuationDateReport(models.Model):
     (``valuation_date``), set by the Valuation at Date wizard."""
 
     _name = "stock.valuation.date.report"
-    _inherit = "stock.report.read.group.mixin"
+    _inherit = "stock.report.at.date.mixin"
     _description = "Valuation at Date"
     _auto = False
     _order = "warehouse_id, product_id, id"
     _rec_name = "product_id"
     _depends = LAYER_FIELDS
+    _sscale_date_key = "valuation_date"
 
-    date = fields.Date(readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     warehouse_id = fields.Many2one("stock.warehouse", string="Receipt WH", readonly=True)
@@ -236,19 +236,10 @@ class StockValuationDateReport(models.Model):
     )
     value = fields.Monetary(string="Value at Date", readonly=True)
 
-    @property
-    def _table_query(self):
-        day = self.env.context.get("valuation_date") or fields.Date.context_today(self)
+    def _sscale_query_at(self, day):
         return valuation_at_date_query(
-            fields.Date.to_date(day),
-            by_product=self.env.context.get("sscale_valuation_by_product", True),
+            day, by_product=self.env.context.get("sscale_valuation_by_product", True)
         )
-
-    def _fetch_query(self, query, fields):
-        """Rows of another day have the same ids: forget the ones cached
-        before."""
-        self.invalidate_model()
-        return super()._fetch_query(query, fields)
 
     def _read_group_select(self, aggregate_spec, query):
         if aggregate_spec == "__count":
@@ -265,11 +256,7 @@ class StockValuationDateReport(models.Model):
         # warehouse and category, and asks sums and counts, is answered by
         # category, from the category rollup (a filter on the figures
         # applies to each product's row: by product).
-        used = {spec.split(":")[0] for spec in groupby} | {
-            str(leaf[0]).split(".")[0]
-            for leaf in domain or []
-            if isinstance(leaf, list | tuple) and len(leaf) == 3
-        }
+        used = self._sscale_fields_used(domain, groupby)
         sums = {"quantity:sum", "value:sum", "__count"}
         report = self
         if (

@@ -3,22 +3,6 @@ from odoo import fields, models
 
 from ..matviews import valuation
 
-# Pending ORM writes of these fields are flushed before a report is read (the
-# journal trigger sees them then).
-LAYER_FIELDS = {
-    "stock.valuation.layer": [
-        "create_date",
-        "company_id",
-        "product_id",
-        "categ_id",
-        "stock_move_id",
-        "quantity",
-        "value",
-        "remaining_qty",
-        "remaining_value",
-    ],
-}
-
 
 class StockValuationReportMixin(models.AbstractModel):
     _name = "stock.valuation.report.mixin"
@@ -26,7 +10,7 @@ class StockValuationReportMixin(models.AbstractModel):
     _description = "Stock Valuation Facts"
     _auto = False
     _rec_name = "product_id"
-    _depends = LAYER_FIELDS
+    _depends = valuation.LAYER_FIELDS
 
     date = fields.Date(readonly=True, help="The day the layers were created (UTC).")
     company_id = fields.Many2one("res.company", readonly=True)

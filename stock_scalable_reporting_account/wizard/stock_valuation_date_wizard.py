@@ -7,6 +7,8 @@ class StockValuationDateWizard(models.TransientModel):
     _name = "stock.valuation.date.wizard"
     _inherit = "stock.report.date.wizard.mixin"
     _description = "Valuation at Date"
+    _report_action = "stock_scalable_reporting_account.action_stock_valuation_date_report"
+    _report_date_key = "valuation_date"
 
     date = fields.Date(help="The layers created up to the end of this day (UTC) are summed.")
     warehouse_ids = fields.Many2many(
@@ -15,10 +17,5 @@ class StockValuationDateWizard(models.TransientModel):
         "are then left out.",
     )
 
-    def action_open(self):
-        self.ensure_one()
-        return self._open_report_at_date(
-            "stock_scalable_reporting_account.action_stock_valuation_date_report",
-            _("Valuation at %s", format_date(self.env, self.date)),
-            "valuation_date",
-        )
+    def _report_title(self):
+        return _("Valuation at %s", format_date(self.env, self.date))
