@@ -4,6 +4,8 @@ from odoo.tools import SQL
 
 from ..matviews.journal import LEDGER_FIELDS, RECENT_JOURNAL
 
+# Pending ORM writes of these quant fields are flushed before a report that
+# reads the quants is read.
 QUANT_FIELDS = {
     "stock.quant": ["quantity", "reserved_quantity", "location_id", "product_id", "lot_id"]
 }

@@ -8,7 +8,6 @@ from odoo.tools import SQL
 # Fields of the movement reports that stand for another: a view that keeps
 # the product keeps its template.
 SAME_AS = {"product_tmpl_id": "product_id"}
-MONTH_MEASURES = {"qty_in:sum", "qty_out:sum", "qty_net:sum", "move_count:sum", "__count"}
 
 
 def _month_bound(operator, value):
