@@ -11,11 +11,14 @@ class StockValuationDateWizard(models.TransientModel):
     _report_date_key = "valuation_date"
 
     date = fields.Date(help="The layers created up to the end of this day (UTC) are summed.")
+    # Both many2many fields are (re)defined here, so that their relation
+    # tables are this addon's: its uninstall drops them.
     warehouse_ids = fields.Many2many(
         help="Only the layers of these warehouses (a layer's receipt warehouse, as on "
         "Odoo's valuation layers); layers without a warehouse, such as revaluations, "
         "are then left out.",
     )
+    categ_ids = fields.Many2many()
 
     def _report_title(self):
         return _("Valuation at %s", format_date(self.env, self.date))
