@@ -15,8 +15,13 @@
         "security/ir.model.access.csv",
         "security/stock_scalable_reporting_security.xml",
         "data/ir_cron.xml",
-        "views/stock_report_views.xml",
+        "report/stock_movement_report.xml",
+        "report/stock_level_report.xml",
+        "report/stock_inventory_date_report.xml",
+        "wizard/stock_inventory_date_wizard.xml",
+        "views/stock_report_refresh_views.xml",
         "views/res_config_settings_views.xml",
+        "views/menus.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from .tools import matview
+from .matviews import matview
 
 
 def uninstall_hook(env):

@@ -14,7 +14,10 @@
     "data": [
         "security/ir.model.access.csv",
         "security/stock_scalable_reporting_account_security.xml",
-        "views/stock_valuation_report_views.xml",
+        "report/stock_valuation_report.xml",
+        "report/stock_valuation_date_report.xml",
+        "wizard/stock_valuation_date_wizard.xml",
+        "views/menus.xml",
     ],
     "assets": {
         "web.assets_tests": [

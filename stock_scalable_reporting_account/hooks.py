@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo.addons.stock_scalable_reporting.tools import matview
+from odoo.addons.stock_scalable_reporting.matviews import matview
 
-from .tools import valuation
+from .matviews import valuation
 
 
 def uninstall_hook(env):

@@ -360,7 +360,7 @@ def _report_sides(env, line_ids):
     """{(line, warehouse, movement type)} from the reports' SQL."""
     from odoo.tools import SQL  # noqa: PLC0415
 
-    from odoo.addons.stock_scalable_reporting.tools import ledger  # noqa: PLC0415
+    from odoo.addons.stock_scalable_reporting.matviews import movement as ledger  # noqa: PLC0415
 
     lines = SQL("%s AND ml.id IN %s", ledger.DONE_LINES, tuple(line_ids))
     env.cr.execute(

@@ -13,7 +13,7 @@ import stock_flows
 
 from odoo.tests import tagged
 
-from odoo.addons.stock_scalable_reporting.tools import past_stock
+from odoo.addons.stock_scalable_reporting.matviews import past_stock
 
 
 def _refresh(committed_db):

@@ -465,7 +465,9 @@ class TestReportingPlanner:
         chooses) gives the ledger's figures, the planner chooses the one with
         the fewest rows, and a product that changes category keeps the
         category rollup out until the next refresh."""
-        from odoo.addons.stock_scalable_reporting.tools import ledger  # noqa: PLC0415
+        from odoo.addons.stock_scalable_reporting.matviews import (
+            movement as ledger,  # noqa: PLC0415
+        )
 
         with committed_db.env() as env:
             wh = stock_flows.main_warehouse(env)

@@ -14,7 +14,7 @@ import stock_flows
 
 from odoo.tests import tagged
 
-from odoo.addons.stock_scalable_reporting_account.tools import valuation
+from odoo.addons.stock_scalable_reporting_account.matviews import valuation
 
 MEASURES = ["quantity:sum", "value:sum", "remaining_qty:sum", "remaining_value:sum"]
 TODAY = datetime.date.today()

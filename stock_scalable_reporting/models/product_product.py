@@ -7,8 +7,8 @@ from odoo import fields, models
 from odoo.osv import expression
 from odoo.tools import float_round
 
-from ..tools import ledger, past_stock
-from .stock_movement_report import LEDGER_FIELDS
+from ..matviews import past_stock, picking_counts
+from ..matviews.journal import LEDGER_FIELDS
 
 # Pending moves, as Odoo counts them in incoming_qty and outgoing_qty.
 TODO_STATES = ("waiting", "confirmed", "assigned", "partially_available")
@@ -42,16 +42,16 @@ def _picking_counts(env, product_ids):
     MoveLine.flush_model([*LEDGER_FIELDS["stock.move.line"], "picking_id"])
     env["stock.picking"].flush_model(["picking_type_id"])
     env["stock.picking.type"].flush_model(["code"])
-    env.cr.execute(ledger.PICKING_COUNTS_READY)
+    env.cr.execute(picking_counts.PICKING_COUNTS_READY)
     if not env.cr.fetchone()[0]:
         return None
-    env.cr.execute(ledger.PICKING_COUNTS_STALE)
+    env.cr.execute(picking_counts.PICKING_COUNTS_STALE)
     row = env.cr.fetchone()
     if row is None or row[0]:
         return None
     since = fields.Datetime.now() - relativedelta(years=1)
     env.cr.execute(
-        ledger.picking_counts_query(
+        picking_counts.picking_counts_query(
             product_ids, since, env.companies.ids if rules["stock.move.line"] else None
         )
     )
@@ -105,7 +105,7 @@ class ProductProduct(models.Model):
         """Odoo's quantities; with ``to_date`` in the past, ``qty_available``
         (and ``free_qty``, ``virtual_available`` from it) is today's on-hand
         walked back through the done move lines after ``to_date``
-        (tools/past_stock.py), exact for sub-locations, lots, packages and
+        (matviews/past_stock.py), exact for sub-locations, lots, packages and
         owners, instead of Odoo's walk back through the moves. Units: each
         product's own. ``incoming_qty`` and ``outgoing_qty`` are Odoo's."""
         to_date = fields.Datetime.to_datetime(to_date)

@@ -11,24 +11,18 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL, config
 from odoo.tools.misc import get_lang
 
-from ..tools import ledger, matview, replica
+from .. import matviews
+from ..lib import replica
+from ..matviews import journal, matview
 
 _logger = logging.getLogger(__name__)
 
 # The one refresh lock of the reports (all their views in one transaction).
 REFRESH_LOCK = "sscale_rpt_reports"
-# What each materialized view holds, for the Report Refreshes screen (a
-# selection, so that Odoo translates the labels).
+# What each materialized view holds (its definition's label), for the
+# Report Refreshes screen (a selection, so that Odoo translates the labels).
 VIEW_LABELS = [
-    (ledger.MOVEMENT_MV, "Daily movements by location"),
-    (ledger.MOVEMENT_MONTH_MV, "Monthly movements by location and type"),
-    (ledger.LOCATION_MONTH_MV, "Monthly movements by location and product"),
-    (ledger.PRODUCT_MONTH_MV, "Monthly movements by product and warehouse"),
-    (ledger.COMPANY_PRODUCT_MONTH_MV, "Monthly movements by product"),
-    (ledger.WAREHOUSE_MONTH_MV, "Monthly movements by warehouse and type"),
-    (ledger.CATEGORY_MONTH_MV, "Monthly movements by product category"),
-    (ledger.LAST_MOVE_MV, "Last movement per location, product and lot"),
-    (ledger.PICKING_COUNT_MV, "Monthly receipts and deliveries per product"),
+    *((name, view.label) for name, view in matviews.MATERIALIZED_VIEWS.items()),
     (REFRESH_LOCK, "All stock reports"),
 ]
 
@@ -100,13 +94,14 @@ class StockReportRefresh(models.Model):
         drops dependent views with CASCADE) and views whose definition this
         version changed (each view's comment holds a tag of its definition)."""
         cr = self.env.cr
-        cr.execute(ledger.CREATE_JOURNAL)
+        cr.execute(journal.CREATE_JOURNAL)
         rebuilt = False
         # In order: rebuilding a view drops the rollups read from it, which
         # are then missing and rebuilt too.
-        for name, (query, unique, indexes) in self._sscale_materialized_views().items():
-            if matview.stored_tag(cr, name) != matview.definition_tag(query, unique, indexes):
-                matview.create(cr, name, query, unique, indexes)
+        for name, view in self._sscale_materialized_views().items():
+            tag = matview.definition_tag(view.query, view.unique, view.indexes)
+            if matview.stored_tag(cr, name) != tag:
+                matview.create(cr, name, view.query, view.unique, view.indexes)
                 rebuilt = True
         if not rebuilt:
             return
@@ -119,20 +114,20 @@ class StockReportRefresh(models.Model):
         lines")}, for the progress lines of an install or upgrade."""
         self.env.cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
         lines = f"{self.env.cr.fetchone()[0]:,} done move lines"
-        return dict.fromkeys(ledger.MATERIALIZED_VIEWS, lines)
+        return dict.fromkeys(matviews.MATERIALIZED_VIEWS, lines)
 
     @api.model
     def _sscale_materialized_views(self):
-        """{view: (query, unique columns, indexes)} of every report view, in
+        """{view: its ``matview.Definition``} of every report view, in
         refresh order (a rollup after the view it reads). Bridge addons add
         theirs (stock_scalable_reporting_account: valuation)."""
-        return dict(ledger.MATERIALIZED_VIEWS)
+        return dict(matviews.MATERIALIZED_VIEWS)
 
     @api.model
     def _sscale_journals(self):
         """The journal tables (an ``xid`` column each) whose rows the views
         hold after a refresh: emptied of them by the refresh."""
-        return [ledger.JOURNAL, ledger.CATEGORY_CHANGES, ledger.PICKING_TYPE_CHANGES]
+        return [journal.JOURNAL, journal.CATEGORY_CHANGES, journal.PICKING_TYPE_CHANGES]
 
     @api.model
     def _refresh_reports(self, log_progress=None):
@@ -204,8 +199,8 @@ class StockReportRefresh(models.Model):
         )
         # Journal rows the views now hold (committed before the snapshot),
         # and category changes the category rollup now has.
-        for journal in self._sscale_journals():
-            if not matview.table_exists(cr, journal):
+        for table in self._sscale_journals():
+            if not matview.table_exists(cr, table):
                 # Code newer than the database: the upgrade creates it.
                 continue
             cr.execute(
@@ -216,7 +211,7 @@ class StockReportRefresh(models.Model):
                             AND pg_visible_in_snapshot(xid, %(snap)s::pg_snapshot))
                         OR xid = pg_current_xact_id()
                     """,
-                    journal=SQL.identifier(journal),
+                    journal=SQL.identifier(table),
                     snap=snapshot,
                 )
             )
@@ -284,7 +279,7 @@ class StockReportRefresh(models.Model):
     @api.model
     def _report_title(self, title):
         """``title``, with "(as of <time>)" when the reports are read from a
-        lagging replica (see tools/replica.py)."""
+        lagging replica (see lib/replica.py)."""
         as_of = self._replica_as_of()
         if as_of is None:
             return title

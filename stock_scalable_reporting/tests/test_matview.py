@@ -3,7 +3,7 @@ from odoo.tools import SQL
 
 from odoo.addons.stock_scalable.tests.common import StockScalableCommon
 
-from ..tools import matview
+from ..matviews import matview
 
 VIEW = "sscale_rpt_test_onhand"
 QUERY = SQL("""

@@ -8,7 +8,7 @@ from odoo.tests import tagged
 
 from odoo.addons.stock_scalable.tests.common import StockScalableCommon
 
-from ..models.report_read_group import StockReportReadGroupMixin
+from ..report.report_read_group import StockReportReadGroupMixin
 
 
 @tagged("post_install", "-at_install")

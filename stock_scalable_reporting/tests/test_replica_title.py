@@ -6,7 +6,7 @@ import pytz
 
 from odoo.tests import TransactionCase, tagged
 
-from ..tools import replica
+from ..lib import replica
 
 UTC = datetime.timezone.utc
 
@@ -14,7 +14,7 @@ UTC = datetime.timezone.utc
 @tagged("post_install", "-at_install")
 class TestReplicaTitle(TransactionCase):
     """When the reports' titles say "as of": only when a replica serves them
-    and is more than a second behind the primary (tools/replica.py; the
+    and is more than a second behind the primary (lib/replica.py; the
     real standby is in tests/test_replica.py)."""
 
     now = datetime.datetime(2026, 3, 4, 10, 42, 9, tzinfo=UTC)

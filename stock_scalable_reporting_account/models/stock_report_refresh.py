@@ -1,21 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from ..tools import valuation
+from ..matviews import valuation
 
 
 class StockReportRefresh(models.Model):
     _inherit = "stock.report.refresh"
 
     summary = fields.Selection(
-        selection_add=[
-            (valuation.DAY_MV, "Daily valuation by product"),
-            (valuation.MONTH_MV, "Monthly valuation by product"),
-            (valuation.CATEGORY_MONTH_MV, "Monthly valuation by product category"),
-            (valuation.CATEGORY_DAY_MV, "Daily valuation by product category"),
-            (valuation.TOTAL_MV, "Valuation by product and warehouse"),
-            (valuation.FIRST_DAY_MV, "Products by first valuation day"),
-        ]
+        selection_add=[(name, view.label) for name, view in valuation.MATERIALIZED_VIEWS.items()]
     )
 
     @api.model

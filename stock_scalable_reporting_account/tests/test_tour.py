@@ -2,6 +2,8 @@
 from odoo import Command
 from odoo.tests import HttpCase, tagged
 
+from odoo.addons.stock_scalable_reporting.tests.common import validated_receipt
+
 
 @tagged("post_install", "-at_install")
 class TestValuationTour(HttpCase):
@@ -12,9 +14,6 @@ class TestValuationTour(HttpCase):
         without a selection, a grouping) and the Valuation at Date wizard
         and its report. The data (a receipt of 5 at a standard cost of 7.00
         in a category of its own) is made here."""
-        warehouse = self.env["stock.warehouse"].search(
-            [("company_id", "=", self.env.company.id)], limit=1
-        )
         categ = self.env["product.category"].create({"name": "Tour Valued"})
         product = self.env["product.product"].create(
             {
@@ -24,32 +23,7 @@ class TestValuationTour(HttpCase):
                 "standard_price": 7.0,
             }
         )
-        supplier = self.env.ref("stock.stock_location_suppliers")
-        receipt = self.env["stock.picking"].create(
-            {
-                "picking_type_id": warehouse.in_type_id.id,
-                "location_id": supplier.id,
-                "location_dest_id": warehouse.lot_stock_id.id,
-                "move_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": product.name,
-                            "product_id": product.id,
-                            "product_uom_qty": 5,
-                            "price_unit": 7.0,
-                            "location_id": supplier.id,
-                            "location_dest_id": warehouse.lot_stock_id.id,
-                        },
-                    )
-                ],
-            }
-        )
-        receipt.action_confirm()
-        receipt.move_ids.quantity = 5
-        receipt.move_ids.picked = True
-        receipt.button_validate()
+        receipt = validated_receipt(self.env, product, 5, price_unit=7.0)
         self.assertEqual(receipt.state, "done")
         self.assertEqual(receipt.move_ids.stock_valuation_layer_ids.value, 35.0)
         self.env["stock.report.refresh"]._refresh_reports()

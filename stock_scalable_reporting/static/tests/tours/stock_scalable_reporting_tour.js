@@ -33,6 +33,26 @@ export const refreshNow = (what) => [
     ...notified("Queued again", QUEUED),
 ];
 
+/** A report at a date from its wizard (open): pick 12/31/2030, show the
+ * ``what``, and its title ``title`` names the date; the valuation bridge's
+ * tour takes it too. */
+export const showAtDate = (what, title) => [
+    {
+        content: "Pick a date",
+        trigger: ".modal .o_field_widget[name=date] input",
+        run: "edit 12/31/2030",
+    },
+    {
+        content: `Show the ${what}`,
+        trigger: ".modal button[name=action_open]",
+        run: "click",
+    },
+    {
+        content: "Its title names the date, in the user's format",
+        trigger: `body:not(:has(.modal)) .o_breadcrumb:contains('${title} at 12/31/2030')`,
+    },
+];
+
 registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
     url: "/odoo",
     steps: () => [
@@ -81,20 +101,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_tour", {
         { content: "Graph drawn", trigger: ".o_graph_view .o_graph_renderer canvas" },
         // Inventory at Date: the wizard, then its report.
         ...openReport("menu_stock_inventory_date"),
-        {
-            content: "Pick a date",
-            trigger: ".modal .o_field_widget[name=date] input",
-            run: "edit 12/31/2030",
-        },
-        {
-            content: "Show the inventory",
-            trigger: ".modal button[name=action_open]",
-            run: "click",
-        },
-        {
-            content: "Its title names the date, in the user's format",
-            trigger: "body:not(:has(.modal)) .o_breadcrumb:contains('Inventory at 12/31/2030')",
-        },
+        ...showAtDate("inventory", "Inventory"),
         {
             content: "The inventory at that date is listed",
             trigger: ".o_list_view .o_list_table",

@@ -2,7 +2,10 @@
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import { registry } from "@web/core/registry";
 import { openInventory, openMenu, unselectAll } from "@stock_scalable/../tests/tours/tour_steps";
-import { refreshNow } from "@stock_scalable_reporting/../tests/tours/stock_scalable_reporting_tour";
+import {
+    refreshNow,
+    showAtDate,
+} from "@stock_scalable_reporting/../tests/tours/stock_scalable_reporting_tour";
 
 function openReport(xmlid, title) {
     return openMenu(
@@ -44,20 +47,7 @@ registry.category("web_tour.tours").add("stock_scalable_reporting_account_tour",
         { content: "Grouped", trigger: ".o_list_view .o_group_header:contains('Tour Valued')" },
         // Valuation at Date: the wizard, then its report.
         ...openReport("menu_stock_valuation_date"),
-        {
-            content: "Pick a date",
-            trigger: ".modal .o_field_widget[name=date] input",
-            run: "edit 12/31/2030",
-        },
-        {
-            content: "Show the valuation",
-            trigger: ".modal button[name=action_open]",
-            run: "click",
-        },
-        {
-            content: "Its title names the date, in the user's format",
-            trigger: "body:not(:has(.modal)) .o_breadcrumb:contains('Valuation at 12/31/2030')",
-        },
+        ...showAtDate("valuation", "Valuation"),
         {
             content: "Pivot by category and warehouse",
             trigger: ".o_pivot_view .o_pivot table th:contains('Tour Valued')",

@@ -8,7 +8,7 @@ from odoo.models import parse_read_group_spec
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from ..tools import groups
+from . import group_keys
 
 
 class StockReportReadGroupMixin(models.AbstractModel):
@@ -66,8 +66,8 @@ class StockReportReadGroupMixin(models.AbstractModel):
             return super()._read_group_format_result(rows_dict, lazy_groupby)
         try:
             keys = [
-                groups.column_keys(
-                    groups.key_kind(spec, field.type), [row[spec] for row in rows_dict]
+                group_keys.column_keys(
+                    group_keys.key_kind(spec, field.type), [row[spec] for row in rows_dict]
                 )
                 for spec, field in zip(lazy_groupby, fields_, strict=True)
             ]
@@ -137,6 +137,16 @@ class StockReportReadGroupMixin(models.AbstractModel):
             through, _dot, target = field.related.partition(".")
             if records._fields[through].type == "many2one" and "." not in target:
                 records[through].fetch([target])
+
+    @api.model
+    def _sscale_fields_used(self, domain, groupby):
+        """The fields a question (``_read_group``'s ``domain`` and
+        ``groupby``) groups or filters by: the first field of each path."""
+        return {spec.split(":")[0] for spec in groupby} | {
+            str(leaf[0]).split(".")[0]
+            for leaf in domain or []
+            if isinstance(leaf, list | tuple) and len(leaf) == 3
+        }
 
     @contextlib.contextmanager
     def _sscale_settings(self, **settings):

@@ -24,14 +24,14 @@ locations in L), the days after T's day come from the reports' daily and
 monthly movement views and their journal, exact at read time like the
 reports; the rest of T's own day from the ledger. The ledger is read
 through the addon's index of done lines by product and date
-(``sscale_rpt_sml_done_product_date``, tools/ledger.py).
+(``sscale_rpt_sml_done_product_date``, matviews/journal.py).
 """
 
 import datetime
 
 from odoo.tools import SQL
 
-from . import ledger, matview
+from . import journal, matview, movement
 
 
 def _key_matches(column, value):
@@ -95,7 +95,7 @@ def views_moved_after(locations, product_ids, after):
     facts keep internal ends only); see ``views_can_answer``."""
     day = after.date()
     next_day = day + datetime.timedelta(days=1)
-    next_month = ledger.next_month(day)
+    next_month = journal.next_month(day)
     products = list(product_ids)
     return SQL(
         """
@@ -118,9 +118,9 @@ def views_moved_after(locations, product_ids, after):
                 SELECT * FROM (%(rest_of_day)s) rest) moves
          GROUP BY product_id
         """,
-        daily=SQL.identifier(ledger.MOVEMENT_MV),
-        monthly=SQL.identifier(ledger.LOCATION_MONTH_MV),
-        recent=ledger.RECENT_SIDES,
+        daily=SQL.identifier(movement.MOVEMENT_MV),
+        monthly=SQL.identifier(movement.LOCATION_MONTH_MV),
+        recent=movement.RECENT_SIDES,
         rest_of_day=ledger_moved_after(
             locations, products, after, datetime.datetime.combine(next_day, datetime.time())
         ),
@@ -136,7 +136,8 @@ def views_can_answer(cr, locations):
     every location of the set is internal or a view (the facts keep the
     internal ends of the lines only)."""
     if not all(
-        matview.is_populated(cr, view) for view in (ledger.MOVEMENT_MV, ledger.LOCATION_MONTH_MV)
+        matview.is_populated(cr, view)
+        for view in (movement.MOVEMENT_MV, movement.LOCATION_MONTH_MV)
     ):
         return False
     cr.execute(

@@ -11,12 +11,25 @@ needs a unique index on plain columns.
 import hashlib
 import time
 import zlib
+from typing import NamedTuple
 
 from odoo.tools import SQL
 
 PREFIX = "sscale_rpt_"
 # First key of the two-int advisory lock: the namespace of our refreshes.
 ADVISORY_NAMESPACE = 0x55CA1E
+
+
+class Definition(NamedTuple):
+    """A materialized view: its query (an ``SQL``), what it holds in words
+    (its label on the Report Refreshes screen), its indexes (lists of
+    columns) beside the unique one that ``REFRESH ... CONCURRENTLY`` needs,
+    and that one's columns (a row number, ``id``, unless said)."""
+
+    query: object
+    label: str
+    indexes: tuple = ()
+    unique: tuple = ("id",)
 
 
 def _identifier(name):

@@ -1,0 +1,1 @@
+"""Code with no Odoo import, tested on its own."""

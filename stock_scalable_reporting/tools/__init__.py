@@ -1,1 +1,0 @@
-"""SQL helpers for the reporting views; they take an Odoo cursor."""

@@ -1,0 +1,1 @@
+from . import stock_valuation_date_wizard
