@@ -5,6 +5,7 @@ They need scripts/run-tests, which exports the template database and the
 odoo.conf it built (STOCK_SCALABLE_TEST_*). Run alone, these tests skip.
 """
 
+import contextlib
 import itertools
 import os
 import subprocess
@@ -66,6 +67,63 @@ def committed_db(fresh_database):
     db = CommittedDatabase(fresh_database())
     yield db
     db.close()
+
+
+@contextlib.contextmanager
+def _closed_after(make, close):
+    """``make`` (a factory) for a fixture to yield; what it made is closed
+    with ``close`` when the test ends."""
+    made = []
+
+    def factory(**kwargs):
+        made.append(make(**kwargs))
+        return made[-1]
+
+    try:
+        yield factory
+    finally:
+        for thing in made:
+            close(thing)
+
+
+@pytest.fixture
+def odoo_server(harness, committed_db, tmp_path):
+    """Factory of ``odoo-bin`` processes serving ``committed_db`` over HTTP
+    (tests.harness.odoo_server), stopped after the test."""
+    from tests.harness.odoo_server import OdooServer  # noqa: PLC0415
+
+    with _closed_after(
+        lambda **kw: OdooServer(harness, committed_db.name, tmp_path, **kw), OdooServer.stop
+    ) as make:
+        yield make
+
+
+@pytest.fixture
+def bus(harness, committed_db, tmp_path):
+    """Factory of event buses of their own on ``committed_db``
+    (tests.harness.event_bus), closed after the test."""
+    from tests.harness.event_bus import EventBus  # noqa: PLC0415 - needs the addons path
+
+    with _closed_after(
+        lambda **kw: EventBus(harness, committed_db.name, tmp_path, **kw), EventBus.close
+    ) as make:
+        yield make
+
+
+@pytest.fixture
+def command_bus(harness, committed_db, tmp_path):
+    """Factory of command exchanges of their own with their consumer
+    processes on ``committed_db`` (tests.harness.command_bus), closed after
+    the test; the broker's user is mapped to admin."""
+    from tests.harness.command_bus import CommandBus  # noqa: PLC0415
+
+    with _closed_after(
+        lambda **kw: CommandBus(
+            harness, committed_db.name, tmp_path, committed_db=committed_db, **kw
+        ),
+        CommandBus.close,
+    ) as make:
+        yield make
 
 
 @pytest.fixture
