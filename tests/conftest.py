@@ -5,7 +5,6 @@ They need scripts/run-tests, which exports the template database and the
 odoo.conf it built (STOCK_SCALABLE_TEST_*). Run alone, these tests skip.
 """
 
-import contextlib
 import itertools
 import os
 import subprocess
@@ -69,21 +68,18 @@ def committed_db(fresh_database):
     db.close()
 
 
-@contextlib.contextmanager
-def _closed_after(make, close):
-    """``make`` (a factory) for a fixture to yield; what it made is closed
-    with ``close`` when the test ends."""
+def _made(close, make, *args, **fixed):
+    """Yield a factory of ``make(*args, **fixed, **kwargs)`` to a fixture's
+    test, then ``close`` what it made."""
     made = []
 
     def factory(**kwargs):
-        made.append(make(**kwargs))
+        made.append(make(*args, **fixed, **kwargs))
         return made[-1]
 
-    try:
-        yield factory
-    finally:
-        for thing in made:
-            close(thing)
+    yield factory
+    for thing in made:
+        close(thing)
 
 
 @pytest.fixture
@@ -92,10 +88,7 @@ def odoo_server(harness, committed_db, tmp_path):
     (tests.harness.odoo_server), stopped after the test."""
     from tests.harness.odoo_server import OdooServer  # noqa: PLC0415
 
-    with _closed_after(
-        lambda **kw: OdooServer(harness, committed_db.name, tmp_path, **kw), OdooServer.stop
-    ) as make:
-        yield make
+    yield from _made(OdooServer.stop, OdooServer, harness, committed_db.name, tmp_path)
 
 
 @pytest.fixture
@@ -104,10 +97,7 @@ def bus(harness, committed_db, tmp_path):
     (tests.harness.event_bus), closed after the test."""
     from tests.harness.event_bus import EventBus  # noqa: PLC0415 - needs the addons path
 
-    with _closed_after(
-        lambda **kw: EventBus(harness, committed_db.name, tmp_path, **kw), EventBus.close
-    ) as make:
-        yield make
+    yield from _made(EventBus.close, EventBus, harness, committed_db.name, tmp_path)
 
 
 @pytest.fixture
@@ -117,13 +107,14 @@ def command_bus(harness, committed_db, tmp_path):
     the test; the broker's user is mapped to admin."""
     from tests.harness.command_bus import CommandBus  # noqa: PLC0415
 
-    with _closed_after(
-        lambda **kw: CommandBus(
-            harness, committed_db.name, tmp_path, committed_db=committed_db, **kw
-        ),
+    yield from _made(
         CommandBus.close,
-    ) as make:
-        yield make
+        CommandBus,
+        harness,
+        committed_db.name,
+        tmp_path,
+        committed_db=committed_db,
+    )
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def receive(code, qty, location, key=None):
     return command("receive", key, product=code, quantity=qty, location_dest=location)
 
 
-def scanned_product(committed_db, qty=0.0, **vals):
+def new_product(committed_db, qty=0.0, **vals):
     """A new product with an internal reference (``qty`` on hand in the main
     stock): ``(product id, its code, stock location id, its full name)``."""
     with committed_db.env() as env:
@@ -107,3 +107,13 @@ def done_ledger(committed_db, product_id, location_id):
             {"p": product_id, "l": location_id},
         )
         return cr.fetchone()[0]
+
+
+def command_keys(committed_db, product_id):
+    """The idempotency keys of the product's stored commands."""
+    with committed_db.cursor() as cr:
+        cr.execute(
+            "SELECT idempotency_key FROM stock_inventory_command WHERE product_id = %s",
+            (product_id,),
+        )
+        return [row[0] for row in cr.fetchall()]

@@ -23,11 +23,12 @@ from tests.harness import amqp, odoo_conf, processes, stack
 from tests.harness.command_bus import COMMAND
 from tests.harness.tcp_proxy import TcpProxy
 from tests.inventory_commands import (
+    command_keys,
     deliver,
     done_ledger,
+    new_product,
     on_hand,
     receive,
-    scanned_product,
 )
 
 pytestmark = [pytest.mark.committed, pytest.mark.amqp, pytest.mark.slow]
@@ -39,7 +40,7 @@ class TestCommandsOverAmqp:
         """8 publishers deliver 1 unit each, 10 times, of a product with 30
         on hand: exactly 30 posted, 50 dead-lettered as refused, on hand 0,
         one quant row; a malformed message is dead-lettered too."""
-        product_id, code, stock_id, stock = scanned_product(committed_db, qty=30)
+        product_id, code, stock_id, stock = new_product(committed_db, qty=30)
         bus = command_bus()
         bus.start()
 
@@ -70,7 +71,7 @@ class TestCommandsOverAmqp:
         """The consumer is killed (SIGKILL) after its commit and before its
         ack; the broker redelivers to the next consumer, which answers from
         the stored outcome: each command posted once."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         bus = command_bus()
         # The queues first, then the five commands, then the consumer: its
         # first batch holds all five.
@@ -107,7 +108,7 @@ class TestCommandsOverAmqp:
         """With a 2-second heartbeat, 8 quiet seconds do not cost the
         consumer its connection: the next command is posted without a
         reconnection in the log."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         bus = command_bus()
         process = bus.start(env={"STOCK_EVENT_BUS_AMQP_URL": stack.amqp_url() + "?heartbeat=2"})
         time.sleep(8)
@@ -123,7 +124,7 @@ class TestCommandsOverAmqp:
         malformed and the consumer goes on; a key in message_id (UTF-8:
         clé-Y, also with a combining accent) is the same key as in the
         body: posted once."""
-        product_id, code, stock_id, stock = scanned_product(committed_db, qty=5)
+        product_id, code, stock_id, stock = new_product(committed_db, qty=5)
         bus = command_bus()
         process = bus.start()
         twice = json.dumps(deliver(code, 1, stock, "amqp-twice"))[:-1] + ', "quantity": 4}'
@@ -147,19 +148,14 @@ class TestCommandsOverAmqp:
         assert [headers["x-error-code"] for headers, _body in letters] == ["malformed"] * 3
         assert process.poll() is None
         assert on_hand(committed_db, product_id, stock_id) == (4, 1)
-        with committed_db.cursor() as cr:
-            cr.execute(
-                "SELECT idempotency_key FROM stock_inventory_command WHERE product_id = %s",
-                (product_id,),
-            )
-            assert cr.fetchall() == [("clé-Y",)]
+        assert command_keys(committed_db, product_id) == ["clé-Y"]
 
     def test_broker_outage_and_database_restart_are_survived(self, committed_db, command_bus):
         """The consumer's broker connection is cut while commands are
         published, then its database sessions are killed: it logs each loss,
         reconnects, and posts every command once; SIGTERM then stops it
         cleanly with its status row saying so."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         parsed = urllib.parse.urlsplit(stack.amqp_url())
         proxy = TcpProxy(parsed.hostname, parsed.port or 5672).start()
         url = parsed._replace(netloc=f"{parsed.username}:{parsed.password}@127.0.0.1:{proxy.port}")
@@ -205,7 +201,7 @@ class TestCommandsOverAmqp:
         product with nothing on hand, and 40 receive/deliver pairs published
         in turn: every delivery finds its receipt before it, so all 80 are
         posted; the standby takes over when the active one stops."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         bus = command_bus()
         first = bus.start()
         bus.start()
@@ -231,7 +227,7 @@ class TestCommandsOverAmqp:
         ``stock_command_consume --declare-only`` declares the topology; then
         a command published with ``mandatory`` is routed, waits in its
         queue, and the consumer started later posts it."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         bus = command_bus()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
             bus.publish(receive(code, 2, stock, "too-early"), code, mandatory=True)

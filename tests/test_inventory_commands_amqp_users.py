@@ -13,12 +13,7 @@ import pytest
 from odoo.tests import tagged
 
 from tests.harness.command_bus import BrokerUser
-from tests.inventory_commands import (
-    odoo_user,
-    on_hand,
-    receive,
-    scanned_product,
-)
+from tests.inventory_commands import command_keys, new_product, odoo_user, on_hand, receive
 
 pytestmark = [pytest.mark.committed, pytest.mark.amqp, pytest.mark.slow]
 
@@ -51,7 +46,7 @@ class TestAmqpCommandUsers:
         company: its receipt is posted as that user (the command, the move
         and the transfer are its), and a receipt into another company's
         stock is refused forbidden as over HTTP, dead-lettered with its code."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         with committed_db.env() as env:
             other = env["res.company"].create({"name": f"Other {uuid.uuid4().hex[:6]}"})
             other_stock = env["stock.warehouse"].search([("company_id", "=", other.id)])
@@ -98,7 +93,7 @@ class TestAmqpCommandUsers:
         mapped to nobody, or mapped to an archived user, is answered and
         dead-lettered ``unknown_broker_user``; a user without Inventory
         rights is refused ``forbidden``, as over HTTP. Nothing is posted."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         bus = command_bus()
         unmapped, archived, no_rights = (broker_users(bus.exchange) for _n in range(3))
         odoo_user(committed_db, archived.name, broker_user=archived.name)
@@ -133,11 +128,7 @@ class TestAmqpCommandUsers:
             == ["forbidden"] + ["unknown_broker_user"] * 3
         )
         assert on_hand(committed_db, product_id, stock_id) == (0, 0)
-        with committed_db.cursor() as cr:
-            cr.execute(
-                "SELECT COUNT(*) FROM stock_inventory_command WHERE product_id = %s", [product_id]
-            )
-            assert cr.fetchone()[0] == 0
+        assert command_keys(committed_db, product_id) == []
 
     def test_a_forged_user_id_is_refused_by_the_broker(
         self, committed_db, command_bus, broker_users
@@ -146,7 +137,7 @@ class TestAmqpCommandUsers:
         mapped to admin here) has its channel closed by RabbitMQ
         (PRECONDITION_FAILED) and nothing is posted; with its own name the
         command is posted as its Odoo user."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         bus = command_bus()
         integration = broker_users(bus.exchange)
         clerk = odoo_user(committed_db, integration.name, broker_user=integration.name)

@@ -10,13 +10,7 @@ import pytest
 from odoo.tests import tagged
 
 from tests.harness.stock_flows import create_product, main_warehouse
-from tests.inventory_commands import (
-    api_key,
-    deliver,
-    on_hand,
-    receive,
-    scanned_product,
-)
+from tests.inventory_commands import api_key, deliver, new_product, on_hand, receive
 
 pytestmark = [pytest.mark.committed, pytest.mark.http, pytest.mark.slow]
 
@@ -24,7 +18,7 @@ pytestmark = [pytest.mark.committed, pytest.mark.http, pytest.mark.slow]
 @tagged("-at_install", "post_install", "sscale_committed")
 class TestCommandBatches:
     def test_batch_of_fifty_with_three_bad(self, committed_db, odoo_server):
-        product_id, code, stock_id, stock = scanned_product(committed_db, qty=100)
+        product_id, code, stock_id, stock = new_product(committed_db, qty=100)
         key = api_key(committed_db)
         server = odoo_server()
         commands = [deliver(code, 1, stock, f"batch-{i}") for i in range(50)]
@@ -44,7 +38,7 @@ class TestCommandBatches:
         """A scanner's offline batch holding the same command twice (and the
         same key with another quantity): posted once, the copy gets the same
         answer, the other payload idempotency_key_reused."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         key = api_key(committed_db)
         server = odoo_server()
         command = receive(code, 5, stock, "twice")

@@ -15,13 +15,7 @@ import pytest
 from odoo.tests import tagged
 
 from tests.harness.stock_flows import create_product, main_warehouse
-from tests.inventory_commands import (
-    api_key,
-    deliver,
-    receive,
-    scanned_product,
-    snapshot,
-)
+from tests.inventory_commands import api_key, command_keys, deliver, new_product, receive, snapshot
 
 pytestmark = [pytest.mark.committed, pytest.mark.http, pytest.mark.slow]
 
@@ -31,7 +25,7 @@ class TestCommandsHostileInput:
     def test_reused_key_and_bad_input_change_nothing(self, committed_db, odoo_server):
         """Every bad input gets its code and status; stock, the outbox and the
         command table are unchanged."""
-        product_id, code, stock_id, stock = scanned_product(committed_db, qty=5)
+        product_id, code, stock_id, stock = new_product(committed_db, qty=5)
         key = api_key(committed_db)
         with committed_db.env() as env:
             no_stock_group = env.ref("base.group_user").id
@@ -161,7 +155,7 @@ class TestCommandsHostileInput:
         """``clé-X`` in the Idempotency-Key header (UTF-8 or Latin-1 bytes)
         is refused, naming the header, and changes nothing; in the body it
         posts once, and again it answers the stored outcome."""
-        product_id, code, _stock_id, stock = scanned_product(committed_db, qty=5)
+        product_id, code, _stock_id, stock = new_product(committed_db, qty=5)
         key = api_key(committed_db)
         server = odoo_server()
         body = {"type": "deliver", "product": code, "quantity": 1, "location": stock}
@@ -176,17 +170,12 @@ class TestCommandsHostileInput:
         again = server.command(dict(body, idempotency_key="clé-X"), key)
         assert first[0] == 200 and first == again, (first, again)
         assert first[1]["idempotency_key"] == "clé-X"
-        with committed_db.cursor() as cr:
-            cr.execute(
-                "SELECT idempotency_key FROM stock_inventory_command WHERE product_id = %s",
-                (product_id,),
-            )
-            assert cr.fetchall() == [("clé-X",)]
+        assert command_keys(committed_db, product_id) == ["clé-X"]
 
     def test_hostile_input_is_refused_as_json(self, committed_db, odoo_server):
         """Input edges: each is answered as JSON with its documented code and
         status, the key it came with, and changes nothing."""
-        product_id, code, _stock_id, stock = scanned_product(committed_db, qty=5)
+        product_id, code, _stock_id, stock = new_product(committed_db, qty=5)
         key = api_key(committed_db)
         server = odoo_server()
         before = snapshot(committed_db, [product_id])
@@ -207,36 +196,15 @@ class TestCommandsHostileInput:
             ),
             (raw(huge.replace("1" + "0" * 400, "-1" + "0" * 400)), 422, "bad_quantity", "edge-1"),
             (raw(huge.replace("1" + "0" * 400, "9" * 5000)), 422, "bad_quantity", "edge-1"),
-            (
-                raw(single.replace('"quantity": 1,', '"quantity": "abc",')),
-                422,
-                "bad_quantity",
-                "edge-1",
-            ),
-            (
-                raw(single.replace('"quantity": 1,', '"quantity": "2",')),
-                422,
-                "bad_quantity",
-                "edge-1",
-            ),
-            (
-                raw(single.replace('"quantity": 1,', '"quantity": NaN,')),
-                422,
-                "bad_quantity",
-                "edge-1",
-            ),
-            (
-                raw(single.replace('"quantity": 1,', '"quantity": Infinity,')),
-                422,
-                "bad_quantity",
-                "edge-1",
-            ),
-            (
-                raw(single.replace('"quantity": 1,', '"quantity": 1e13,')),
-                422,
-                "bad_quantity",
-                "edge-1",
-            ),
+            *[
+                (
+                    raw(single.replace('"quantity": 1,', f'"quantity": {text},')),
+                    422,
+                    "bad_quantity",
+                    "edge-1",
+                )
+                for text in ('"abc"', '"2"', "NaN", "Infinity", "1e13")
+            ],
             # A name twice: which value counts is ambiguous (single, batch, nested).
             (raw(single[:-1] + ', "quantity": 1000}'), 400, "malformed", None),
             (

@@ -13,14 +13,7 @@ from odoo.tests import tagged
 
 from tests.harness import processes
 from tests.harness.stock_flows import create_product, main_warehouse
-from tests.inventory_commands import (
-    api_key,
-    command,
-    deliver,
-    done_ledger,
-    on_hand,
-    scanned_product,
-)
+from tests.inventory_commands import api_key, command, deliver, done_ledger, new_product, on_hand
 
 pytestmark = [pytest.mark.committed, pytest.mark.http, pytest.mark.slow]
 
@@ -42,7 +35,7 @@ class TestCommandsOverHttp:
     def test_twenty_copies_at_once_post_once(self, committed_db, odoo_server):
         """The same command sent 20 times at once: one posting, 20 identical
         answers."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         key = api_key(committed_db)
         server = odoo_server()
         body = {
@@ -76,7 +69,7 @@ class TestCommandsOverHttp:
             assert cr.fetchone()[0] == 1
 
     def test_refusal_names_product_location_and_quantities(self, committed_db, odoo_server):
-        product_id, code, stock_id, stock = scanned_product(committed_db, qty=4)
+        product_id, code, stock_id, stock = new_product(committed_db, qty=4)
         key = api_key(committed_db)
         server = odoo_server()
         status, answer = server.command(deliver(code, 9, stock, "too-many"), key)
@@ -94,7 +87,7 @@ class TestCommandsOverHttp:
     def test_count_of_zero_where_nothing_is_stocked(self, committed_db, odoo_server):
         """A count of 0 of a product that has no quant there: done, on hand 0,
         and the quant row it leaves holds 0, not NULL (issue 25)."""
-        product_id, code, stock_id, stock = scanned_product(committed_db)
+        product_id, code, stock_id, stock = new_product(committed_db)
         count = command("count", product=code, location=stock, quantity=0)
         status, answer = odoo_server().command(count, api_key(committed_db))
         assert status == 200 and answer["status"] == "done", answer
@@ -172,7 +165,7 @@ class TestCommandsOverHttp:
         each retrying with a fresh request while the answer is 409 or a
         server error: exactly 10 posted, 10 refused by the guard, every
         request answered, one quant row, on hand equal to the ledger."""
-        product_id, code, stock_id, stock = scanned_product(committed_db, qty=10)
+        product_id, code, stock_id, stock = new_product(committed_db, qty=10)
         key = api_key(committed_db)
         server = odoo_server()
         outcomes = [None] * 20
