@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,8 @@ from odoo.tests import tagged
 from odoo.addons.stock_event_bus.lib import consumer as consumer_lib
 from odoo.addons.stock_event_bus.lib import events
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import stack
+
 pytestmark = [pytest.mark.committed, pytest.mark.amqp]
 
 
@@ -85,7 +85,7 @@ class TestEventConsumer:
 
     def test_consumer_module_imports_no_odoo(self):
         """Downstream services can use the consumer without Odoo."""
-        lib = ROOT / "stock_event_bus" / "lib"
+        lib = stack.ROOT / "stock_event_bus" / "lib"
         code = (
             "import importlib.util, sys\n"
             "spec = importlib.util.spec_from_file_location(\n"

@@ -11,7 +11,6 @@ import collections
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +22,6 @@ from tests.harness import processes, stock_flows
 from tests.harness.event_bus import dispatcher_rows, fill_outbox, outbox, pending
 from tests.harness.processes import wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.committed, pytest.mark.amqp]
 
 

@@ -12,7 +12,6 @@ import socket
 import time
 import urllib.parse
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,6 @@ from tests.harness.event_bus import dispatcher_rows, fill_outbox, outbox, pendin
 from tests.harness.processes import wait_until
 from tests.harness.tcp_proxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.committed, pytest.mark.amqp]
 
 
