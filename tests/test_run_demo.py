@@ -6,7 +6,6 @@ OCA's stock_barcodes as the README says."""
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-import stacklib
-from odoo_db import CommittedDatabase
 
 from odoo.tests import tagged
 
-RUN_DEMO = str(stacklib.ROOT / "scripts" / "run-demo")
+from tests.harness import processes, stack
+from tests.harness.odoo_db import CommittedDatabase
 
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+RUN_DEMO = str(stack.ROOT / "scripts" / "run-demo")
 
 
 def _get(url):
@@ -42,7 +36,7 @@ def _broker_url_variant():
     """The tests' broker under another spelling of its host (localhost for
     127.0.0.1, or the reverse), so that a URL given with --amqp-url is told
     apart from the default."""
-    url = stacklib.amqp_url()
+    url = stack.amqp_url()
     if "@127.0.0.1" in url:
         return url.replace("@127.0.0.1", "@localhost")
     return url.replace("@localhost", "@127.0.0.1")
@@ -72,6 +66,7 @@ def _scan_and_validate_demo_delivery(db):
 
 
 @tagged("-at_install", "post_install", "sscale_static")
+@pytest.mark.static
 class TestRunDemoOptions:
     def test_help_names_the_broker_option(self):
         """--help offers --amqp-url, saying where its default comes from (the
@@ -94,6 +89,8 @@ class TestRunDemoOptions:
 
 @tagged("-at_install", "post_install", "sscale_committed")
 @pytest.mark.committed
+@pytest.mark.amqp
+@pytest.mark.http
 @pytest.mark.slow
 class TestRunDemo:
     def test_run_demo_serves_the_login_page(self, fresh_database, harness, tmp_path):
@@ -105,7 +102,7 @@ class TestRunDemo:
         stock_barcodes is installed in this Python), the ready delivery is
         then scanned by its products' EANs and validated."""
         db = fresh_database()
-        port = _free_port()
+        port = processes.free_port()
         log_path = tmp_path / "run-demo.log"
         log = log_path.open("w")
         broker_url = _broker_url_variant()
@@ -145,21 +142,16 @@ class TestRunDemo:
                 time.sleep(1)
             assert status == 200, f"/web/login answered {status}"
             assert 'name="login"' in body
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and "connected to the broker" not in (
-                log_path.read_text(errors="replace")
-            ):
-                time.sleep(0.5)
+            processes.wait_for_text(log_path, "connected to the broker", 60, 0.5)
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
+            processes.stop(proc, 60, sig=signal.SIGINT)
             log.close()
         output = log_path.read_text(errors="replace")
         assert proc.returncode == 0, output[-3000:]
         # The event dispatcher ran beside Odoo and stopped with it.
         assert "connected to the broker" in output, output[-3000:]
         assert "stock_event_dispatch" in output and "stopped," in output
-        conn = stacklib.connect(db)
+        conn = stack.connect(db)
         try:
             with conn.cursor() as cr:
                 cr.execute("SELECT code FROM stock_warehouse")
@@ -183,7 +175,7 @@ class TestRunDemo:
         conf = (tmp_path / "odoo.conf").read_text()
         assert f"amqp_url = {broker_url}" in conf and "edited:by-hand" not in conf, conf
         assert "http_interface = 127.0.0.1" in conf, conf
-        assert f"RabbitMQ answers at {stacklib.safe_url(broker_url)}" in output, output[-3000:]
+        assert f"RabbitMQ answers at {stack.safe_url(broker_url)}" in output, output[-3000:]
         if barcodes:
             assert "==> stock_barcodes:" in output, output[-3000:]
             db_handle = CommittedDatabase(db)
