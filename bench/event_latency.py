@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The event bus's cost and speed, measured against stock_scalable alone and
 vanilla Odoo in one run.
@@ -18,132 +17,34 @@ vanilla Odoo in one run.
    machine sustains. Goal: p95 under 200 ms at 100 postings/s.
 
     pip install -r requirements-bench.txt
-    bench/event_bus.py --write
+    python3 -m bench.event_latency --write
 """
 
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
+import stacklib as stack
 
-import benchdocs  # noqa: E402
-import quant_contention  # noqa: E402
-import stacklib  # noqa: E402
-
-
-def quantiles(values):
-    values = sorted(values)
-    if len(values) < 2:
-        values = values * 2 or [0.0, 0.0]
-    cuts = statistics.quantiles(values, n=100)
-    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "mean": statistics.fmean(values)}
+from bench.lib import amqp_clients, data, postings
+from bench.lib.report import IMG, pyplot, quantiles, replace_section, row, save
 
 
 def build(conf, prefix):
-    vanilla, ours, product_ids = quant_contention.build_databases(conf, prefix, hot_stock=1000)
+    vanilla, ours, product_ids = data.build_sku_databases(conf, prefix, hot_stock=1000)
     bus = f"{prefix}_bus"
     print(f"==> copying {ours} to {bus} and installing stock_event_bus", flush=True)
-    stacklib.copy_database(ours, bus, Path(conf).parent / "data")
-    subprocess.run(
-        stacklib.odoo_command()
-        + ["-c", str(conf), "-d", bus, "-i", "stock_event_bus", "--stop-after-init"],
-        env=stacklib.odoo_env(),
-        check=True,
-        capture_output=True,
-    )
+    data.copy_and_install(conf, ours, bus, "stock_event_bus")
     return {"vanilla": vanilla, "stock_scalable": ours, "+ stock_event_bus": bus}, product_ids[1:]
-
-
-# ----------------------------------------------------------------------
-# 1. posting latency
-# ----------------------------------------------------------------------
-
-
-def posting_latency(dbs, skus, workers, per_worker, rounds):
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
-    samples = {label: [] for label in dbs}
-    round_means = {label: [] for label in dbs}
-    throughput = {label: [] for label in dbs}
-    opened = {label: CommittedDatabase(name) for label, name in dbs.items()}
-    try:
-        order = list(dbs)
-        for round_no in range(rounds):
-            labels = order if round_no % 2 == 0 else order[::-1]
-            plans = quant_contention.plan(workers, per_worker, skus, 1 / 2, seed=10 + round_no)
-            for label in labels:
-                print(f"==> posting round {round_no + 1}/{rounds} on {label}", flush=True)
-                figures, latencies = run_validations(opened[label], plans)
-                samples[label] += latencies
-                round_means[label].append(statistics.fmean(latencies))
-                throughput[label].append(figures)
-    finally:
-        for db in opened.values():
-            db.close()
-    return {
-        label: dict(
-            quantiles(samples[label]),
-            throughput=statistics.fmean(throughput[label]),
-            round_median=statistics.median(round_means[label]),
-        )
-        for label in dbs
-    }
-
-
-def _run_workers(db, worker, picking_plans):
-    """``worker(picking_ids)`` for each plan, all at once; a worker's error stops the run."""
-    outcomes = db.run_concurrently([lambda ids=ids: worker(ids) for ids in picking_plans])
-    for kind, value in outcomes:
-        if kind == "error":
-            raise value
-
-
-def run_validations(db, plans):
-    import stock_flows  # noqa: PLC0415
-
-    picking_plans = quant_contention.create_pickings(db, plans)
-    latencies, lock = [], threading.Lock()
-
-    def worker(picking_ids):
-        for picking_id in picking_ids:
-            started = time.perf_counter()
-            db.call(
-                lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p))
-            )
-            with lock:
-                latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.perf_counter()
-    _run_workers(db, worker, picking_plans)
-    return len(latencies) / (time.perf_counter() - started), latencies
 
 
 # ----------------------------------------------------------------------
 # 2. dispatcher throughput
 # ----------------------------------------------------------------------
-
-
-def bench_conf(conf, exchange):
-    import configparser  # noqa: PLC0415
-
-    parser = configparser.RawConfigParser()
-    parser.read(conf)
-    if not parser.has_section("stock_event_bus"):
-        parser.add_section("stock_event_bus")
-    parser.set("stock_event_bus", "amqp_url", stacklib.amqp_url())
-    parser.set("stock_event_bus", "exchange", exchange)
-    path = Path(conf).with_name(f"dispatch-{exchange}.conf")
-    with path.open("w") as handle:
-        parser.write(handle)
-    return path
 
 
 def fill_outbox(db, events, per_transaction=10_000):
@@ -165,20 +66,10 @@ def fill_outbox(db, events, per_transaction=10_000):
     return written
 
 
-def declare_queue(exchange):
-    connection = stacklib.amqp_connection()
-    channel = connection.channel()
-    channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-    queue = f"{exchange}.q"
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, exchange, "stock.#")
-    return connection, channel, queue
-
-
 def dispatcher_throughput(db, dbname, conf, events):
     exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
-    dconf = bench_conf(conf, exchange)
-    connection, channel, queue = declare_queue(exchange)
+    dconf = amqp_clients.event_conf(conf, exchange)
+    connection, channel, queue = amqp_clients.declare_event_queue(exchange)
     try:
         print(f"==> filling the outbox with {events:,} events", flush=True)
         started = time.perf_counter()
@@ -190,15 +81,15 @@ def dispatcher_throughput(db, dbname, conf, events):
         print(f"==> stock_event_dispatch --once over {pending:,} pending events", flush=True)
         started = time.perf_counter()
         process = subprocess.Popen(
-            stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
-            env=stacklib.odoo_env(),
+            stack.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
+            env=stack.odoo_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         peak_kb = 0
         while process.poll() is None:
-            peak_kb = max(peak_kb, stacklib.proc_status_kb(process.pid, "VmHWM") or 0)
+            peak_kb = max(peak_kb, stack.proc_status_kb(process.pid, "VmHWM") or 0)
             time.sleep(0.1)
         wall = time.perf_counter() - started
         output = process.stdout.read()
@@ -212,8 +103,8 @@ def dispatcher_throughput(db, dbname, conf, events):
         # Startup (Odoo import, config) is measured alone and taken out.
         started = time.perf_counter()
         subprocess.run(
-            stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
-            env=stacklib.odoo_env(),
+            stack.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
+            env=stack.odoo_env(),
             capture_output=True,
             check=True,
         )
@@ -270,7 +161,7 @@ class Receiver(threading.Thread):
         from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer  # noqa: PLC0415
 
         self.consumer = StockEventConsumer(
-            stacklib.amqp_url(),
+            stack.amqp_url(),
             queue,
             exchange=exchange,
             prefetch=500,
@@ -297,14 +188,14 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
     import stock_flows  # noqa: PLC0415
 
     exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
-    dconf = bench_conf(conf, exchange)
+    dconf = amqp_clients.event_conf(conf, exchange)
     receiver = Receiver(exchange, f"{exchange}.q")
     receiver.start()
     with db.cursor() as cr:  # start from an empty backlog
         cr.execute("UPDATE stock_event_outbox SET state = 'sent' WHERE state = 'pending'")
     dispatcher = subprocess.Popen(
-        stacklib.dispatch_command(dconf, dbname, "--log-level=warn"),
-        env=stacklib.odoo_env(),
+        stack.dispatch_command(dconf, dbname, "--log-level=warn"),
+        env=stack.odoo_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -346,8 +237,8 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
         )
 
         print(f"==> ORM validations ({workers} workers), commit to receipt", flush=True)
-        plans = quant_contention.plan(workers, validations, skus, 1 / 2, seed=99)
-        picking_plans = quant_contention.create_pickings(db, plans)
+        plans = postings.plan(workers, validations, skus, 1 / 2, seed=99)
+        picking_plans = postings.create_pickings(db, plans)
         with db.cursor() as cr:
             cr.execute(
                 "SELECT id, name FROM stock_picking WHERE id = ANY(%s)",
@@ -367,7 +258,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                     commits[names[picking_id]] = time.time()
 
         start = time.perf_counter()
-        _run_workers(db, worker, picking_plans)
+        postings.run_workers(db, worker, picking_plans)
         achieved = len(commits) / (time.perf_counter() - start)
 
         def received_by_picking():
@@ -411,32 +302,6 @@ def wait_for(predicate, timeout):
 # ----------------------------------------------------------------------
 
 
-def posting_table(posting, overhead_label):
-    """Markdown rows of posting latency per database (``posting``: label →
-    posting_latency's figures, in column order), with the last column's
-    change against the one before it."""
-    labels = list(posting)
-    base, last = posting[labels[-2]], posting[labels[-1]]
-    lines = [
-        benchdocs.row("figure", *labels, overhead_label),
-        "|---|" + "---:|" * (len(labels) + 1),
-    ]
-    for key, label in (
-        ("round_median", "median of the rounds' mean ms"),
-        ("mean", "mean ms"),
-        ("p50", "p50 ms"),
-        ("p95", "p95 ms"),
-        ("p99", "p99 ms"),
-        ("throughput", "validations/s"),
-    ):
-        cells = [
-            f"{posting[name][key]:.1f}" if key == "throughput" else f"{posting[name][key]:.0f}"
-            for name in labels
-        ]
-        lines.append(benchdocs.row(label, *cells, f"{(last[key] / base[key] - 1) * 100:+.1f}%"))
-    return lines
-
-
 def report(posting, throughput, e2e, conditions):
     base = posting["stock_scalable"]
     bus = posting["+ stock_event_bus"]
@@ -446,7 +311,7 @@ def report(posting, throughput, e2e, conditions):
     lines = [
         "### 1. Posting latency (1-line validations, 1,000 SKUs)",
         "",
-        *posting_table(posting, "outbox overhead"),
+        *postings.posting_table(posting, "outbox overhead"),
     ]
     t = throughput
     lines += [
@@ -455,12 +320,12 @@ def report(posting, throughput, e2e, conditions):
         "",
         "| figure | stock_event_dispatch | naive: one blocking publish + confirm per message |",
         "|---|---:|---:|",
-        benchdocs.row(
+        row(
             "events/s",
             f"{t['rate']:,.0f} (wall incl. {t['startup']:.1f} s startup: {t['rate_wall']:,.0f})",
             f"{t['naive_rate']:,.0f}",
         ),
-        benchdocs.row(
+        row(
             "events",
             f"{t['pending']:,} pending → {t['sent']:,} sent, {t['delivered']:,} in the queue",
             "3,000",
@@ -480,7 +345,7 @@ def report(posting, throughput, e2e, conditions):
     ):
         r = e2e[key]
         lines.append(
-            benchdocs.row(
+            row(
                 label,
                 f"{r['rate']:.1f}",
                 r["count"],
@@ -499,36 +364,17 @@ def report(posting, throughput, e2e, conditions):
     ]
     body = (
         "## Event bus: outbox cost, dispatcher throughput, end-to-end latency\n\n"
-        f"Command: `bench/event_bus.py --write`. {conditions}\n\n"
+        f"Command: `python3 -m bench.event_latency --write`. {conditions}\n\n"
         + "\n".join(lines + goals)
         + "\n\n![posting latency, dispatcher throughput, end-to-end latency](img/event_bus.png)"
     )
     return body
 
 
-def posting_bars(ax, posting):
-    """p50 and p95 posting latency per database on matplotlib axes ``ax``."""
-    labels = list(posting)
-    for offset, key in ((-0.2, "p50"), (0.2, "p95")):
-        ax.bar(
-            [i + offset for i in range(len(labels))],
-            [posting[label][key] for label in labels],
-            0.4,
-            label=key,
-        )
-    ax.set_xticks(range(len(labels)), labels, fontsize=8)
-    ax.set_title("posting latency (ms)")
-    ax.legend()
-
-
 def plot(posting, throughput, e2e, path):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    posting_bars(axes[0], posting)
+    postings.posting_bars(axes[0], posting)
     axes[1].bar(
         ["stock_event_dispatch", "naive publish"], [throughput["rate"], throughput["naive_rate"]]
     )
@@ -547,13 +393,11 @@ def plot(posting, throughput, e2e, path):
     axes[2].set_xticks(range(2), names)
     axes[2].set_title("commit → consumer (ms)")
     axes[2].legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    save(fig, path)
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
+    parser = stack.argument_parser(__doc__)
     parser.add_argument("--workers", type=int, default=4, help="concurrent posting threads")
     parser.add_argument("--per-worker", type=int, default=40, help="postings per thread")
     parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
@@ -565,16 +409,16 @@ def main():
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
-    stacklib.require_rabbitmq()
+    stack.require_odoo()
+    stack.require_postgres()
+    stack.require_rabbitmq()
     from odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = stack.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
         dbs, skus = build(conf, prefix)
-        posting = posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
+        posting = postings.posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
         bus_name = dbs["+ stock_event_bus"]
         bus_db = CommittedDatabase(bus_name)
         try:
@@ -601,12 +445,12 @@ def main():
         print()
         print(body)
         if args.write:
-            plot(posting, throughput, e2e, ROOT / "docs" / "img" / "event_bus.png")
-            benchdocs.replace_section("event_bus", body)
+            plot(posting, throughput, e2e, IMG / "event_bus.png")
+            replace_section("event_bus", body)
             print("==> wrote docs/benchmarks.md and docs/img/event_bus.png")
     finally:
         if not args.keep:
-            stacklib.drop_databases_with_prefix(prefix)
+            stack.drop_databases_with_prefix(prefix)
 
 
 if __name__ == "__main__":
