@@ -8,21 +8,16 @@ odoo.conf it built (STOCK_SCALABLE_TEST_*). Run alone, these tests skip.
 import itertools
 import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pika
 import pytest
 
-# scripts/stacklib.py is shared with the run scripts (service settings,
-# database copies); the test modules import it too.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import stacklib  # noqa: E402
-from odoo_db import CommittedDatabase  # noqa: E402
+import odoo
+from odoo.modules.registry import Registry
 
-import odoo  # noqa: E402
-from odoo.modules.registry import Registry  # noqa: E402
+from tests.harness import amqp, stack
+from tests.harness.odoo_db import CommittedDatabase
 
 TEMPLATE = os.environ.get("STOCK_SCALABLE_TEST_TEMPLATE")
 DB_PREFIX = os.environ.get("STOCK_SCALABLE_TEST_DB_PREFIX", "")
@@ -54,14 +49,14 @@ def fresh_database(harness):
         name = f"{DB_PREFIX}c{next(_counter)}"
         created.append(name)
         if copy:
-            stacklib.copy_database(TEMPLATE, name, DATA_DIR)
+            stack.copy_database(TEMPLATE, name, DATA_DIR)
         return name
 
     yield make
     for name in created:
         Registry.delete(name)
         odoo.sql_db.close_db(name)
-        stacklib.drop_database(name, DATA_DIR)
+        stack.drop_database(name, DATA_DIR)
 
 
 @pytest.fixture
@@ -80,11 +75,11 @@ def odoo_cli(harness):
     def run(*args, command=None, stdin=None, timeout=900):
         subcommand = [command] if command else []
         return subprocess.run(
-            stacklib.odoo_command() + subcommand + ["-c", ODOO_CONF, *args],
+            stack.odoo_command() + subcommand + ["-c", ODOO_CONF, *args],
             input=stdin,
             capture_output=True,
             text=True,
-            env=stacklib.odoo_env(),
+            env=stack.odoo_env(),
             timeout=timeout,
             check=False,
         )
@@ -97,11 +92,7 @@ class AmqpTestChannel:
     through it get unique names and are deleted when the test ends."""
 
     def __init__(self, url):
-        params = pika.URLParameters(url)
-        params.socket_timeout = 5
-        self.connection = pika.BlockingConnection(params)
-        self.channel = self.connection.channel()
-        self.channel.confirm_delivery()
+        self.connection, self.channel = amqp.open_channel(url, socket_timeout=5)
         self.queues = []
         self.exchanges = []
 
@@ -142,8 +133,8 @@ class AmqpTestChannel:
 def amqp_channel():
     """A channel on the real RabbitMQ (AMQP_URL), with temporary queues."""
     try:
-        channel = AmqpTestChannel(stacklib.amqp_url())
+        channel = AmqpTestChannel(stack.amqp_url())
     except pika.exceptions.AMQPError as exc:
-        pytest.fail(f"RabbitMQ is not reachable at {stacklib.amqp_url()}: {exc!r}")
+        pytest.fail(f"RabbitMQ is not reachable at {stack.amqp_url()}: {exc!r}")
     yield channel
     channel.cleanup()

@@ -6,7 +6,6 @@ broker: queues left by an earlier version or by a larger
 import uuid
 
 import pytest
-import stacklib
 
 from odoo.addons.stock_event_bus.lib.command_consumer import (
     CommandConsumer,
@@ -14,6 +13,8 @@ from odoo.addons.stock_event_bus.lib.command_consumer import (
     declare_topology,
 )
 from odoo.addons.stock_event_bus.lib.consumer import QueueTypeError, StockEventConsumer
+
+from tests.harness import stack
 
 pytestmark = [pytest.mark.committed]
 
@@ -62,7 +63,7 @@ def test_queue_left_by_a_larger_command_queues_is_refused(amqp_channel):
     exchange = f"sscale.test.commands.{uuid.uuid4().hex[:8]}"
     declare_topology(amqp_channel.channel, exchange, queues=4)
     amqp_channel.channel.basic_publish(exchange, "P-1", b"{}")  # lands in one of the four
-    consumer = CommandConsumer(stacklib.amqp_url(), None, exchange=exchange, queues=2)
+    consumer = CommandConsumer(stack.amqp_url(), None, exchange=exchange, queues=2)
     try:
         with pytest.raises(TopologyError) as err:
             consumer.connect()
@@ -83,9 +84,9 @@ def test_consumer_library_names_a_classic_queue(amqp_channel):
     amqp_channel.channel.queue_declare(f"{queue}.dead", durable=True)
     try:
         with pytest.raises(QueueTypeError, match=r"queue_type='classic'"):
-            StockEventConsumer(stacklib.amqp_url(), queue, exchange=exchange).connect()
+            StockEventConsumer(stack.amqp_url(), queue, exchange=exchange).connect()
         consumer = StockEventConsumer(
-            stacklib.amqp_url(), queue, exchange=exchange, queue_type="classic"
+            stack.amqp_url(), queue, exchange=exchange, queue_type="classic"
         )
         consumer.connect()
         consumer.close()
@@ -103,7 +104,7 @@ def test_each_consumer_gets_its_own_dead_letters(amqp_channel):
     other's (a shared dead-letter exchange would give each two)."""
     exchange = f"sscale.test.events.{uuid.uuid4().hex[:8]}"
     consumers = [
-        StockEventConsumer(stacklib.amqp_url(), f"{exchange}.{name}", exchange=exchange)
+        StockEventConsumer(stack.amqp_url(), f"{exchange}.{name}", exchange=exchange)
         for name in ("shop", "erp")
     ]
     try:

@@ -13,10 +13,11 @@ itself does not keep, on committed data (issue: real Odoo databases).
 """
 
 import pytest
-import stock_flows
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+
+from tests.harness import stock_flows
 
 
 def _on_hand(env, product, location):

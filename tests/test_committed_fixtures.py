@@ -5,9 +5,10 @@ isolated transactions on committed data, and a real broker."""
 import pika
 import psycopg2
 import pytest
-import stacklib
 
 from odoo.tests import tagged
+
+from tests.harness import stack
 
 
 @tagged("-at_install", "post_install", "sscale_committed")
@@ -117,7 +118,7 @@ class TestAmqpChannel:
         """After cleanup the temporary queue no longer exists on the broker."""
         queue = amqp_channel.declare_queue()
         amqp_channel.cleanup()
-        conn = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+        conn = pika.BlockingConnection(pika.URLParameters(stack.amqp_url()))
         try:
             with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
                 conn.channel().queue_declare(queue, passive=True)

@@ -7,12 +7,13 @@ import configparser
 import re
 
 import pytest
-import stacklib
 import yaml
 
 from odoo.tests import tagged
 
-ROOT = stacklib.ROOT
+from tests.harness import stack
+
+ROOT = stack.ROOT
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ class TestDockerCompose:
         assert init[0] == web[0] == "odoo"
         assert "--stop-after-init" in init
         installed = init[init.index("-i") + 1].split(",")
-        assert tuple(installed) == stacklib.ADDONS
+        assert tuple(installed) == stack.ADDONS
         for addon in installed:
             manifest = ast.literal_eval((ROOT / addon / "__manifest__.py").read_text())
             assert manifest["installable"]

@@ -20,15 +20,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-import stacklib
-import stock_flows
-from tcp_proxy import TcpProxy
 
 from odoo.tests import tagged
 
 from odoo.addons.stock_event_bus.lib import config as bus_config
 from odoo.addons.stock_event_bus.lib import consumer as consumer_lib
 from odoo.addons.stock_event_bus.lib import events
+
+from tests.harness import stack, stock_flows
+from tests.harness.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ class Bus:
         self.db_name = db_name
         self.exchange = f"sscale.test.events.{uuid.uuid4().hex[:10]}"
         self.queue = f"{self.exchange}.q"
-        self.amqp_url = amqp_url or stacklib.amqp_url()
+        self.amqp_url = amqp_url or stack.amqp_url()
         parser = configparser.RawConfigParser()
         parser.read(harness["conf"])
         if not parser.has_section("stock_event_bus"):
@@ -57,28 +57,28 @@ class Bus:
             parser.write(handle)
         # The events of the template's demo postings (Manufacturing, Sales,
         # ...) are not this test's: this copy of the template starts without.
-        conn = stacklib.connect(db_name)
+        conn = stack.connect(db_name)
         try:
             with conn.cursor() as cr:
                 cr.execute("DELETE FROM stock_event_outbox")
         finally:
             conn.close()
         self.consumer = consumer_lib.StockEventConsumer(
-            stacklib.amqp_url(), self.queue, exchange=self.exchange, prefetch=200
+            stack.amqp_url(), self.queue, exchange=self.exchange, prefetch=200
         )
         self.consumer.connect()
         self.received = []
         self.processes = []
 
     def command(self, *args):
-        return stacklib.dispatch_command(self.conf, self.db_name, *args)
+        return stack.dispatch_command(self.conf, self.db_name, *args)
 
     def dispatch_once(self, *args, env=None, timeout=300):
         return subprocess.run(
             self.command("--once", *args),
             capture_output=True,
             text=True,
-            env=dict(stacklib.odoo_env(), **(env or {})),
+            env=dict(stack.odoo_env(), **(env or {})),
             timeout=timeout,
             check=False,
         )
@@ -91,7 +91,7 @@ class Bus:
             self.command("--poll-interval=1", *args),
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env=dict(stacklib.odoo_env(), **(env or {})),
+            env=dict(stack.odoo_env(), **(env or {})),
         )
         process.log_path = log
         self.processes.append(process)
@@ -378,7 +378,7 @@ class TestEventBus:
         """The broker becomes unreachable while postings go on: the
         dispatcher logs one line per retry and publishes everything once
         the broker is back."""
-        parsed = urllib.parse.urlsplit(stacklib.amqp_url())
+        parsed = urllib.parse.urlsplit(stack.amqp_url())
         proxy = TcpProxy(parsed.hostname, parsed.port or 5672).start()
         url = parsed._replace(netloc=f"{parsed.username}:{parsed.password}@127.0.0.1:{proxy.port}")
         b = bus(amqp_url=urllib.parse.urlunsplit(url))
@@ -442,7 +442,7 @@ class TestEventBus:
         heartbeats), then a posting's event is published on the same
         connection: no reconnection, no ERROR line in the log. The event's
         latency is printed, not asserted (the machine is noisy)."""
-        b = bus(amqp_url=stacklib.amqp_url() + "?heartbeat=2")
+        b = bus(amqp_url=stack.amqp_url() + "?heartbeat=2")
         with committed_db.env() as env:
             product_id = stock_flows.create_product(env, "Bus Idle", 20).id
         dispatcher = b.start()
@@ -584,7 +584,7 @@ class TestEventBus:
         b = bus()
         with committed_db.env() as env:
             stock_flows.create_product(env, "Bus Bad", 3)
-        parsed = urllib.parse.urlsplit(stacklib.amqp_url())
+        parsed = urllib.parse.urlsplit(stack.amqp_url())
         wrong = urllib.parse.urlunsplit(
             parsed._replace(
                 netloc=f"{parsed.username}:wrong-{uuid.uuid4().hex[:4]}"

@@ -6,9 +6,10 @@ other record behind, and must not take anything of Odoo's with them."""
 import json
 
 import pytest
-import stacklib
 
 from odoo.tests import tagged
+
+from tests.harness import stack
 
 POST_STOCK_DATA = """
 warehouse = env["stock.warehouse"].search([], limit=1)
@@ -63,7 +64,7 @@ print("RESULT " + json.dumps({
 """
 
 UNINSTALL = f"""
-addons = env["ir.module.module"].search([("name", "in", {list(stacklib.ADDONS)!r})])
+addons = env["ir.module.module"].search([("name", "in", {list(stack.ADDONS)!r})])
 addons.button_immediate_uninstall()
 """
 
@@ -96,7 +97,7 @@ UNION ALL SELECT 'parameter ' || key FROM ir_config_parameter
 
 
 def _query(dbname, query, params=None):
-    conn = stacklib.connect(dbname)
+    conn = stack.connect(dbname)
     try:
         with conn.cursor() as cr:
             cr.execute(query, params)
@@ -114,7 +115,7 @@ def _states(dbname):
         _query(
             dbname,
             "SELECT name, state FROM ir_module_module WHERE name IN %s",
-            [stacklib.ADDONS],
+            [stack.ADDONS],
         )
     )
 
@@ -145,8 +146,8 @@ class TestInstallUninstall:
         null_quantities = "SELECT COUNT(*) FROM stock_quant WHERE quantity IS NULL"
         assert _query(db, null_quantities) == [(1,)]  # Odoo's count of 0
 
-        _ok(odoo_cli("-d", db, "-i", ",".join(stacklib.ADDONS), "--stop-after-init"))
-        assert _states(db) == dict.fromkeys(stacklib.ADDONS, "installed")
+        _ok(odoo_cli("-d", db, "-i", ",".join(stack.ADDONS), "--stop-after-init"))
+        assert _states(db) == dict.fromkeys(stack.ADDONS, "installed")
         out = _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=CHECK_LEDGER)).stdout
         ledger = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
         # The split quants were merged at install: one row, nothing lost.
@@ -168,14 +169,14 @@ class TestInstallUninstall:
         _query(db, "CREATE MATERIALIZED VIEW sscale_rpt_probe AS SELECT 1 AS id")
 
         _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=UNINSTALL))
-        assert _states(db) == dict.fromkeys(stacklib.ADDONS, "uninstalled")
+        assert _states(db) == dict.fromkeys(stack.ADDONS, "uninstalled")
         after = _snapshot(db)
         assert sorted(after - before) == [], "left behind by the uninstall"
         assert sorted(before - after) == [], "removed by the uninstall but not ours"
         leftovers = _query(
             db,
             "SELECT module, model, name FROM ir_model_data WHERE module IN %s",
-            [stacklib.ADDONS],
+            [stack.ADDONS],
         )
         assert leftovers == []
 
@@ -190,22 +191,22 @@ class TestInstallUninstall:
         _ok(odoo_cli("-d", db, "-i", "stock_account", "--without-demo=all", "--stop-after-init"))
         _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=POST_STOCK_DATA))
         before = _snapshot(db)
-        all_addons = stacklib.ADDONS + stacklib.BRIDGES
-        _ok(odoo_cli("-d", db, "-i", ",".join(stacklib.ADDONS), "--stop-after-init"))
+        all_addons = stack.ADDONS + stack.BRIDGES
+        _ok(odoo_cli("-d", db, "-i", ",".join(stack.ADDONS), "--stop-after-init"))
         assert _module_states(db, all_addons) == dict.fromkeys(all_addons, "installed")
         installed = _snapshot(db)
         assert "relation sscale_rpt_val_day m" in installed
         assert "trigger sscale_rpt_val_journal_ins on stock_valuation_layer" in installed
 
-        bridges = list(stacklib.BRIDGES)
+        bridges = list(stack.BRIDGES)
         uninstall_bridge = (
             f'env["ir.module.module"].search([("name", "in", {bridges!r})])'
             ".button_immediate_uninstall()"
         )
         _ok(odoo_cli("-d", db, "--no-http", command="shell", stdin=uninstall_bridge))
         assert _module_states(db, all_addons) == {
-            **dict.fromkeys(stacklib.ADDONS, "installed"),
-            **dict.fromkeys(stacklib.BRIDGES, "uninstalled"),
+            **dict.fromkeys(stack.ADDONS, "installed"),
+            **dict.fromkeys(stack.BRIDGES, "uninstalled"),
         }
         without_bridge = _snapshot(db)
         assert not [item for item in without_bridge if "sscale_rpt_val" in item]

@@ -18,14 +18,15 @@ import uuid
 
 import pika
 import pytest
-import stacklib
-from odoo_server import OdooServer
-from stock_flows import create_product, main_warehouse
-from tcp_proxy import TcpProxy
 
 from odoo.tests import tagged
 
 from odoo.addons.stock_event_bus.lib.command_consumer import declare_topology
+
+from tests.harness import stack
+from tests.harness.odoo_server import OdooServer
+from tests.harness.stock_flows import create_product, main_warehouse
+from tests.harness.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.committed, pytest.mark.slow]
 
@@ -748,7 +749,7 @@ class BrokerUser:
     def __init__(self, exchange):
         self.name = f"sscale_test_{uuid.uuid4().hex[:8]}"
         self.password = uuid.uuid4().hex
-        parsed = urllib.parse.urlsplit(stacklib.amqp_url())
+        parsed = urllib.parse.urlsplit(stack.amqp_url())
         self.vhost = urllib.parse.unquote(parsed.path[1:] or "/")
         self.url = urllib.parse.urlunsplit(
             parsed._replace(netloc=f"{self.name}:{self.password}@{parsed.hostname}:{parsed.port}")
@@ -784,7 +785,7 @@ class CommandBus:
 
     def __init__(self, harness, db_name, tmp_path, queues=4, committed_db=None):
         self.exchange = f"sscale.test.commands.{uuid.uuid4().hex[:8]}"
-        self.broker_user = urllib.parse.urlsplit(stacklib.amqp_url()).username
+        self.broker_user = urllib.parse.urlsplit(stack.amqp_url()).username
         if committed_db is not None:
             _map_broker_user(committed_db, self.broker_user, "admin")
         self.queues = queues
@@ -799,7 +800,7 @@ class CommandBus:
             parser.write(handle)
         self.db_name = db_name
         self.processes = []
-        self.connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+        self.connection = pika.BlockingConnection(pika.URLParameters(stack.amqp_url()))
         self.channel = self.connection.channel()
         self.channel.confirm_delivery()
         self.reply_queue = self.channel.queue_declare("", exclusive=True).method.queue
@@ -808,12 +809,12 @@ class CommandBus:
         log = self.conf.with_suffix(f".{len(self.processes)}.log")
         handle = log.open("w")
         process = subprocess.Popen(
-            stacklib.dispatch_command(
+            stack.dispatch_command(
                 self.conf, self.db_name, *args, command="stock_command_consume"
             ),
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env=dict(stacklib.odoo_env(), **(env or {})),
+            env=dict(stack.odoo_env(), **(env or {})),
         )
         process.log_path = log
         self.processes.append(process)
@@ -916,7 +917,7 @@ class TestCommandsOverAmqp:
         bus.start()
 
         def publisher(index):
-            connection = pika.BlockingConnection(pika.URLParameters(stacklib.amqp_url()))
+            connection = pika.BlockingConnection(pika.URLParameters(stack.amqp_url()))
             channel = connection.channel()
             channel.confirm_delivery()
             for n in range(10):
@@ -998,7 +999,7 @@ class TestCommandsOverAmqp:
         reconnection in the log."""
         product_id, code, stock_id, stock = _setup(committed_db)
         bus = command_bus()
-        process = bus.start(env={"STOCK_EVENT_BUS_AMQP_URL": stacklib.amqp_url() + "?heartbeat=2"})
+        process = bus.start(env={"STOCK_EVENT_BUS_AMQP_URL": stack.amqp_url() + "?heartbeat=2"})
         time.sleep(8)
         bus.publish(
             {
@@ -1083,7 +1084,7 @@ class TestCommandsOverAmqp:
         reconnects, and posts every command once; SIGTERM then stops it
         cleanly with its status row saying so."""
         product_id, code, stock_id, stock = _setup(committed_db)
-        parsed = urllib.parse.urlsplit(stacklib.amqp_url())
+        parsed = urllib.parse.urlsplit(stack.amqp_url())
         proxy = TcpProxy(parsed.hostname, parsed.port or 5672).start()
         url = parsed._replace(netloc=f"{parsed.username}:{parsed.password}@127.0.0.1:{proxy.port}")
         bus = command_bus()
@@ -1386,10 +1387,10 @@ class TestAmqpCommandUsers:
         with bus.conf.open("w") as handle:
             parser.write(handle)
         # As README says: no database needed.
-        command = stacklib.dispatch_command(bus.conf, "-", "--declare-only", command=COMMAND)
+        command = stack.dispatch_command(bus.conf, "-", "--declare-only", command=COMMAND)
         command = command[: command.index("-d")] + command[command.index("-d") + 2 :]
         declared = subprocess.run(
-            command, capture_output=True, text=True, env=stacklib.odoo_env(), timeout=300
+            command, capture_output=True, text=True, env=stack.odoo_env(), timeout=300
         )
         output = declared.stdout + declared.stderr
         assert declared.returncode == 0, output

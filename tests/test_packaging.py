@@ -10,9 +10,10 @@ import sys
 import zipfile
 
 import pytest
-import stacklib
 
 from odoo.tests import tagged
+
+from tests.harness import stack
 
 
 @tagged("-at_install", "post_install", "sscale_static")
@@ -23,7 +24,7 @@ class TestPackaging:
         dependencies from the manifest), and a fresh virtual environment
         imports them from its own site-packages."""
         dist = tmp_path / "dist"
-        for addon in stacklib.ADDONS + stacklib.BRIDGES:
+        for addon in stack.ADDONS + stack.BRIDGES:
             result = subprocess.run(
                 [
                     sys.executable,
@@ -34,7 +35,7 @@ class TestPackaging:
                     "--no-deps",
                     "--wheel-dir",
                     str(dist),
-                    str(stacklib.ROOT / addon),
+                    str(stack.ROOT / addon),
                 ],
                 capture_output=True,
                 text=True,
@@ -51,7 +52,7 @@ class TestPackaging:
         ]
         for wheel in wheels:
             addon = wheel.name.split("-")[0].removeprefix("odoo_addon_")
-            manifest = ast.literal_eval((stacklib.ROOT / addon / "__manifest__.py").read_text())
+            manifest = ast.literal_eval((stack.ROOT / addon / "__manifest__.py").read_text())
             assert wheel.name.split("-")[1].startswith(manifest["version"])
             with zipfile.ZipFile(wheel) as archive:
                 names = archive.namelist()
@@ -61,7 +62,7 @@ class TestPackaging:
             assert f"odoo/addons/{addon}/__manifest__.py" in names
             assert "Requires-Dist: odoo==18.0.*" in metadata
             for dependency in manifest["depends"]:
-                if dependency in stacklib.ADDONS:
+                if dependency in stack.ADDONS:
                     assert f"Requires-Dist: odoo-addon-{dependency}==18.0.*" in metadata
             for package in manifest["external_dependencies"]["python"]:
                 assert f"Requires-Dist: {package}" in metadata

@@ -9,11 +9,12 @@ import datetime
 import random
 
 import pytest
-import stock_flows
 
 from odoo.tests import tagged
 
 from odoo.addons.stock_scalable_reporting.tools import past_stock
+
+from tests.harness import stock_flows
 
 
 def _refresh(committed_db):

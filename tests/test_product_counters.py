@@ -10,10 +10,11 @@ transfer changed operation type (the views are then left alone)."""
 import datetime
 
 import pytest
-import stock_flows
 
 from odoo import fields
 from odoo.tests import tagged
+
+from tests.harness import stock_flows
 
 
 def _odoo_counts(records):

@@ -10,10 +10,11 @@ either committed or was refused by the negative-stock guard.
 import collections
 
 import pytest
-import stock_flows
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+
+from tests.harness import stock_flows
 
 
 def _outcome_kinds(outcomes):

@@ -25,11 +25,12 @@ import uuid
 import pika
 import pika.exceptions
 import pytest
-import stacklib
-from rabbit_cluster import RabbitCluster
-from stock_flows import create_product, main_warehouse, receive
 
 from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer
+
+from tests.harness import stack
+from tests.harness.rabbit_cluster import RabbitCluster
+from tests.harness.stock_flows import create_product, main_warehouse, receive
 
 pytestmark = [pytest.mark.committed, pytest.mark.slow]
 
@@ -154,12 +155,12 @@ def _scalar(committed_db, query, params=()):
 def _start(conf, db_name, command, log_path):
     handle = log_path.open("w")
     process = subprocess.Popen(
-        stacklib.dispatch_command(conf, db_name, "--poll-interval=1", command=command)
+        stack.dispatch_command(conf, db_name, "--poll-interval=1", command=command)
         if command == "stock_event_dispatch"
-        else stacklib.dispatch_command(conf, db_name, command=command),
+        else stack.dispatch_command(conf, db_name, command=command),
         stdout=handle,
         stderr=subprocess.STDOUT,
-        env=stacklib.odoo_env(),
+        env=stack.odoo_env(),
     )
     process.log_path = log_path
     return process

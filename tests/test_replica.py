@@ -2,7 +2,7 @@
 """The stock reports read from a real PostgreSQL hot standby.
 
 A second cluster on loopback streams from the test server
-(scripts/pgstandby.py); a real odoo-bin runs with ``--db_replica_host`` and
+(tests/harness/standby.py); a real odoo-bin runs with ``--db_replica_host`` and
 ``--db_replica_port`` and is driven over JSON-RPC the way the web client
 reads the reports (pivot and graph: ``read_group``; grouped list:
 ``web_read_group``; list: ``web_search_read``). Postings and refreshes are
@@ -18,12 +18,13 @@ import urllib.request
 
 import pytest
 import pytz
-import stock_flows
-from odoo_server import OdooServer
-from pgstandby import HotStandby
-from stacklib import StackError, connect
 
 import odoo
+
+from tests.harness import stock_flows
+from tests.harness.odoo_server import OdooServer
+from tests.harness.stack import StackError, connect
+from tests.harness.standby import HotStandby
 
 pytestmark = [pytest.mark.committed, pytest.mark.slow]
 

@@ -10,10 +10,11 @@ import datetime
 import random
 
 import pytest
-import stock_flows
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
+
+from tests.harness import stock_flows
 
 MEASURES = ["qty_in", "qty_out", "qty_net", "move_count"]
 

@@ -14,12 +14,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-import stacklib
-from odoo_db import CommittedDatabase
 
 from odoo.tests import tagged
 
-RUN_DEMO = str(stacklib.ROOT / "scripts" / "run-demo")
+from tests.harness import stack
+from tests.harness.odoo_db import CommittedDatabase
+
+RUN_DEMO = str(stack.ROOT / "scripts" / "run-demo")
 
 
 def _free_port():
@@ -42,7 +43,7 @@ def _broker_url_variant():
     """The tests' broker under another spelling of its host (localhost for
     127.0.0.1, or the reverse), so that a URL given with --amqp-url is told
     apart from the default."""
-    url = stacklib.amqp_url()
+    url = stack.amqp_url()
     if "@127.0.0.1" in url:
         return url.replace("@127.0.0.1", "@localhost")
     return url.replace("@localhost", "@127.0.0.1")
@@ -159,7 +160,7 @@ class TestRunDemo:
         # The event dispatcher ran beside Odoo and stopped with it.
         assert "connected to the broker" in output, output[-3000:]
         assert "stock_event_dispatch" in output and "stopped," in output
-        conn = stacklib.connect(db)
+        conn = stack.connect(db)
         try:
             with conn.cursor() as cr:
                 cr.execute("SELECT code FROM stock_warehouse")
@@ -183,7 +184,7 @@ class TestRunDemo:
         conf = (tmp_path / "odoo.conf").read_text()
         assert f"amqp_url = {broker_url}" in conf and "edited:by-hand" not in conf, conf
         assert "http_interface = 127.0.0.1" in conf, conf
-        assert f"RabbitMQ answers at {stacklib.safe_url(broker_url)}" in output, output[-3000:]
+        assert f"RabbitMQ answers at {stack.safe_url(broker_url)}" in output, output[-3000:]
         if barcodes:
             assert "==> stock_barcodes:" in output, output[-3000:]
             db_handle = CommittedDatabase(db)

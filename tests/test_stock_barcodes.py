@@ -15,14 +15,14 @@ options" made to read a product's barcode."""
 
 import subprocess
 
-import demo_loader
 import pytest
-import stacklib
-import stock_flows
-from odoo_db import CommittedDatabase
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+
+from scripts import demo_loader
+from tests.harness import stack, stock_flows
+from tests.harness.odoo_db import CommittedDatabase
 
 BARCODE = "2000000000015"
 
@@ -33,12 +33,12 @@ def barcodes_db(harness, fresh_database):
     pytest.importorskip("odoo.addons.stock_barcodes")
     name = fresh_database()
     result = subprocess.run(
-        stacklib.odoo_command()
+        stack.odoo_command()
         + ["-c", harness["conf"], "-d", name, "-i", "stock_barcodes", "--stop-after-init"]
         + ["--log-level=warn", "--http-port=0"],
         capture_output=True,
         text=True,
-        env=stacklib.odoo_env(),
+        env=stack.odoo_env(),
         timeout=1200,
         check=False,
     )

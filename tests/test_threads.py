@@ -9,9 +9,10 @@ import gc
 import logging
 
 import pytest
-import stock_flows
 
 from odoo.tests import tagged
+
+from tests.harness import stock_flows
 
 
 def _logger_state(name):

@@ -10,11 +10,12 @@ import datetime
 import random
 
 import pytest
-import stock_flows
 
 from odoo.tests import tagged
 
 from odoo.addons.stock_scalable_reporting_account.tools import valuation
+
+from tests.harness import stock_flows
 
 MEASURES = ["quantity:sum", "value:sum", "remaining_qty:sum", "remaining_value:sum"]
 TODAY = datetime.date.today()

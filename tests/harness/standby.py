@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A throwaway PostgreSQL hot standby of the test server, on loopback.
 
-``HotStandby`` copies the primary (``stacklib.pg_params()``) with
+``HotStandby`` copies the primary (``stack.pg_params()``) with
 ``pg_basebackup -R -X stream`` into its own data directory under
 ``/tmp/sscale-replica-*``, starts it with ``pg_ctl`` on its own port of
 127.0.0.1 (5433-5439 unless told) with ``hot_standby = on``, and streams
@@ -25,13 +25,12 @@ library and psycopg2 only.
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import stacklib
+from . import processes, stack
 
 PORTS = range(5433, 5440)
 DIR_PREFIX = "sscale-replica-"
@@ -54,14 +53,10 @@ LAG_QUERY = """
 
 
 def _free_port(ports=PORTS):
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise stacklib.StackError(f"no free port for a PostgreSQL standby in {ports}")
+    port = processes.free_port(ports)
+    if port is None:
+        raise stack.StackError(f"no free port for a PostgreSQL standby in {ports}")
+    return port
 
 
 class HotStandby:
@@ -69,7 +64,7 @@ class HotStandby:
     directory; a context manager that removes it on exit."""
 
     def __init__(self, port=None, primary=None, base_dir=None, startup_timeout=120):
-        self.primary = dict(primary or stacklib.pg_params())
+        self.primary = dict(primary or stack.pg_params())
         self.port = port or _free_port()
         self.host = "127.0.0.1"
         self.slot = f"{SLOT_PREFIX}{self.port}"
@@ -166,10 +161,10 @@ class HotStandby:
             )
         except psycopg2.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0]
-            raise stacklib.StackError(f"PostgreSQL is not reachable as {where}: {reason}") from exc
+            raise stack.StackError(f"PostgreSQL is not reachable as {where}: {reason}") from exc
         wal_level, senders, major = row
         if wal_level not in ("replica", "logical") or senders < 1:
-            raise stacklib.StackError(
+            raise stack.StackError(
                 f"PostgreSQL at {where} cannot feed a standby (wal_level = {wal_level}, "
                 f"max_wal_senders = {senders}).\nSet wal_level = replica and "
                 "max_wal_senders = 10 (ALTER SYSTEM SET ...) and restart it."
@@ -182,7 +177,7 @@ class HotStandby:
             ).close()
         except psycopg2.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0]
-            raise stacklib.StackError(
+            raise stack.StackError(
                 f"PostgreSQL at {where} refuses replication connections: {reason}\n"
                 "Allow them from loopback: add 'host replication all 127.0.0.1/32 trust' "
                 "to the file named by SHOW hba_file, then SELECT pg_reload_conf() "
@@ -220,7 +215,7 @@ class HotStandby:
         for bindir in candidates:
             if (bindir / "pg_ctl").exists() and (bindir / "pg_basebackup").exists():
                 return bindir
-        raise stacklib.StackError(
+        raise stack.StackError(
             f"no PostgreSQL {major} server binaries (pg_ctl, pg_basebackup) on this "
             f"machine (looked in {', '.join(map(str, candidates))}); install "
             f"postgresql-{major}."
@@ -251,7 +246,7 @@ class HotStandby:
             log = ""
             if self.log_path and self.log_path.exists():
                 log = "\n" + "\n".join(self.log_path.read_text().splitlines()[-20:])
-            raise stacklib.StackError(
+            raise stack.StackError(
                 f"{' '.join(argv)} failed ({result.returncode}):\n"
                 f"{result.stdout}{result.stderr}{log}"
             )
@@ -342,7 +337,7 @@ class HotStandby:
             try:
                 if self._query("SELECT pg_is_in_recovery()")[0]:
                     return self
-                raise stacklib.StackError(f"the standby on port {self.port} is not in recovery")
+                raise stack.StackError(f"the standby on port {self.port} is not in recovery")
             except psycopg2.OperationalError:
                 if time.monotonic() > deadline:
                     raise

@@ -3,19 +3,11 @@
 
 import json
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
-import stacklib
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from . import processes, stack
 
 
 class OdooServer:
@@ -23,13 +15,13 @@ class OdooServer:
     no cron); ``extra_args`` go on its command line (``--db_replica_host``...)."""
 
     def __init__(self, harness, db_name, tmp_path, workers=0, extra_args=()):
-        self.port = _free_port()
-        self.gevent_port = _free_port()
+        self.port = processes.free_port()
+        self.gevent_port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"odoo-{self.port}.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            stacklib.odoo_command()
+            stack.odoo_command()
             + [
                 "-c",
                 harness["conf"],
@@ -46,16 +38,10 @@ class OdooServer:
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=stacklib.odoo_env(),
+            env=stack.odoo_env(),
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/web/health", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
+        if processes.wait_http(f"{self.url}/web/health", 120):
+            return
         self.stop()
         raise AssertionError(f"Odoo did not answer on {self.url}: {self.log_path.read_text()}")
 
@@ -88,10 +74,5 @@ class OdooServer:
         return self.post("/api/stock/commands", body, key, **kwargs)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        processes.stop(self.process, 30, sig=signal.SIGINT)
         self._log.close()

@@ -1,23 +1,22 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Helpers shared by scripts/run-tests, scripts/run-demo and tests/conftest.py.
+"""The stack the tests, benchmarks and scripts run on.
 
 They find the services (PostgreSQL, RabbitMQ) through the usual environment
-variables, check that Odoo is importable, write an odoo.conf, and copy or drop
-databases. Only the standard library plus psycopg2 and pika (both installed
-with Odoo and this project) are used, and nothing here imports Odoo.
+variables, check that Odoo is importable, run Odoo's command line, and copy or
+drop databases. Only the standard library plus psycopg2 and pika (both
+installed with Odoo and this project) are used, and nothing here imports Odoo
+at import time.
 """
 
 import getpass
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import urllib.parse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADDONS = ("stock_scalable", "stock_event_bus", "stock_scalable_reporting")
 # Bridge addons: Odoo installs each by itself when the addons it depends on
 # are there (stock_scalable_reporting_account: with stock_account).
@@ -112,14 +111,6 @@ def require_gevent():
         )
 
 
-def _tcp_reachable(host, port, timeout=3):
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def require_postgres():
     """Connect to the maintenance database, or stop saying what is wrong."""
     import psycopg2  # noqa: PLC0415
@@ -149,14 +140,14 @@ def require_rabbitmq(url=None):
     or stop saying what is wrong."""
     import pika  # noqa: PLC0415
 
+    from . import amqp  # noqa: PLC0415 - amqp imports this module
+
     url = url or amqp_url()
     safe = safe_url(url)
-    params = pika.URLParameters(url)
-    params.socket_timeout = 5
-    params.blocked_connection_timeout = 5
-    params.connection_attempts = 1
     try:
-        connection = pika.BlockingConnection(params)
+        connection = amqp.connect(
+            url, socket_timeout=5, blocked_connection_timeout=5, connection_attempts=1
+        )
     except pika.exceptions.ProbableAuthenticationError as exc:
         raise StackError(f"RabbitMQ at {safe} refused the credentials: {exc!r}") from exc
     except pika.exceptions.AMQPError as exc:
@@ -182,48 +173,13 @@ def require_rabbitmq(url=None):
     return safe
 
 
-DEMO_QUEUE = "stock.events.demo"
-
-
-def amqp_connection(heartbeat=0):
-    """A pika blocking connection to the broker of ``amqp_url()``. Heartbeats
-    are off by default: the benchmarks' and tests' own connections sit idle
-    for minutes while the measured processes work, and pika's blocking
-    connection answers heartbeats only when it is called (the broker would
-    close it: "missed heartbeats from client")."""
-    import pika  # noqa: PLC0415
-
-    params = pika.URLParameters(amqp_url())
-    params.heartbeat = heartbeat
-    return pika.BlockingConnection(params)
-
-
-def declare_demo_queue(exchange="stock.events", queue=DEMO_QUEUE, url=None):
-    """A durable queue bound to every stock event (routing key ``#``), kept to
-    the last 10,000 messages, so that the demo's events are routed (the
-    dispatcher publishes with ``mandatory``: an event no queue takes is marked
-    failed as unroutable) and can be read in RabbitMQ's management UI. A real
-    installation binds its consumers' queues instead. ``url``: the broker
-    (default: ``amqp_url()``)."""
-    import pika  # noqa: PLC0415
-
-    connection = pika.BlockingConnection(pika.URLParameters(url or amqp_url()))
-    try:
-        channel = connection.channel()
-        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-        channel.queue_declare(queue, durable=True, arguments={"x-max-length": 10_000})
-        channel.queue_bind(queue, exchange, routing_key="#")
-    finally:
-        connection.close()
-
-
 def odoo_command():
     """The command that runs Odoo: $ODOO_BIN if set, else this Python's odoo
     through scripts/odoo-run (not ``-m odoo``: with ``--workers`` Odoo starts
     its websocket process from ``sys.argv[0]``, which must be a script)."""
     if os.environ.get("ODOO_BIN"):
         return [os.environ["ODOO_BIN"]]
-    return [sys.executable, str(Path(__file__).resolve().parent / "odoo-run")]
+    return [sys.executable, str(ROOT / "scripts" / "odoo-run")]
 
 
 def dispatch_command(conf, database, *args, command="stock_event_dispatch"):
@@ -248,37 +204,6 @@ def dispatch_command(conf, database, *args, command="stock_event_dispatch"):
 def odoo_env():
     """Environment for Odoo subprocesses: the server runs in UTC, as odoo-bin sets it."""
     return dict(os.environ, TZ="UTC")
-
-
-def write_odoo_conf(path, data_dir, broker_url=None, **options):
-    """Write an odoo.conf for these addons and the current services; the
-    event bus's ``amqp_url`` is ``broker_url`` (default: ``amqp_url()``)."""
-    params = pg_params()
-    lines = [
-        "[options]",
-        f"addons_path = {ROOT}",
-        f"data_dir = {data_dir}",
-        f"db_host = {params['host']}",
-        f"db_port = {params['port']}",
-        f"db_user = {params['user']}",
-        f"db_password = {params['password'] or 'False'}",
-        "list_db = False",
-    ]
-    lines += [f"{key} = {value}" for key, value in options.items()]
-    lines += ["", "[stock_event_bus]", f"amqp_url = {broker_url or amqp_url()}", ""]
-    Path(path).write_text("\n".join(lines))
-    return Path(path)
-
-
-def bench_odoo_conf(**options):
-    """An odoo.conf (``options`` as in write_odoo_conf) in a new temporary
-    directory, for a benchmark; also loaded into this process's Odoo."""
-    import odoo  # noqa: PLC0415
-
-    workdir = Path(tempfile.mkdtemp(prefix="sscale_bench_"))
-    conf = write_odoo_conf(workdir / "odoo.conf", workdir / "data", **options)
-    odoo.tools.config.parse_config(["-c", str(conf)])
-    return conf
 
 
 def proc_status_kb(pid, key):

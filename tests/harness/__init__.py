@@ -1,0 +1,21 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""One harness for the tests, the benchmarks and the scripts.
+
+Import the module you need (``from tests.harness import stack, amqp``);
+nothing is imported here, so that the scripts that need no Odoo load none.
+
+- ``stack``: the services (PostgreSQL, RabbitMQ settings, checks with clear
+  errors), Odoo's command line, database copies, JUnit outcomes.
+- ``processes``: ``stop()`` a subprocess (terminate, wait, kill), ``free_port()``,
+  ``wait_until()`` / ``wait_for()`` / ``wait_http()``.
+- ``odoo_conf``: write an odoo.conf, or copy one with its ``[stock_event_bus]``
+  section set.
+- ``jsonrpc``: a web-client JSON-RPC session (``JsonRpc``, ``RpcError``).
+- ``amqp``: open a connection or channel to RabbitMQ, publish a command or
+  an event with its properties, the demo queue.
+- ``odoo_server`` (an ``odoo-bin`` serving one database), ``odoo_db`` (real
+  transactions on a committed database), ``standby`` (a PostgreSQL hot
+  standby), ``rabbit_cluster`` (a RabbitMQ cluster on loopback), ``tcp_proxy``
+  (a proxy a test can cut), ``stock_flows`` (receipts, deliveries, counts
+  through the ORM).
+"""
