@@ -31,7 +31,6 @@ docs/img/commands.png.
 """
 
 import datetime
-import json
 import logging
 import os
 import platform
@@ -43,16 +42,15 @@ import time
 import uuid
 from pathlib import Path
 
-import stacklib as stack
-from odoo_server import OdooServer
-
-from bench.lib import amqp_clients, data, processes
+from bench.lib import amqp_clients, data, logs
 from bench.lib.amqp_clients import QUEUES
 from bench.lib.command_report import plot, report
 from bench.lib.http_clients import post_command
 from bench.lib.invariants import ledger_check
 from bench.lib.monitor import CpuMonitor
 from bench.lib.report import IMG, quantiles, replace_section
+from tests.harness import odoo_conf, processes, stack, stock_flows
+from tests.harness.odoo_server import OdooServer
 
 # ----------------------------------------------------------------------
 # databases
@@ -98,8 +96,6 @@ def orm_workload(db, requests, workers, monitor):
     """``workers`` threads post ``requests`` as 1-line pickings, one
     transaction each (create, confirm, reserve, quantity, validate), retried
     on serialization failures like Odoo's RPC layer."""
-    import stock_flows  # noqa: PLC0415
-
     from odoo.exceptions import UserError  # noqa: PLC0415
 
     post = {"receive": stock_flows.receive, "deliver": stock_flows.deliver}
@@ -176,7 +172,7 @@ def amqp_workload(dbname, conf, requests, publishers, queue_sets, location, tag,
         for index, queues in enumerate(queue_sets):
             args = ["--log-level=info"] + (["--queues", queues] if queues else [])
             consumers.append(
-                processes.start(
+                logs.start_process(
                     stack.dispatch_command(conf, dbname, *args, command="stock_command_consume"),
                     Path(logdir, f"{exchange}.{index}.log"),
                 )
@@ -187,17 +183,11 @@ def amqp_workload(dbname, conf, requests, publishers, queue_sets, location, tag,
         barrier = threading.Barrier(publishers)
 
         def publisher(mine):
-            pconn, pchannel = amqp_clients.channel()
-            pchannel.confirm_delivery()
+            pconn, pchannel = amqp_clients.channel(confirm=True)
             barrier.wait()
             first_publish.append(time.perf_counter())
             for command in mine:
-                pchannel.basic_publish(
-                    exchange,
-                    command["product"],
-                    json.dumps(command),
-                    amqp_clients.command_properties(command["idempotency_key"], collector.queue),
-                )
+                amqp_clients.publish_command(pchannel, exchange, command, collector.queue)
             pconn.close()
 
         threads = [
@@ -240,12 +230,9 @@ def amqp_workload(dbname, conf, requests, publishers, queue_sets, location, tag,
         }
     finally:
         for process in consumers:
-            processes.stop(process)
+            processes.stop(process, timeout=30)
         collector.stop()
-        for name in [f"{exchange}.{i}" for i in range(QUEUES)] + [f"{exchange}.dead"]:
-            channel.queue_delete(name)
-        channel.exchange_delete(f"{exchange}.dlx")
-        channel.exchange_delete(exchange)
+        amqp_clients.delete_command_topology(channel, exchange)
         connection.close()
         conf.unlink(missing_ok=True)
 
@@ -388,9 +375,9 @@ def main():
     stack.require_odoo()
     stack.require_postgres()
     stack.require_rabbitmq()
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    conf = stack.bench_odoo_conf(db_maxconn=32, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=32, log_level="warn")
     # pika logs every connection step; Odoo logs each serialization failure
     # the ORM clients retry (counted in the figures).
     logging.getLogger("pika").setLevel(logging.WARNING)

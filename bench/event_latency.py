@@ -28,10 +28,9 @@ import threading
 import time
 import uuid
 
-import stacklib as stack
-
 from bench.lib import amqp_clients, data, postings
 from bench.lib.report import IMG, pyplot, quantiles, replace_section, row, save
+from tests.harness import amqp, odoo_conf, processes, stack, stock_flows
 
 
 def build(conf, prefix):
@@ -132,19 +131,11 @@ def dispatcher_throughput(db, dbname, conf, events):
 
 def naive_publish(channel, exchange, count):
     """One blocking publish per message, each waiting for its confirm."""
-    import pika  # noqa: PLC0415
-
     channel.confirm_delivery()
     body = b'{"event_id": "x"}' * 20
     started = time.perf_counter()
     for _i in range(count):
-        channel.basic_publish(
-            exchange,
-            "stock.1.1.sale",
-            body,
-            properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
-            mandatory=True,
-        )
+        amqp.publish(channel, exchange, "stock.1.1.sale", body, mandatory=True)
     return count / (time.perf_counter() - started)
 
 
@@ -185,8 +176,6 @@ class Receiver(threading.Thread):
 
 
 def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
-    import stock_flows  # noqa: PLC0415
-
     exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
     dconf = amqp_clients.event_conf(conf, exchange)
     receiver = Receiver(exchange, f"{exchange}.q")
@@ -223,7 +212,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                 event_id = env.cr.fetchone()[0]
             committed[event_id] = time.time()
         achieved = len(committed) / (time.perf_counter() - start)
-        wait_for(lambda: all(e in receiver.arrivals for e in committed), 60)
+        processes.wait_until(lambda: all(e in receiver.arrivals for e in committed), 60)
         latencies = [
             (receiver.arrivals[e][0] - t) * 1000
             for e, t in committed.items()
@@ -266,7 +255,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                 ev["picking"]: t for t, ev in list(receiver.arrivals.values()) if ev.get("picking")
             }
 
-        wait_for(lambda: set(commits) <= set(received_by_picking()), 60)
+        processes.wait_until(lambda: set(commits) <= set(received_by_picking()), 60)
         arrivals = received_by_picking()
         latencies = [
             (arrivals[name] - t) * 1000 for name, t in commits.items() if name in arrivals
@@ -278,8 +267,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
             lost=len(commits) - len(latencies),
         )
     finally:
-        dispatcher.terminate()
-        dispatcher.wait(30)
+        processes.stop(dispatcher, timeout=30)
         receiver.stop()
         channel = receiver.consumer._channel
         if channel is not None and channel.is_open:
@@ -289,12 +277,6 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
             channel.exchange_delete(receiver.consumer.dead_letter_exchange)
         receiver.consumer.close()
     return results
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.2)
 
 
 # ----------------------------------------------------------------------
@@ -412,9 +394,9 @@ def main():
     stack.require_odoo()
     stack.require_postgres()
     stack.require_rabbitmq()
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    conf = stack.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
         dbs, skus = build(conf, prefix)

@@ -14,9 +14,8 @@ generated products are rebuilt from that ledger, one per key.
 
 import sys
 
-import stacklib as stack
-
 from bench.lib import data
+from tests.harness import stack
 
 
 def main():

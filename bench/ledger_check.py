@@ -18,10 +18,9 @@ import sys
 import threading
 import time
 
-import stacklib as stack
-
 from bench.lib import data
 from bench.lib.report import replace_section, row
+from tests.harness import odoo_conf, stack, stock_flows
 
 
 def vanilla_ledger(env):
@@ -53,12 +52,11 @@ def main():
     args = parser.parse_args()
     stack.require_odoo()
     stack.require_postgres()
-    import stock_flows  # noqa: PLC0415
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
     import odoo  # noqa: PLC0415
 
-    conf = stack.bench_odoo_conf(log_level="warn")
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    conf = odoo_conf.bench_odoo_conf(log_level="warn")
     db_name = f"sscale_bench_ledger_{int(time.time())}"
     try:
         data.build_database(conf, db_name, args.lines)

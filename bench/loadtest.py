@@ -9,7 +9,7 @@ stock_event_bus and stock_scalable_reporting (no demo data; 1 hot product
 and N products with stock in WH/Stock, a user with an API key, the report
 refresh cron every minute), copied once per phase. ``odoo-bin --workers=4
 --max-cron-threads=1`` serves it; with ``--replica`` (the default when
-scripts/pgstandby.py is there and the primary accepts replication
+tests/harness/standby.py is there and the primary accepts replication
 connections) a ``HotStandby`` streams from the primary and odoo-bin gets
 ``--db_replica_host/--db_replica_port``, so report reads (read-only routes)
 go to the replica.
@@ -64,17 +64,15 @@ import time
 import uuid
 from pathlib import Path
 
-import stacklib as stack
-
-from bench.lib import amqp_clients, data, loadtest_report, processes
+from bench.lib import amqp_clients, data, loadtest_report, logs
 from bench.lib.amqp_clients import QUEUES
 from bench.lib.data import query as sql
 from bench.lib.invariants import invariants
-from bench.lib.logs import PostgresLog, log_counts
 from bench.lib.monitor import ProcessMonitor
 from bench.lib.report import IMG, ROOT, replace_section
 from bench.lib.steps import annotate_cpu, drive, step_latencies
 from bench.lib.workload import Workload, warm_up
+from tests.harness import odoo_conf, processes, stack
 
 ADDONS = "stock_scalable,stock_event_bus,stock_scalable_reporting"
 
@@ -134,19 +132,19 @@ def build_template(conf, name, products, hot_stock, stock, refresh_minutes):
 def open_replica(use):
     if not use:
         return contextlib.nullcontext(None)
-    import pgstandby  # noqa: PLC0415
+    from tests.harness import standby  # noqa: PLC0415
 
     # A port outside the tests' range (5433-5439): its slot is named after it.
-    return pgstandby.HotStandby(port=processes.free_port())
+    return standby.HotStandby(port=processes.free_port())
 
 
 def replica_possible():
-    """``(bool, why not)``: scripts/pgstandby.py is there and the primary
+    """``(bool, why not)``: tests/harness/standby.py is there and the primary
     takes replication connections from loopback."""
     import psycopg2  # noqa: PLC0415
 
-    if not (ROOT / "scripts" / "pgstandby.py").exists():
-        return False, "scripts/pgstandby.py is missing"
+    if not (ROOT / "tests" / "harness" / "standby.py").exists():
+        return False, "tests/harness/standby.py is missing"
     level, senders = sql(
         "postgres",
         "SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int",
@@ -166,9 +164,9 @@ def replica_possible():
 def run_phase(phase, dbname, conf, seed, args, standby, logdir):
     """One phase: server (+ dispatcher and consumer when full), warm-up,
     the stepped load, drain, invariants."""
-    from odoo_server import OdooServer  # noqa: PLC0415
-
     import odoo.modules.module  # noqa: PLC0415
+
+    from tests.harness.odoo_server import OdooServer  # noqa: PLC0415
 
     odoo.modules.module.initialize_sys_path()
     from odoo.addons.stock_event_bus.lib.command_consumer import (  # noqa: PLC0415
@@ -207,7 +205,7 @@ def run_phase(phase, dbname, conf, seed, args, standby, logdir):
     if standby is not None:
         extra += ["--db_replica_host=127.0.0.1", f"--db_replica_port={standby.port}"]
         replica_before = standby.stats(dbname)
-    pglog = PostgresLog(dbname)
+    pglog = logs.PostgresLog(dbname)
     try:
         if full:
             connection, channel, queue = amqp_clients.declare_event_queue(events_exchange)
@@ -217,11 +215,11 @@ def run_phase(phase, dbname, conf, seed, args, standby, logdir):
             counter.start()
             collector = amqp_clients.ReplyCollector()
             collector.start()
-            dispatcher = processes.start(
+            dispatcher = logs.start_process(
                 stack.dispatch_command(pconf, dbname, "--log-level=info"),
                 Path(logdir, f"dispatch-{phase}.log"),
             )
-            consumer = processes.start(
+            consumer = logs.start_process(
                 stack.dispatch_command(
                     pconf, dbname, "--log-level=info", command="stock_command_consume"
                 ),
@@ -285,9 +283,9 @@ def run_phase(phase, dbname, conf, seed, args, standby, logdir):
                 "report_scans": sum(after["scans"].values())
                 - sum(replica_before["scans"].values()),
             }
-        logs = [server.log_path] + ([dispatcher.log_path, consumer.log_path] if full else [])
-        result["logs"] = dict(log_counts(logs), **pglog.counts())
-        result["log_paths"] = [str(p) for p in logs]
+        log_files = [server.log_path] + ([dispatcher.log_path, consumer.log_path] if full else [])
+        result["logs"] = dict(logs.log_counts(log_files), **pglog.counts())
+        result["log_paths"] = [str(p) for p in log_files]
         result["t0"] = workload.t0
         return result
     finally:
@@ -297,19 +295,17 @@ def run_phase(phase, dbname, conf, seed, args, standby, logdir):
             workload.close()
         if server is not None:
             server.stop()
-        processes.stop(dispatcher)
-        processes.stop(consumer)
+        for process in (dispatcher, consumer):
+            if process is not None:
+                processes.stop(process, timeout=30)
         if collector is not None:
             collector.stop()
         if counter is not None:
             counter.stop()
         if channel is not None:
-            for name in [f"{commands_exchange}.{i}" for i in range(QUEUES)]:
-                channel.queue_delete(name)
-            channel.queue_delete(f"{commands_exchange}.dead")
+            amqp_clients.delete_command_topology(channel, commands_exchange)
             channel.queue_delete(f"{events_exchange}.q")
-            for name in (f"{commands_exchange}.dlx", commands_exchange, events_exchange):
-                channel.exchange_delete(name)
+            channel.exchange_delete(events_exchange)
             connection.close()
 
 
@@ -388,7 +384,7 @@ def main():  # noqa: PLR0915
             print(f"==> no replica: {why}", flush=True)
     elif args.replica and not possible:
         raise stack.StackError(f"--replica: {why}")
-    conf = stack.bench_odoo_conf(db_maxconn=16, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=16, log_level="warn")
     logdir = conf.parent
     prefix = f"loadtest_{int(time.time())}"
     wall = time.perf_counter()
@@ -425,7 +421,7 @@ def main():  # noqa: PLR0915
                     run_phase(phase, f"{prefix}_{phase}", conf, seed, args, standby, logdir)
                 )
         replica = (
-            "report reads through a hot standby (scripts/pgstandby.py)"
+            "report reads through a hot standby (tests/harness/standby.py)"
             if args.replica
             else "no replica"
         )

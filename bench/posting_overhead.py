@@ -27,10 +27,9 @@ import platform
 import sys
 import time
 
-import stacklib as stack
-
 from bench.lib import data, postings
 from bench.lib.report import IMG, pyplot, replace_section, save
+from tests.harness import odoo_conf, stack
 
 FIFO = """
 for categ in env["product.category"].search([]):
@@ -106,7 +105,7 @@ def main():
     stack.require_odoo()
     stack.require_postgres()
 
-    conf = stack.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_post_{int(time.time())}"
     try:
         dbs, skus = build(conf, prefix)

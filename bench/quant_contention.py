@@ -22,10 +22,9 @@ import sys
 import threading
 import time
 
-import stacklib as stack
-
 from bench.lib import data, postings
 from bench.lib.report import IMG, pyplot, replace_section, save
+from tests.harness import odoo_conf, stack, stock_flows
 
 METRICS = [
     ("committed moves/s", "throughput", "{:.1f}"),
@@ -44,8 +43,6 @@ METRICS = [
 
 def run_workload(db, plans):
     """Each worker validates its pickings, one request each, at once."""
-    import stock_flows  # noqa: PLC0415
-
     from odoo.exceptions import UserError  # noqa: PLC0415
 
     picking_plans = postings.create_pickings(db, plans)
@@ -195,9 +192,9 @@ def main():
     args = parser.parse_args()
     stack.require_odoo()
     stack.require_postgres()
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    conf = stack.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
         vanilla, ours, product_ids = data.build_sku_databases(conf, prefix, args.hot_stock)

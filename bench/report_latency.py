@@ -45,11 +45,10 @@ import datetime
 import sys
 import time
 
-import stacklib as stack
-
 from bench.lib import data, questions
 from bench.lib.monitor import BackendMemory
 from bench.lib.report import row
+from tests.harness import odoo_conf, stack, stock_flows
 
 
 def odoo_quantities(products, *args):
@@ -219,12 +218,11 @@ def main():
     args = parser.parse_args()
     stack.require_odoo()
     stack.require_postgres()
-    import stock_flows  # noqa: PLC0415
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
     import odoo  # noqa: PLC0415
 
-    conf = stack.bench_odoo_conf(log_level="info")
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    conf = odoo_conf.bench_odoo_conf(log_level="info")
     db_name = f"sscale_bench_rpt_{int(time.time())}"
     try:
         generate_time = data.build_database(conf, db_name, args.lines)

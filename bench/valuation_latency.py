@@ -34,10 +34,9 @@ import datetime
 import sys
 import time
 
-import stacklib as stack
-
 from bench.lib import data, questions
 from bench.lib.report import row
+from tests.harness import odoo_conf, stack, stock_flows
 
 # Share of the generated moves that are valued (all but the transfers).
 VALUED_SHARE = 0.9
@@ -183,12 +182,11 @@ def main():
     args = parser.parse_args()
     stack.require_odoo()
     stack.require_postgres()
-    import stock_flows  # noqa: PLC0415
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
     import odoo  # noqa: PLC0415
 
-    conf = stack.bench_odoo_conf(log_level="info")
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    conf = odoo_conf.bench_odoo_conf(log_level="info")
     db_name = f"sscale_bench_val_{int(time.time())}"
     try:
         generate_time = data.build_database(

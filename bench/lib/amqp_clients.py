@@ -4,53 +4,43 @@ bus at a bench exchange, the bench queue of the events, the broker user the
 consumer maps, and threads that collect command replies and count events."""
 
 import collections
-import configparser
 import json
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-import stacklib as stack
+from tests.harness import amqp, odoo_conf, stack
 
 QUEUES = 8  # per-product queues of the bench's command exchange
 
 
-def _conf_copy(conf, name, **values):
-    """A copy of ``conf`` named ``name`` beside it, whose [stock_event_bus]
-    section has ``values`` (and the broker of ``amqp_url()``)."""
-    parser = configparser.RawConfigParser()
-    parser.read(conf)
-    if not parser.has_section("stock_event_bus"):
-        parser.add_section("stock_event_bus")
-    parser.set("stock_event_bus", "amqp_url", stack.amqp_url())
-    for key, value in values.items():
-        parser.set("stock_event_bus", key, value)
-    path = Path(conf).with_name(name)
-    with path.open("w") as handle:
-        parser.write(handle)
-    return path
-
-
 def event_conf(conf, exchange):
     """A copy of ``conf`` whose events go to ``exchange``."""
-    return _conf_copy(conf, f"dispatch-{exchange}.conf", exchange=exchange)
+    return odoo_conf.copy_conf(
+        conf,
+        Path(conf).with_name(f"dispatch-{exchange}.conf"),
+        amqp_url=stack.amqp_url(),
+        exchange=exchange,
+    )
 
 
 def command_conf(conf, exchange):
     """A copy of ``conf`` whose commands go through ``exchange``."""
-    return _conf_copy(
+    return odoo_conf.copy_conf(
         conf,
-        f"commands-{exchange}.conf",
+        Path(conf).with_name(f"commands-{exchange}.conf"),
+        amqp_url=stack.amqp_url(),
         command_exchange=exchange,
-        command_queues=str(QUEUES),
+        command_queues=QUEUES,
     )
 
 
-def channel():
-    """``(connection, channel)`` on the broker of ``amqp_url()``."""
-    connection = stack.amqp_connection()
-    return connection, connection.channel()
+def channel(confirm=False):
+    """``(connection, channel)`` on the broker of ``amqp_url()``, without
+    heartbeats (the benchmarks' connections sit idle while the measured
+    processes work); ``confirm``: with publisher confirms."""
+    return amqp.open_channel(confirm=confirm, heartbeat=0)
 
 
 def declare_event_queue(exchange):
@@ -85,19 +75,30 @@ def map_broker_user(dbname):
         conn.close()
 
 
-def command_properties(key, reply_to):
-    """The AMQP properties of a command whose idempotency key is ``key``,
-    answered on ``reply_to``."""
-    import pika  # noqa: PLC0415
-
-    return pika.BasicProperties(
-        delivery_mode=2,
-        content_type="application/json",
+def publish_command(chan, exchange, command, reply_to):
+    """Publish ``command`` as a client does: routing key = its product,
+    persistent, its idempotency key as message and correlation id, the
+    outcome to ``reply_to``, from :func:`broker_user`."""
+    key = command["idempotency_key"]
+    amqp.publish(
+        chan,
+        exchange,
+        command["product"],
+        command,
         message_id=key,
         correlation_id=key,
         reply_to=reply_to,
         user_id=broker_user(),
     )
+
+
+def delete_command_topology(chan, exchange):
+    """Delete the queues and exchanges that ``declare_topology`` of the
+    command consumer made for ``exchange``."""
+    for name in [f"{exchange}.{i}" for i in range(QUEUES)] + [f"{exchange}.dead"]:
+        chan.queue_delete(name)
+    chan.exchange_delete(f"{exchange}.dlx")
+    chan.exchange_delete(exchange)
 
 
 def wait_for_consumers(chan, exchange, queue_indexes, processes, timeout=120):

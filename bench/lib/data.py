@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import stacklib as stack
+from tests.harness import stack
 
 from .report import ROOT
 

@@ -5,8 +5,9 @@ per validated picking, the Stock Levels report equal to the ledger."""
 
 import time
 
+from tests.harness.jsonrpc import JsonRpc, RpcError
+
 from .data import query as sql
-from .http_clients import JsonRpc, RpcError
 
 
 def ledger_check(dbname, location_id, product_ids):
@@ -53,7 +54,7 @@ def invariants(phase, dbname, seed, workload, counter, standby, start, url):
     """Check each invariant after the load test's ``phase`` on ``dbname``
     (``start``: the highest ids before it), print PASS or FAIL per
     invariant and return them [{name, ok, detail}]."""
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
     checks = []
     product_ids = [p[0] for p in seed["products"]]

@@ -1,11 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""What Odoo's and PostgreSQL's logs say of a load: retries, fallbacks,
-tracebacks, serialization failures and deadlocks."""
+"""The Odoo processes a benchmark starts beside odoo-bin, each with its log
+file, and what Odoo's and PostgreSQL's logs say of a load: retries,
+fallbacks, tracebacks, serialization failures and deadlocks."""
 
 import collections
 import os
 import re
+import subprocess
 from pathlib import Path
+
+from tests.harness import stack
 
 from .data import query as sql
 
@@ -66,3 +70,15 @@ def log_counts(paths):
         for label, pattern in LOG_PATTERNS.items():
             counts[label] += len(pattern.findall(text))
     return dict(counts)
+
+
+def start_process(cmd, log):
+    """Run ``cmd`` (an Odoo command: the dispatcher, the command consumer)
+    with its output in the file ``log``; the process knows it as
+    ``log_path``."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            cmd, stdout=handle, stderr=subprocess.STDOUT, env=stack.odoo_env()
+        )
+    process.log_path = log
+    return process

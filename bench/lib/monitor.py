@@ -10,7 +10,7 @@ import statistics
 import threading
 import time
 
-import stacklib as stack
+from tests.harness import stack
 
 
 class CpuMonitor(threading.Thread):

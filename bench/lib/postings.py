@@ -9,6 +9,8 @@ import statistics
 import threading
 import time
 
+from tests.harness import stock_flows
+
 from .report import quantiles, row
 
 
@@ -30,8 +32,6 @@ def create_pickings(db, plans):
     """Create and confirm every planned picking before the clock starts (as
     sales and purchase orders do, hours before the warehouse validates):
     the workload is the validation. Returns picking ids per worker."""
-    import stock_flows  # noqa: PLC0415
-
     picking_ids = []
     for requests in plans:
         with db.env() as env:
@@ -57,8 +57,6 @@ def run_workers(db, worker, picking_plans):
 def run_validations(db, plans):
     """Validate the pickings of ``plans`` (created first), a thread per
     plan: ``(validations/s, latencies in ms)``."""
-    import stock_flows  # noqa: PLC0415
-
     picking_plans = create_pickings(db, plans)
     latencies, lock = [], threading.Lock()
 
@@ -81,7 +79,7 @@ def posting_latency(dbs, skus, workers, per_worker, rounds):
     ``rounds`` rounds in alternating order: per label, the quantiles of
     the latencies (ms), the mean validations/s and the median of the
     rounds' means."""
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
     samples = {label: [] for label in dbs}
     round_means = {label: [] for label in dbs}

@@ -5,16 +5,15 @@ record of every request."""
 
 import contextlib
 import itertools
-import json
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import stacklib as stack
+from tests.harness.jsonrpc import JsonRpc, RpcError
 
 from . import amqp_clients
-from .http_clients import JsonRpc, RpcError, post_command
+from .http_clients import post_command
 
 POSTING_OPS = ("picking", "http_command", "amqp_command")
 WORKER_POSTING_OPS = ("picking", "http_command")
@@ -58,9 +57,7 @@ class Workload:
 
     def amqp(self):
         if getattr(self.local, "channel", None) is None or not self.local.channel.is_open:
-            connection = stack.amqp_connection()
-            self.local.channel = connection.channel()
-            self.local.channel.confirm_delivery()
+            connection, self.local.channel = amqp_clients.channel(confirm=True)
             with self.lock:
                 self.sessions.append(connection)
         return self.local.channel
@@ -236,11 +233,8 @@ class Workload:
         command = {"idempotency_key": key, "type": kind, "product": code, "quantity": qty}
         command["location" if kind == "deliver" else "location_dest"] = self.seed["stock"]
         start = self.now()
-        self.amqp().basic_publish(
-            self.amqp_exchange,
-            code,
-            json.dumps(command),
-            amqp_clients.command_properties(key, self.collector.queue),
+        amqp_clients.publish_command(
+            self.amqp(), self.amqp_exchange, command, self.collector.queue
         )
         with self.lock:
             self.amqp_sent[key] = (step, sched, start)
