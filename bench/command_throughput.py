@@ -42,13 +42,13 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.lib import amqp_clients, data, logs
+from bench.lib import amqp_clients, cli, data, logs, postings
 from bench.lib.amqp_clients import QUEUES
 from bench.lib.command_report import plot, report
 from bench.lib.http_clients import post_command
 from bench.lib.invariants import ledger_check
 from bench.lib.monitor import CpuMonitor
-from bench.lib.report import IMG, quantiles, replace_section
+from bench.lib.report import publish, quantiles
 from tests.harness import odoo_conf, processes, stack, stock_flows
 from tests.harness.odoo_server import OdooServer
 
@@ -307,14 +307,8 @@ def http_workload(url, key, scanner_plans, location, tag, monitor):
                 with lock:
                     results.append((status, answer.get("status"), seconds, same))
 
-        threads = [threading.Thread(target=scanner, args=(c,)) for c in scanners]
         mark = monitor.mark()
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        elapsed = postings.run_threads(scanner, scanners)
         latencies = [seconds * 1000 for _st, _s, seconds, _same in results]
         figures[phase] = dict(
             quantiles(latencies),
@@ -348,7 +342,7 @@ def show(label, figures):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--commands", type=int, default=2000, help="moves per AMQP scenario")
     parser.add_argument("--products", type=int, default=1000, help="products of scenario 2")
     parser.add_argument("--publishers", type=int, default=8, help="AMQP publisher threads")
@@ -367,14 +361,9 @@ def main():
         action="store_true",
         help="a small run to try the script: 200 commands, 100 products, 4 x 25 scans",
     )
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
+    args = cli.parse(parser, rabbitmq=True)
     if args.quick:
         args.commands, args.products, args.scans, args.solo_scans = 200, 100, 25, 20
-    stack.require_odoo()
-    stack.require_postgres()
-    stack.require_rabbitmq()
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
     conf = odoo_conf.bench_odoo_conf(db_maxconn=32, log_level="warn")
@@ -516,12 +505,7 @@ def main():
             "python3 -m bench.command_throughput" + (" --quick" if args.quick else "") + " --write"
         )
         body = report(results, conditions, command_line)
-        print()
-        print(body)
-        if args.write:
-            plot(results, IMG / "commands.png")
-            replace_section("commands", body)
-            print("==> wrote docs/benchmarks.md and docs/img/commands.png")
+        publish("commands", body, args.write, lambda path: plot(results, path))
     finally:
         monitor.stop()
         if not args.keep:

@@ -28,8 +28,8 @@ import threading
 import time
 import uuid
 
-from bench.lib import amqp_clients, data, postings
-from bench.lib.report import IMG, pyplot, quantiles, replace_section, row, save
+from bench.lib import amqp_clients, cli, data, postings
+from bench.lib.report import publish, pyplot, quantiles, row, save
 from tests.harness import amqp, odoo_conf, processes, stack, stock_flows
 
 
@@ -379,21 +379,14 @@ def plot(posting, throughput, e2e, path):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
-    parser.add_argument("--workers", type=int, default=4, help="concurrent posting threads")
-    parser.add_argument("--per-worker", type=int, default=40, help="postings per thread")
-    parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
+    parser = cli.parser(__doc__)
+    cli.posting_rounds(parser)
     parser.add_argument(
         "--events", type=int, default=100_000, help="events for the throughput run"
     )
     parser.add_argument("--rate", type=int, default=100, help="postings/s for the latency run")
     parser.add_argument("--seconds", type=int, default=20, help="length of the latency run")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
-    stack.require_rabbitmq()
+    args = cli.parse(parser, rabbitmq=True)
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
     conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
@@ -424,12 +417,7 @@ def main():
             f"{platform.python_version()}, PostgreSQL and RabbitMQ on this machine."
         )
         body = report(posting, throughput, e2e, conditions)
-        print()
-        print(body)
-        if args.write:
-            plot(posting, throughput, e2e, IMG / "event_bus.png")
-            replace_section("event_bus", body)
-            print("==> wrote docs/benchmarks.md and docs/img/event_bus.png")
+        publish("event_bus", body, args.write, lambda path: plot(posting, throughput, e2e, path))
     finally:
         if not args.keep:
             stack.drop_databases_with_prefix(prefix)

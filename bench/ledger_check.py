@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from bench.lib import data
+from bench.lib import cli, data
 from bench.lib.report import replace_section, row
 from tests.harness import odoo_conf, stack, stock_flows
 
@@ -43,15 +43,12 @@ def timed(func, runs=3):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
     parser.add_argument(
         "--deliveries", type=int, default=20, help="deliveries posted while the check runs"
     )
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
+    args = cli.parse(parser, keep=None)
     import odoo  # noqa: PLC0415
 
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415

@@ -64,7 +64,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.lib import amqp_clients, data, loadtest_report, logs
+from bench.lib import amqp_clients, cli, data, loadtest_report, logs
 from bench.lib.amqp_clients import QUEUES
 from bench.lib.data import query as sql
 from bench.lib.invariants import invariants
@@ -330,7 +330,7 @@ def drain(dbname, counter, channel, queue, timeout=180):
 
 
 def main():  # noqa: PLR0915
-    parser = stack.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--duration", type=float, default=300, help="seconds of load per phase")
     parser.add_argument("--step-seconds", type=float, default=30, help="length of a step")
     parser.add_argument(
@@ -366,16 +366,11 @@ def main():  # noqa: PLR0915
         help="report reads through a hot standby (default: when possible)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument(
         "--template",
         help="reuse this template database of an earlier run (--keep) instead of building one",
     )
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
-    stack.require_rabbitmq()
+    args = cli.parse(parser, keep="keep the databases", rabbitmq=True)
     logging.getLogger("pika").setLevel(logging.WARNING)
     possible, why = replica_possible()
     if args.replica is None:

@@ -27,8 +27,8 @@ import platform
 import sys
 import time
 
-from bench.lib import data, postings
-from bench.lib.report import IMG, pyplot, replace_section, save
+from bench.lib import cli, data, postings
+from bench.lib.report import publish, pyplot, save
 from tests.harness import odoo_conf, stack
 
 FIFO = """
@@ -95,15 +95,9 @@ def plot(posting, path):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
-    parser.add_argument("--workers", type=int, default=4, help="concurrent posting threads")
-    parser.add_argument("--per-worker", type=int, default=40, help="postings per thread")
-    parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
+    parser = cli.parser(__doc__)
+    cli.posting_rounds(parser)
+    args = cli.parse(parser)
 
     conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_post_{int(time.time())}"
@@ -121,12 +115,7 @@ def main():
             f"PostgreSQL on this machine."
         )
         body = report(posting, per_posting, conditions)
-        print()
-        print(body)
-        if args.write:
-            plot(posting, IMG / "posting_overhead.png")
-            replace_section("posting_overhead", body)
-            print("==> wrote docs/benchmarks.md and docs/img/posting_overhead.png")
+        publish("posting_overhead", body, args.write, lambda path: plot(posting, path))
     finally:
         if not args.keep:
             stack.drop_databases_with_prefix(prefix)

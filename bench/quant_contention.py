@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from bench.lib import data, postings
+from bench.lib import cli, data, postings
 from bench.lib.report import IMG, pyplot, replace_section, save
 from tests.harness import odoo_conf, stack, stock_flows
 
@@ -69,13 +69,7 @@ def run_workload(db, plans):
                 if error:
                     errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(p,)) for p in picking_plans]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = postings.run_threads(worker, picking_plans)
     committed = [r for r in results if r[0] == "ok"]
     latencies = sorted(r[1] * 1000 for r in committed) or [0.0]
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
@@ -180,18 +174,14 @@ def write_docs(results, conditions):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--workers", type=int, default=8, help="concurrent requests (threads)")
     parser.add_argument("--per-worker", type=int, default=40, help="requests per worker")
     parser.add_argument(
         "--hot-stock", type=int, default=60, help="on-hand of the hot SKU at the start"
     )
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--only", choices=["hot", "skus"], help="run one scenario")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
+    args = cli.parse(parser)
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
     conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")

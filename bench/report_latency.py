@@ -45,7 +45,7 @@ import datetime
 import sys
 import time
 
-from bench.lib import data, questions
+from bench.lib import cli, data, questions
 from bench.lib.monitor import BackendMemory
 from bench.lib.report import row
 from tests.harness import odoo_conf, stack, stock_flows
@@ -209,15 +209,10 @@ def report_questions(env, product_ids, day):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
-    parser.add_argument("--runs", type=int, default=10, help="timed runs per question")
-    parser.add_argument("--postings", type=int, default=100, help="postings after the refresh")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
+    cli.question_runs(parser)
+    args = cli.parse(parser)
     import odoo  # noqa: PLC0415
 
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
@@ -343,17 +338,16 @@ def main():
                 f"{location_mismatches} of {len(product_ids)}",
             ),
         ]
-        name = f"report_latency_{args.lines}"
-        body = questions.section(
+        questions.publish(
+            f"report_latency_{args.lines}",
             f"Stock reports at {lines:,} move lines",
             f"python3 -m bench.report_latency --lines {args.lines}",
-            args.runs,
+            args,
             lines_out,
             "Initial build (install log)",
             progress,
-            name,
+            results,
         )
-        questions.publish(name, body, results, args.write)
     finally:
         if not args.keep:
             odoo.sql_db.close_db(db_name)

@@ -34,7 +34,7 @@ import datetime
 import sys
 import time
 
-from bench.lib import data, questions
+from bench.lib import cli, data, questions
 from bench.lib.report import row
 from tests.harness import odoo_conf, stack, stock_flows
 
@@ -173,15 +173,10 @@ def _figures(groups, field):
 
 
 def main():
-    parser = stack.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--layers", type=int, default=1_000_000, help="valuation layers")
-    parser.add_argument("--runs", type=int, default=10, help="timed runs per question")
-    parser.add_argument("--postings", type=int, default=100, help="postings after the refresh")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    args = parser.parse_args()
-    stack.require_odoo()
-    stack.require_postgres()
+    cli.question_runs(parser)
+    args = cli.parse(parser, keep="keep the benchmark database")
     import odoo  # noqa: PLC0415
 
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
@@ -256,17 +251,16 @@ def main():
             row(f"{name}: groups where ours ≠ vanilla", str(count))
             for name, count in mismatches.items()
         ]
-        name = f"valuation_latency_{args.layers}"
-        body = questions.section(
+        questions.publish(
+            f"valuation_latency_{args.layers}",
             f"Valuation reports at {layers:,} valuation layers",
             f"python3 -m bench.valuation_latency --layers {args.layers}",
-            args.runs,
+            args,
             rows,
             "Initial build of the valuation views (install log)",
             progress,
-            name,
+            results,
         )
-        questions.publish(name, body, results, args.write)
     finally:
         if not args.keep:
             odoo.sql_db.close_db(db_name)

@@ -15,25 +15,22 @@ from tests.harness import amqp, odoo_conf, stack
 QUEUES = 8  # per-product queues of the bench's command exchange
 
 
+def _bus_conf(conf, name, **values):
+    """A copy of ``conf`` named ``name`` beside it, whose [stock_event_bus]
+    section has the broker of ``amqp_url()`` and ``values``."""
+    target = Path(conf).with_name(name)
+    return odoo_conf.copy_conf(conf, target, amqp_url=stack.amqp_url(), **values)
+
+
 def event_conf(conf, exchange):
     """A copy of ``conf`` whose events go to ``exchange``."""
-    return odoo_conf.copy_conf(
-        conf,
-        Path(conf).with_name(f"dispatch-{exchange}.conf"),
-        amqp_url=stack.amqp_url(),
-        exchange=exchange,
-    )
+    return _bus_conf(conf, f"dispatch-{exchange}.conf", exchange=exchange)
 
 
 def command_conf(conf, exchange):
     """A copy of ``conf`` whose commands go through ``exchange``."""
-    return odoo_conf.copy_conf(
-        conf,
-        Path(conf).with_name(f"commands-{exchange}.conf"),
-        amqp_url=stack.amqp_url(),
-        command_exchange=exchange,
-        command_queues=QUEUES,
-    )
+    name = f"commands-{exchange}.conf"
+    return _bus_conf(conf, name, command_exchange=exchange, command_queues=QUEUES)
 
 
 def channel(confirm=False):

@@ -10,8 +10,8 @@ import statistics
 import textwrap
 import time
 
-from . import data
-from .report import IMG, pyplot, replace_section, row, save
+from . import data, report
+from .report import pyplot, row, save
 
 
 def timed(env, func, runs):
@@ -92,11 +92,13 @@ def run_conditions(runs):
     )
 
 
-def section(title, command, runs, lines, build, progress, name):
-    """The section ``name`` of docs/benchmarks.md: ``title``, the command
-    line (``--runs`` when not the default), the table ``lines``, the
+def publish(name, title, command, args, lines, build, progress, results):
+    """Print the section ``name`` of docs/benchmarks.md and, with
+    ``args.write``, write it and its plot of ``results``: ``title``, the
+    command line (``--runs`` when not the default), the table ``lines``, the
     install log's ``progress`` under ``build`` and the plot."""
-    return (
+    runs = args.runs
+    body = (
         f"## {title}\n\n"
         f"Command: `{command}"
         + (f" --runs {runs}" if runs != 10 else "")
@@ -106,17 +108,7 @@ def section(title, command, runs, lines, build, progress, name):
         + "\n".join(f"    {line}" for line in progress)
         + f"\n\n![vanilla vs ours, p95 per question](img/{name}.png)"
     )
-
-
-def publish(name, body, results, write):
-    """Print ``body``; with ``write``, put it in docs/benchmarks.md as the
-    section ``name`` and plot ``results`` to docs/img/<name>.png."""
-    print()
-    print(body)
-    if write:
-        plot(results, IMG / f"{name}.png")
-        replace_section(name, body)
-        print(f"==> wrote docs/benchmarks.md and docs/img/{name}.png")
+    report.publish(name, body, args.write, lambda path: plot(results, path))
 
 
 def plot(results, path):

@@ -30,6 +30,19 @@ def replace_section(name, body, doc=None):
     doc.write_text(text)
 
 
+def publish(name, body, write, draw, image=None):
+    """Print ``body``; with ``write``, ``draw(path)`` the plot to
+    docs/img/``image`` (default: ``name``.png) and put ``body`` in
+    docs/benchmarks.md as the section ``name``."""
+    image = image or f"{name}.png"
+    print()
+    print(body)
+    if write:
+        draw(IMG / image)
+        replace_section(name, body)
+        print(f"==> wrote docs/benchmarks.md and docs/img/{image}")
+
+
 def quantiles(values):
     """``{"p50", "p95", "p99", "mean"}`` of ``values`` (0 for none; one
     value is each of them)."""
