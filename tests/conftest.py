@@ -68,6 +68,55 @@ def committed_db(fresh_database):
     db.close()
 
 
+def _made(close, make, *args, **fixed):
+    """Yield a factory of ``make(*args, **fixed, **kwargs)`` to a fixture's
+    test, then ``close`` what it made."""
+    made = []
+
+    def factory(**kwargs):
+        made.append(make(*args, **fixed, **kwargs))
+        return made[-1]
+
+    yield factory
+    for thing in made:
+        close(thing)
+
+
+@pytest.fixture
+def odoo_server(harness, committed_db, tmp_path):
+    """Factory of ``odoo-bin`` processes serving ``committed_db`` over HTTP
+    (tests.harness.odoo_server), stopped after the test."""
+    from tests.harness.odoo_server import OdooServer  # noqa: PLC0415
+
+    yield from _made(OdooServer.stop, OdooServer, harness, committed_db.name, tmp_path)
+
+
+@pytest.fixture
+def bus(harness, committed_db, tmp_path):
+    """Factory of event buses of their own on ``committed_db``
+    (tests.harness.event_bus), closed after the test."""
+    from tests.harness.event_bus import EventBus  # noqa: PLC0415 - needs the addons path
+
+    yield from _made(EventBus.close, EventBus, harness, committed_db.name, tmp_path)
+
+
+@pytest.fixture
+def command_bus(harness, committed_db, tmp_path):
+    """Factory of command exchanges of their own with their consumer
+    processes on ``committed_db`` (tests.harness.command_bus), closed after
+    the test; the broker's user is mapped to admin."""
+    from tests.harness.command_bus import CommandBus  # noqa: PLC0415
+
+    yield from _made(
+        CommandBus.close,
+        CommandBus,
+        harness,
+        committed_db.name,
+        tmp_path,
+        committed_db=committed_db,
+    )
+
+
 @pytest.fixture
 def odoo_cli(harness):
     """Run the Odoo command line on the harness's odoo.conf."""

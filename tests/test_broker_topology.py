@@ -16,7 +16,7 @@ from odoo.addons.stock_event_bus.lib.consumer import QueueTypeError, StockEventC
 
 from tests.harness import stack
 
-pytestmark = [pytest.mark.committed]
+pytestmark = [pytest.mark.committed, pytest.mark.amqp]
 
 
 def test_classic_queue_of_an_earlier_version_is_named(amqp_channel):

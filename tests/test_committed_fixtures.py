@@ -8,7 +8,7 @@ import pytest
 
 from odoo.tests import tagged
 
-from tests.harness import stack
+from tests.harness import amqp
 
 
 @tagged("-at_install", "post_install", "sscale_committed")
@@ -118,7 +118,7 @@ class TestAmqpChannel:
         """After cleanup the temporary queue no longer exists on the broker."""
         queue = amqp_channel.declare_queue()
         amqp_channel.cleanup()
-        conn = pika.BlockingConnection(pika.URLParameters(stack.amqp_url()))
+        conn = amqp.connect()
         try:
             with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
                 conn.channel().queue_declare(queue, passive=True)

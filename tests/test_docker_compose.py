@@ -31,6 +31,7 @@ def _mounts(service):
 
 
 @tagged("-at_install", "post_install", "sscale_static")
+@pytest.mark.static
 class TestDockerCompose:
     def test_services_and_images(self, compose):
         """The six services run the images the README promises."""

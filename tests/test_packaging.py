@@ -17,6 +17,7 @@ from tests.harness import stack
 
 
 @tagged("-at_install", "post_install", "sscale_static")
+@pytest.mark.static
 @pytest.mark.slow
 class TestPackaging:
     def test_wheels_build_and_install(self, tmp_path):

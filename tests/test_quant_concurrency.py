@@ -51,6 +51,14 @@ def _setup(committed_db, specs):
         return [stock_flows.create_product(env, name, qty).id for name, qty in specs]
 
 
+def _stock_quants(env, product_id):
+    """The product's quants in the main warehouse's stock location."""
+    stock = stock_flows.main_warehouse(env).lot_stock_id
+    return env["stock.quant"].search(
+        [("product_id", "=", product_id), ("location_id", "=", stock.id)]
+    )
+
+
 def _call(committed_db, flow, *args):
     """A request that runs ``flow(env, *args)`` and returns its result."""
     return lambda: committed_db.call(lambda env: flow(env, *args))[0]
@@ -73,10 +81,7 @@ class TestQuantConcurrency:
         with committed_db.env() as env:
             product = env["product.product"].browse(product_id)
             assert product.qty_available == 0
-            stock = stock_flows.main_warehouse(env).lot_stock_id
-            quants = env["stock.quant"].search(
-                [("product_id", "=", product_id), ("location_id", "=", stock.id)]
-            )
+            quants = _stock_quants(env, product_id)
             assert len(quants) == 1 and quants.quantity == 0
             _check_invariants(env, product)
 
@@ -124,10 +129,7 @@ class TestQuantConcurrency:
         with committed_db.env() as env:
             pickings = env["stock.picking"].browse([value for _kind, value in outcomes])
             assert sorted(pickings.mapped("state")).count("assigned") == 10
-            stock = stock_flows.main_warehouse(env).lot_stock_id
-            quant = env["stock.quant"].search(
-                [("product_id", "=", product_id), ("location_id", "=", stock.id)]
-            )
+            quant = _stock_quants(env, product_id)
             assert len(quant) == 1
             assert quant.quantity == 10 and quant.reserved_quantity == 10
             reserved_lines = env["stock.move.line"].search(
@@ -187,10 +189,7 @@ class TestQuantConcurrency:
         assert _outcome_kinds(outcomes) == {"ok": 8, "guard": 0}
         with committed_db.env() as env:
             product = env["product.product"].browse(product_id)
-            stock = stock_flows.main_warehouse(env).lot_stock_id
-            quants = env["stock.quant"].search(
-                [("product_id", "=", product_id), ("location_id", "=", stock.id)]
-            )
+            quants = _stock_quants(env, product_id)
             assert len(quants) == 1 and quants.quantity == 8
             _check_invariants(env, product)
 

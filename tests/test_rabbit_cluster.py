@@ -2,7 +2,7 @@
 """A three-node RabbitMQ cluster loses the node the dispatcher and the
 command consumer are connected to, in the middle of a run, and gets it back.
 
-Real nodes on loopback (tests/rabbit_cluster.py), the real
+Real nodes on loopback (tests/harness/rabbit_cluster.py), the real
 ``stock_event_dispatch`` and ``stock_command_consume`` processes given the
 three nodes' URLs in ``amqp_url``, quorum queues, committed postings through
 the ORM and commands published with publisher confirms (a publish the broker
@@ -12,11 +12,9 @@ their ``event_id``), every command was posted exactly once, and on-hand
 equals the ledger of done move lines.
 """
 
-import configparser
 import json
 import random
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -28,11 +26,12 @@ import pytest
 
 from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer
 
-from tests.harness import stack
+from tests.harness import amqp, odoo_conf, processes, stack
+from tests.harness.processes import wait_for
 from tests.harness.rabbit_cluster import RabbitCluster
 from tests.harness.stock_flows import create_product, main_warehouse, receive
 
-pytestmark = [pytest.mark.committed, pytest.mark.slow]
+pytestmark = [pytest.mark.committed, pytest.mark.amqp, pytest.mark.slow]
 
 PRODUCTS = 4
 POSTINGS = 40  # receipts through the ORM
@@ -40,11 +39,9 @@ COMMANDS = 60  # receive/deliver commands over AMQP, every 5th sent twice
 
 
 def _ports_free(first, count):
-    for port in [first + i for i in range(count)] + [first + 20000 + i for i in range(count)]:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return False
-    return True
+    """Whether nothing listens on the AMQP and distribution ports of the nodes."""
+    ports = [first + i for i in range(count)] + [first + 20000 + i for i in range(count)]
+    return not any(processes.port_open("127.0.0.1", port) for port in ports)
 
 
 @pytest.fixture
@@ -98,15 +95,12 @@ class ConfirmingPublisher:
     did not confirm (its node went away) is published again."""
 
     def __init__(self, urls, exchange):
-        self.params = [pika.URLParameters(u.strip()) for u in urls.split(",")]
+        self.urls = urls
+        # RabbitMQ checks it; the consumer posts as its Odoo user.
+        self.user_id = amqp.parameters(urls.split(",")[0]).credentials.username
         self.exchange = exchange
         self.channel = None
         self.resent = 0
-
-    def _connect(self):
-        connection = pika.BlockingConnection(self.params)
-        self.channel = connection.channel()
-        self.channel.confirm_delivery()
 
     def publish(self, body, routing_key, deadline=120):
         end = time.monotonic() + deadline
@@ -114,18 +108,14 @@ class ConfirmingPublisher:
         while True:
             try:
                 if self.channel is None or not self.channel.is_open:
-                    self._connect()
-                self.channel.basic_publish(
+                    _connection, self.channel = amqp.open_channel(self.urls)
+                amqp.publish(
+                    self.channel,
                     self.exchange,
                     routing_key,
                     body,
-                    pika.BasicProperties(
-                        delivery_mode=2,
-                        content_type="application/json",
-                        # RabbitMQ checks it; the consumer posts as its Odoo user.
-                        user_id=self.params[0].credentials.username,
-                    ),
                     mandatory=True,
+                    user_id=self.user_id,
                 )
                 return
             except (pika.exceptions.AMQPError, OSError):
@@ -135,15 +125,6 @@ class ConfirmingPublisher:
                 if time.monotonic() > end:
                     raise
                 time.sleep(min(0.5 * attempt, 2))
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _scalar(committed_db, query, params=()):
@@ -233,25 +214,18 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
     tag = uuid.uuid4().hex[:8]
     exchange, command_exchange = f"sscale.test.events.{tag}", f"sscale.test.commands.{tag}"
     urls = cluster.urls()
-    parser = configparser.RawConfigParser()
-    parser.read(harness["conf"])
-    if not parser.has_section("stock_event_bus"):
-        parser.add_section("stock_event_bus")
-    for option, value in {
-        "amqp_url": urls,
-        "exchange": exchange,
-        "command_exchange": command_exchange,
-        "command_queues": "4",
-    }.items():
-        parser.set("stock_event_bus", option, value)
-    conf = tmp_path / "cluster.conf"
-    with conf.open("w") as handle:
-        parser.write(handle)
+    conf = odoo_conf.copy_conf(
+        harness["conf"],
+        tmp_path / "cluster.conf",
+        amqp_url=urls,
+        exchange=exchange,
+        command_exchange=command_exchange,
+        command_queues=4,
+    )
 
     with committed_db.env() as env:
-        env.ref("base.user_admin").amqp_user = pika.URLParameters(
-            urls.split(",")[0]
-        ).credentials.username
+        first_user = amqp.parameters(urls.split(",")[0]).credentials.username
+        env.ref("base.user_admin").amqp_user = first_user
         stock = main_warehouse(env).lot_stock_id
         products = [
             create_product(env, f"Clustered {tag} {i}", qty=100, default_code=f"{tag}-{i}")
@@ -273,13 +247,13 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
         # Both connected (named connections), on the same node: the first URL.
         node = cluster.node_of("stock_event_dispatch")
         assert cluster.node_of("stock_command_consume") == node
-        probe = pika.BlockingConnection(pika.URLParameters(cluster.url((node + 1) % 3)))
+        probe = amqp.connect(cluster.url((node + 1) % 3))
 
         def consuming():
             queue = probe.channel().queue_declare(f"{command_exchange}.0", passive=True)
             return queue.method.consumer_count
 
-        _wait(consuming, 90, "the command consumer")
+        wait_for(consuming, 90, "the command consumer")
         probe.close()
 
         keys = [f"cluster-{tag}-{n}" for n in range(COMMANDS)]
@@ -300,7 +274,7 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
         assert not errors, errors
 
         # Everything drains: the outbox is sent, every command answered.
-        _wait(
+        wait_for(
             lambda: _scalar(
                 committed_db, "SELECT COUNT(*) FROM stock_event_outbox WHERE state != 'sent'"
             )
@@ -308,7 +282,7 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
             180,
             "the outbox to drain",
         )
-        _wait(
+        wait_for(
             lambda: _scalar(
                 committed_db,
                 "SELECT COUNT(*) FROM stock_inventory_command"
@@ -322,7 +296,7 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
         with committed_db.cursor() as cr:
             cr.execute("SELECT event_uuid FROM stock_event_outbox")
             outbox = {row[0] for row in cr.fetchall()}
-        _wait(lambda: set(receiver.event_ids) >= outbox, 180, "every event downstream")
+        wait_for(lambda: set(receiver.event_ids) >= outbox, 180, "every event downstream")
         time.sleep(2)  # late copies, if any, arrive too
 
         assert dispatcher.poll() is None, dispatcher.log_path.read_text()
@@ -376,11 +350,6 @@ def test_node_lost_mid_run_loses_nothing_and_posts_nothing_twice(
         )
     finally:
         for process in (dispatcher, consumer):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            processes.stop(process, 30)
         receiver.stop()
         # The cluster (and its queues) is removed with its directory.

@@ -10,11 +10,8 @@ made on the primary through the ORM, on committed data.
 """
 
 import datetime
-import http.cookiejar
-import itertools
 import json
 import time
-import urllib.request
 
 import pytest
 import pytz
@@ -22,11 +19,13 @@ import pytz
 import odoo
 
 from tests.harness import stock_flows
+from tests.harness.jsonrpc import JsonRpc
 from tests.harness.odoo_server import OdooServer
+from tests.harness.processes import wait_until
 from tests.harness.stack import StackError, connect
 from tests.harness.standby import HotStandby
 
-pytestmark = [pytest.mark.committed, pytest.mark.slow]
+pytestmark = [pytest.mark.committed, pytest.mark.http, pytest.mark.slow]
 
 PASSWORD = "sscale-replica"  # noqa: S105 - a throwaway test database
 RETRIED = "retrying with a read/write cursor"
@@ -44,52 +43,6 @@ def standby():
         pytest.fail(exc.message)
     yield replica
     replica.remove()
-
-
-class RpcError(Exception):
-    pass
-
-
-class WebClient:
-    """JSON-RPC with a session cookie, as the web client sends it."""
-
-    def __init__(self, url):
-        self.url = url
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-        self.ids = itertools.count(1)
-
-    def rpc(self, path, params):
-        body = {"jsonrpc": "2.0", "method": "call", "id": next(self.ids), "params": params}
-        request = urllib.request.Request(  # noqa: S310 - loopback
-            f"{self.url}{path}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with self.opener.open(request, timeout=120) as response:
-            payload = json.loads(response.read())
-        if "error" in payload:
-            data = payload["error"].get("data") or {}
-            raise RpcError(f"{data.get('name')}: {data.get('message')}")
-        return payload["result"]
-
-    def authenticate(self, db, login="admin", password=PASSWORD):
-        return self.rpc(
-            "/web/session/authenticate", {"db": db, "login": login, "password": password}
-        )
-
-    def call_kw(self, model, method, *args, **kwargs):
-        kwargs.setdefault("context", CONTEXT)
-        return self.rpc(
-            f"/web/dataset/call_kw/{model}/{method}",
-            {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
-        )
-
-    def run_action(self, xmlid):
-        """Open a menu's server action: /web/action/load, then /web/action/run."""
-        loaded = self.rpc("/web/action/load", {"action_id": xmlid, "context": CONTEXT})
-        return self.rpc("/web/action/run", {"action_id": loaded["id"], "context": CONTEXT})
 
 
 def _reads(product_ids):
@@ -191,7 +144,7 @@ def _normalize(value):
 
 def _over_rpc(client, product_ids):
     return [
-        _normalize(client.call_kw(model, method, **kwargs))
+        _normalize(client.call(model, method, **kwargs))
         for model, method, kwargs in _reads(product_ids)
     ]
 
@@ -242,15 +195,6 @@ def _wait_for_stable(read, quiet=1.5, timeout=15.0):
     return value
 
 
-def _wait_for(predicate, timeout=15.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
 def _setup(committed_db, standby, tmp_path, harness):
     """Two products with stock on the primary, views refreshed, the copy
     replayed on the standby, and an Odoo reading from it (authenticated)."""
@@ -272,8 +216,8 @@ def _setup(committed_db, standby, tmp_path, harness):
         tmp_path,
         extra_args=["--db_replica_host=127.0.0.1", f"--db_replica_port={standby.port}"],
     )
-    client = WebClient(server.url)
-    client.authenticate(committed_db.name)
+    client = JsonRpc(server.url, committed_db.name, "admin", PASSWORD, timeout=120)
+    client.context = CONTEXT  # the reads' context, not admin's
     return server, client, product_ids
 
 
@@ -351,7 +295,7 @@ def test_reports_are_read_on_the_replica(replica_odoo, committed_db, standby):
         after = standby.stats(db)["scans"]
         return {view for view in views if after.get(view, 0) > standby_before.get(view, 0)}
 
-    assert _wait_for(lambda: grown() == views), grown()
+    assert wait_until(lambda: grown() == views, 15.0), grown()
     standby_after = standby.stats(db)["scans"]
     assert _wait_for_stable(lambda: _primary_scans(db)) == primary_before
     print(
@@ -464,7 +408,7 @@ def test_reports_are_exact_within_the_lag(replica_odoo, committed_db, standby):
         assert movements["name"] == f"Stock Movements (as of {expected_time})"
         assert levels["name"] == f"Stock Levels (as of {expected_time})"
         assert movements["res_model"] == "stock.movement.report"
-        wizard = client.call_kw(
+        wizard = client.call(
             "stock.inventory.date.wizard", "create", {"date": datetime.date.today().isoformat()}
         )
         action = client.rpc(

@@ -6,7 +6,6 @@ OCA's stock_barcodes as the README says."""
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,10 @@ import pytest
 
 from odoo.tests import tagged
 
-from tests.harness import stack
+from tests.harness import processes, stack
 from tests.harness.odoo_db import CommittedDatabase
 
 RUN_DEMO = str(stack.ROOT / "scripts" / "run-demo")
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url):
@@ -73,6 +66,7 @@ def _scan_and_validate_demo_delivery(db):
 
 
 @tagged("-at_install", "post_install", "sscale_static")
+@pytest.mark.static
 class TestRunDemoOptions:
     def test_help_names_the_broker_option(self):
         """--help offers --amqp-url, saying where its default comes from (the
@@ -95,6 +89,8 @@ class TestRunDemoOptions:
 
 @tagged("-at_install", "post_install", "sscale_committed")
 @pytest.mark.committed
+@pytest.mark.amqp
+@pytest.mark.http
 @pytest.mark.slow
 class TestRunDemo:
     def test_run_demo_serves_the_login_page(self, fresh_database, harness, tmp_path):
@@ -106,7 +102,7 @@ class TestRunDemo:
         stock_barcodes is installed in this Python), the ready delivery is
         then scanned by its products' EANs and validated."""
         db = fresh_database()
-        port = _free_port()
+        port = processes.free_port()
         log_path = tmp_path / "run-demo.log"
         log = log_path.open("w")
         broker_url = _broker_url_variant()
@@ -146,14 +142,9 @@ class TestRunDemo:
                 time.sleep(1)
             assert status == 200, f"/web/login answered {status}"
             assert 'name="login"' in body
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and "connected to the broker" not in (
-                log_path.read_text(errors="replace")
-            ):
-                time.sleep(0.5)
+            processes.wait_for_text(log_path, "connected to the broker", 60, 0.5)
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
+            processes.stop(proc, 60, sig=signal.SIGINT)
             log.close()
         output = log_path.read_text(errors="replace")
         assert proc.returncode == 0, output[-3000:]

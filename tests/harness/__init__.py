@@ -17,5 +17,14 @@ nothing is imported here, so that the scripts that need no Odoo load none.
   transactions on a committed database), ``standby`` (a PostgreSQL hot
   standby), ``rabbit_cluster`` (a RabbitMQ cluster on loopback), ``tcp_proxy``
   (a proxy a test can cut), ``stock_flows`` (receipts, deliveries, counts
-  through the ORM).
+  through the ORM); ``event_bus`` and ``command_bus``: a test's own event or
+  command exchange with its dispatcher or consumer processes.
+
+Entry points: pytest imports ``tests.harness`` from the repository root (its
+rootdir); each script of ``scripts/`` puts the root first on ``sys.path``;
+``bench`` runs as ``python3 -m bench.<name>`` from the root.
+
+What was ``scripts/stacklib.py`` is ``stack``, except: ``amqp_connection()``
+is ``amqp.connect(heartbeat=0)``; ``declare_demo_queue`` and ``DEMO_QUEUE``
+are in ``amqp``; ``write_odoo_conf`` and ``bench_odoo_conf`` in ``odoo_conf``.
 """
