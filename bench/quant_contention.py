@@ -90,30 +90,26 @@ def run_workload(db, plans):
 def quant_shape(dbname, product_ids):
     """Oversold units (internal on-hand below zero, per key), negative quant
     rows, and the most quant rows any key has."""
-    conn = stack.connect(dbname)
-    try:
-        with conn.cursor() as cr:
-            cr.execute(
-                """
-                SELECT COALESCE(SUM(GREATEST(-qty, 0)), 0), COALESCE(SUM(negative_rows), 0),
-                       COALESCE(MAX(n), 0)
-                  FROM (SELECT SUM(q.quantity) AS qty, COUNT(*) AS n,
-                               COUNT(*) FILTER (WHERE q.quantity < 0) AS negative_rows
-                          FROM stock_quant q JOIN stock_location l ON l.id = q.location_id
-                         WHERE l.usage = 'internal' AND q.product_id = ANY(%s)
-                         GROUP BY q.product_id, q.location_id, q.lot_id, q.package_id,
-                                  q.owner_id) k
-                """,
-                [product_ids],
-            )
-            oversold, negative_rows, max_rows = cr.fetchone()
-            return {
-                "oversold": float(oversold),
-                "negative_rows": int(negative_rows),
-                "max_rows_per_key": int(max_rows),
-            }
-    finally:
-        conn.close()
+    oversold, negative_rows, max_rows = data.query(
+        dbname,
+        """
+        SELECT COALESCE(SUM(GREATEST(-qty, 0)), 0), COALESCE(SUM(negative_rows), 0),
+               COALESCE(MAX(n), 0)
+          FROM (SELECT SUM(q.quantity) AS qty, COUNT(*) AS n,
+                       COUNT(*) FILTER (WHERE q.quantity < 0) AS negative_rows
+                  FROM stock_quant q JOIN stock_location l ON l.id = q.location_id
+                 WHERE l.usage = 'internal' AND q.product_id = ANY(%s)
+                 GROUP BY q.product_id, q.location_id, q.lot_id, q.package_id,
+                          q.owner_id) k
+        """,
+        [product_ids],
+        one=True,
+    )
+    return {
+        "oversold": float(oversold),
+        "negative_rows": int(negative_rows),
+        "max_rows_per_key": int(max_rows),
+    }
 
 
 def table(results):
