@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The stock ledger check at a million move lines, and posting during it.
 
 One database (stock + stock_scalable, no demo data) gets --lines generated
-done move lines (bench/generate_stock_data.py). Then:
+done move lines (bench/lib/data.py). Then:
 
 - the ledger check (`stock.quant._sscale_ledger_drift`, what the Check Ledger
   action and the daily cron run) is timed, next to vanilla Odoo's way to get
@@ -11,21 +10,17 @@ done move lines (bench/generate_stock_data.py). Then:
 - 1-unit deliveries are posted while the check runs, and their latency is
   compared with the same deliveries posted with no check running.
 
-    bench/ledger_check.py --lines 1000000 --write
+    python3 -m bench.ledger_check --lines 1000000 --write
 """
 
 import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-import benchdocs  # noqa: E402
-import generate_stock_data  # noqa: E402
-import stacklib  # noqa: E402
+from bench.lib import cli, data
+from bench.lib.report import replace_section, row
+from tests.harness import odoo_conf, stack, stock_flows
 
 
 def vanilla_ledger(env):
@@ -48,24 +43,20 @@ def timed(func, runs=3):
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
     parser.add_argument(
         "--deliveries", type=int, default=20, help="deliveries posted while the check runs"
     )
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
-    import stock_flows  # noqa: PLC0415
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
+    args = cli.parse(parser, keep=None)
     import odoo  # noqa: PLC0415
 
-    conf = stacklib.bench_odoo_conf(log_level="warn")
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    conf = odoo_conf.bench_odoo_conf(log_level="warn")
     db_name = f"sscale_bench_ledger_{int(time.time())}"
     try:
-        generate_stock_data.build_database(conf, db_name, args.lines)
+        data.build_database(conf, db_name, args.lines)
         db = CommittedDatabase(db_name)
         with db.env() as env:
             products = env["product.product"].search(
@@ -122,19 +113,19 @@ def main():
             ),
         ]
         table = ["| figure | vanilla Odoo (read_group) | stock_scalable |", "|---|---:|---:|"]
-        table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        table += [row(*cells) for cells in rows]
         print("\n".join(table))
         if args.write:
-            benchdocs.replace_section(
+            replace_section(
                 "ledger_check",
                 "## The stock ledger check at scale\n\n"
-                f"Command: `bench/ledger_check.py --lines {args.lines} --write`. The check is "
-                "one read-only query (MVCC, no row lock); deliveries posted while it runs "
-                "are not blocked.\n\n" + "\n".join(table),
+                f"Command: `python3 -m bench.ledger_check --lines {args.lines} --write`. "
+                "The check is one read-only query (MVCC, no row lock); deliveries posted "
+                "while it runs are not blocked.\n\n" + "\n".join(table),
             )
     finally:
         odoo.sql_db.close_db(db_name)
-        stacklib.drop_database(db_name)
+        stack.drop_database(db_name)
 
 
 if __name__ == "__main__":

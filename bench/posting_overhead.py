@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """What the reports' journals cost each posting, with inventory valuation:
 the same 1-line validations on three databases built the same way, rounds
@@ -20,23 +19,17 @@ threads, each validation its own request and transaction through the ORM.
 No report refresh runs meanwhile. The table gives the latency on each
 database and the journals' rows per validation.
 
-    bench/posting_overhead.py --write
+    python3 -m bench.posting_overhead --write
 """
 
 import os
 import platform
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-import benchdocs  # noqa: E402
-import event_bus  # noqa: E402
-import quant_contention  # noqa: E402
-import stacklib  # noqa: E402
+from bench.lib import cli, data, postings
+from bench.lib.report import publish, pyplot, save
+from tests.harness import odoo_conf, stack
 
 FIFO = """
 for categ in env["product.category"].search([]):
@@ -51,7 +44,7 @@ JOURNALS = {
 
 
 def build(conf, prefix):
-    vanilla, ours, product_ids = quant_contention.build_databases(
+    vanilla, ours, product_ids = data.build_sku_databases(
         conf,
         prefix,
         hot_stock=1000,
@@ -61,44 +54,26 @@ def build(conf, prefix):
     )
     reporting = f"{prefix}_reporting"
     print(f"==> copying {ours} to {reporting} and installing stock_scalable_reporting", flush=True)
-    stacklib.copy_database(ours, reporting, Path(conf).parent / "data")
-    subprocess.run(
-        stacklib.odoo_command()
-        + ["-c", str(conf), "-d", reporting, "-i", "stock_scalable_reporting"]
-        + ["--stop-after-init"],
-        env=stacklib.odoo_env(),
-        check=True,
-        capture_output=True,
-    )
-    installed = query(
+    data.copy_and_install(conf, ours, reporting, "stock_scalable_reporting")
+    (installed,) = data.query(
         reporting,
         "SELECT state FROM ir_module_module WHERE name = 'stock_scalable_reporting_account'",
+        one=True,
     )
     if installed != "installed":
         raise SystemExit(f"stock_scalable_reporting_account is {installed!r}, not installed")
     return {"vanilla Odoo": vanilla, "stock_scalable": ours, REPORTING: reporting}, product_ids[1:]
 
 
-def query(dbname, sql):
-    """The first column of the first row of ``sql`` in ``dbname``."""
-    conn = stacklib.connect(dbname)
-    try:
-        with conn.cursor() as cr:
-            cr.execute(sql)
-            return cr.fetchone()[0]
-    finally:
-        conn.close()
-
-
 def journal_rows(dbname):
     return {
-        label: query(dbname, f"SELECT count(*) FROM {table}")  # noqa: S608
+        label: data.query(dbname, f"SELECT count(*) FROM {table}", one=True)[0]  # noqa: S608
         for label, table in JOURNALS.items()
     }
 
 
 def report(posting, per_posting, conditions):
-    lines = event_bus.posting_table(posting, "journals' overhead")
+    lines = postings.posting_table(posting, "journals' overhead")
     lines += [""] + [
         f"- {label} per validation: {rows:.2f}" for label, rows in per_posting.items()
     ]
@@ -106,7 +81,7 @@ def report(posting, per_posting, conditions):
     overhead = (last["round_median"] / base["round_median"] - 1) * 100
     return (
         "## Posting with the reports' journals (stock_account, FIFO)\n\n"
-        f"Command: `bench/posting_overhead.py --write`. {conditions}\n\n"
+        f"Command: `python3 -m bench.posting_overhead --write`. {conditions}\n\n"
         + "\n".join(lines)
         + f"\n\nThe journals' overhead on the median of the rounds' means: {overhead:+.1f}%."
         + "\n\n![posting latency with the reports' journals](img/posting_overhead.png)"
@@ -114,35 +89,22 @@ def report(posting, per_posting, conditions):
 
 
 def plot(posting, path):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    event_bus.posting_bars(ax, posting)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    postings.posting_bars(ax, posting)
+    save(fig, path)
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
-    parser.add_argument("--workers", type=int, default=4, help="concurrent posting threads")
-    parser.add_argument("--per-worker", type=int, default=40, help="postings per thread")
-    parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
+    parser = cli.parser(__doc__)
+    cli.posting_rounds(parser)
+    args = cli.parse(parser)
 
-    conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_post_{int(time.time())}"
     try:
         dbs, skus = build(conf, prefix)
         before = journal_rows(dbs[REPORTING])
-        posting = event_bus.posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
+        posting = postings.posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
         validations = args.workers * args.per_worker * args.rounds
         after = journal_rows(dbs[REPORTING])
         per_posting = {label: (after[label] - before[label]) / validations for label in after}
@@ -153,15 +115,10 @@ def main():
             f"PostgreSQL on this machine."
         )
         body = report(posting, per_posting, conditions)
-        print()
-        print(body)
-        if args.write:
-            plot(posting, ROOT / "docs" / "img" / "posting_overhead.png")
-            benchdocs.replace_section("posting_overhead", body)
-            print("==> wrote docs/benchmarks.md and docs/img/posting_overhead.png")
+        publish("posting_overhead", body, args.write, lambda path: plot(posting, path))
     finally:
         if not args.keep:
-            stacklib.drop_databases_with_prefix(prefix)
+            stack.drop_databases_with_prefix(prefix)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Concurrent 1-line deliveries and receipts: vanilla Odoo vs stock_scalable.
 
@@ -13,43 +12,19 @@ table, and with --write updates docs/benchmarks.md and
 docs/img/quant_contention.png.
 
     pip install -r requirements-bench.txt
-    bench/quant_contention.py --write
+    python3 -m bench.quant_contention --write
 """
 
-import json
 import os
 import platform
-import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-import benchdocs  # noqa: E402
-import stacklib  # noqa: E402
-
-SEED_PRODUCTS = """
-import json
-%(before)s
-values = {"is_storable": True, %(values)s}
-products = env["product.product"].create(
-    [dict(values, name="Hot SKU")] + [dict(values, name=f"SKU {i:04d}") for i in range(1000)]
-)
-stock = env["stock.warehouse"].search([], limit=1).lot_stock_id
-quants = env["stock.quant"].with_context(inventory_mode=True).create([
-    {"product_id": p.id, "location_id": stock.id,
-     "inventory_quantity": %(hot_stock)d if i == 0 else 1000}
-    for i, p in enumerate(products)
-])
-quants.action_apply_inventory()
-env.cr.commit()
-print("PRODUCTS " + json.dumps(products.ids))
-"""
+from bench.lib import cli, data, postings
+from bench.lib.report import IMG, pyplot, replace_section, save
+from tests.harness import odoo_conf, stack, stock_flows
 
 METRICS = [
     ("committed moves/s", "throughput", "{:.1f}"),
@@ -66,86 +41,11 @@ METRICS = [
 ]
 
 
-def build_databases(conf, prefix, hot_stock, modules="stock", before="", values=""):
-    """Two databases built the same way: ``modules`` without demo data and
-    1,001 storable products with stock (the first has ``hot_stock`` units,
-    the others 1,000), then stock_scalable on a copy of it. ``before``:
-    shell code run before the products are created; ``values``: more
-    values of the products (Python dict items). Returns (vanilla, ours,
-    product ids)."""
-    vanilla, ours = f"{prefix}_vanilla", f"{prefix}_ours"
-    odoo = stacklib.odoo_command() + ["-c", str(conf)]
-    env = stacklib.odoo_env()
-    print(
-        f"==> building {vanilla}: {modules} without demo data, 1,001 seeded products", flush=True
-    )
-    subprocess.run(
-        odoo + ["-d", vanilla, "-i", modules, "--without-demo=all", "--stop-after-init"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    out = subprocess.run(
-        stacklib.odoo_command() + ["shell", "-c", str(conf), "-d", vanilla, "--no-http"],
-        input=SEED_PRODUCTS % {"hot_stock": hot_stock, "before": before, "values": values},
-        text=True,
-        env=env,
-        check=True,
-        capture_output=True,
-    ).stdout
-    product_ids = json.loads(out.split("PRODUCTS ", 1)[1].splitlines()[0])
-    print(f"==> copying it to {ours} and installing stock_scalable", flush=True)
-    stacklib.copy_database(vanilla, ours, Path(conf).parent / "data")
-    subprocess.run(
-        odoo + ["-d", ours, "-i", "stock_scalable", "--stop-after-init"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return vanilla, ours, product_ids
-
-
-def plan(workers, per_worker, products, deliver_ratio, seed):
-    """The same requests for both databases: [(kind, product id)] per worker."""
-    plans = []
-    for worker in range(workers):
-        rng = random.Random(seed * 1000 + worker)
-        plans.append(
-            [
-                ("deliver" if rng.random() < deliver_ratio else "receive", rng.choice(products))
-                for _ in range(per_worker)
-            ]
-        )
-    return plans
-
-
-def create_pickings(db, plans):
-    """Create and confirm every planned picking before the clock starts (as
-    sales and purchase orders do, hours before the warehouse validates):
-    the workload is the validation. Returns picking ids per worker."""
-    import stock_flows  # noqa: PLC0415
-
-    picking_ids = []
-    for requests in plans:
-        with db.env() as env:
-            warehouse = stock_flows.main_warehouse(env)
-            types = {"deliver": warehouse.out_type_id, "receive": warehouse.in_type_id}
-            picking_ids.append(
-                [
-                    stock_flows.create_picking(env, types[kind], [(product_id, 1)]).id
-                    for kind, product_id in requests
-                ]
-            )
-    return picking_ids
-
-
 def run_workload(db, plans):
     """Each worker validates its pickings, one request each, at once."""
-    import stock_flows  # noqa: PLC0415
-
     from odoo.exceptions import UserError  # noqa: PLC0415
 
-    picking_plans = create_pickings(db, plans)
+    picking_plans = postings.create_pickings(db, plans)
     results, errors = [], []
     lock = threading.Lock()
     barrier = threading.Barrier(len(plans))
@@ -169,13 +69,7 @@ def run_workload(db, plans):
                 if error:
                     errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(p,)) for p in picking_plans]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = postings.run_threads(worker, picking_plans)
     committed = [r for r in results if r[0] == "ok"]
     latencies = sorted(r[1] * 1000 for r in committed) or [0.0]
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
@@ -196,30 +90,26 @@ def run_workload(db, plans):
 def quant_shape(dbname, product_ids):
     """Oversold units (internal on-hand below zero, per key), negative quant
     rows, and the most quant rows any key has."""
-    conn = stacklib.connect(dbname)
-    try:
-        with conn.cursor() as cr:
-            cr.execute(
-                """
-                SELECT COALESCE(SUM(GREATEST(-qty, 0)), 0), COALESCE(SUM(negative_rows), 0),
-                       COALESCE(MAX(n), 0)
-                  FROM (SELECT SUM(q.quantity) AS qty, COUNT(*) AS n,
-                               COUNT(*) FILTER (WHERE q.quantity < 0) AS negative_rows
-                          FROM stock_quant q JOIN stock_location l ON l.id = q.location_id
-                         WHERE l.usage = 'internal' AND q.product_id = ANY(%s)
-                         GROUP BY q.product_id, q.location_id, q.lot_id, q.package_id,
-                                  q.owner_id) k
-                """,
-                [product_ids],
-            )
-            oversold, negative_rows, max_rows = cr.fetchone()
-            return {
-                "oversold": float(oversold),
-                "negative_rows": int(negative_rows),
-                "max_rows_per_key": int(max_rows),
-            }
-    finally:
-        conn.close()
+    oversold, negative_rows, max_rows = data.query(
+        dbname,
+        """
+        SELECT COALESCE(SUM(GREATEST(-qty, 0)), 0), COALESCE(SUM(negative_rows), 0),
+               COALESCE(MAX(n), 0)
+          FROM (SELECT SUM(q.quantity) AS qty, COUNT(*) AS n,
+                       COUNT(*) FILTER (WHERE q.quantity < 0) AS negative_rows
+                  FROM stock_quant q JOIN stock_location l ON l.id = q.location_id
+                 WHERE l.usage = 'internal' AND q.product_id = ANY(%s)
+                 GROUP BY q.product_id, q.location_id, q.lot_id, q.package_id,
+                          q.owner_id) k
+        """,
+        [product_ids],
+        one=True,
+    )
+    return {
+        "oversold": float(oversold),
+        "negative_rows": int(negative_rows),
+        "max_rows_per_key": int(max_rows),
+    }
 
 
 def table(results):
@@ -238,11 +128,7 @@ def table(results):
 
 
 def plot(results, path):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     scenarios = list(results)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, (key, title) in zip(
@@ -270,44 +156,38 @@ def plot(results, path):
         ax.set_xticks(list(xs), scenarios)
         ax.set_title(title)
     axes[0].legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    save(fig, path)
 
 
 def write_docs(results, conditions):
-    benchdocs.replace_section(
+    replace_section(
         "quant_contention",
         "## Concurrent postings: vanilla Odoo vs stock_scalable\n\n"
-        f"Command: `bench/quant_contention.py --write`. {conditions}\n\n"
+        f"Command: `python3 -m bench.quant_contention --write`. {conditions}\n\n"
         f"{table(results)}\n\n"
         "![throughput, p95 latency and oversold units](img/quant_contention.png)",
     )
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--workers", type=int, default=8, help="concurrent requests (threads)")
     parser.add_argument("--per-worker", type=int, default=40, help="requests per worker")
     parser.add_argument(
         "--hot-stock", type=int, default=60, help="on-hand of the hot SKU at the start"
     )
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--only", choices=["hot", "skus"], help="run one scenario")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    args = cli.parse(parser)
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
-        vanilla, ours, product_ids = build_databases(conf, prefix, args.hot_stock)
+        vanilla, ours, product_ids = data.build_sku_databases(conf, prefix, args.hot_stock)
         hot, skus = [product_ids[0]], product_ids[1:]
         scenarios = {
-            "1 hot SKU": plan(args.workers, args.per_worker, hot, 2 / 3, seed=1),
-            "1,000 SKUs": plan(args.workers, args.per_worker, skus, 1 / 2, seed=2),
+            "1 hot SKU": postings.plan(args.workers, args.per_worker, hot, 2 / 3, seed=1),
+            "1,000 SKUs": postings.plan(args.workers, args.per_worker, skus, 1 / 2, seed=2),
         }
         if args.only:
             scenarios = {
@@ -341,17 +221,17 @@ def main():
             f"(2/3 deliveries on the hot SKU, which "
             f"starts with {args.hot_stock} units; 1/2 on 1,000 SKUs of 1,000 units); "
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"PostgreSQL at {stacklib.pg_params()['host']}."
+            f"PostgreSQL at {stack.pg_params()['host']}."
         )
         print()
         print(table(results))
         if args.write:
-            plot(results, ROOT / "docs" / "img" / "quant_contention.png")
+            plot(results, IMG / "quant_contention.png")
             write_docs(results, conditions)
             print("==> wrote docs/benchmarks.md and docs/img/quant_contention.png")
     finally:
         if not args.keep:
-            stacklib.drop_databases_with_prefix(prefix)
+            stack.drop_databases_with_prefix(prefix)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Stock reports at a million move lines: Odoo's own queries against the
 stock_scalable_reporting models, side by side, through the ORM.
 
 One database: stock + stock_scalable, no demo data, N done move lines
-generated in set-based SQL (bench/generate_stock_data.py). The initial
+generated in set-based SQL (bench/lib/data.py). The initial
 build of the views is timed by installing stock_scalable_reporting; then
 some postings land after the refresh (so the reports' read-time delta is not
 empty), and each question is asked R times the way the web client asks it
@@ -39,73 +38,17 @@ it takes in its PostgreSQL backend and the views' size.
 Goals at 1M lines: each of ours has p95 under 100 ms and is at least 20×
 faster than vanilla.
 
-    bench/report_latency.py --lines 1000000 --write
+    python3 -m bench.report_latency --lines 1000000 --write
 """
 
 import datetime
-import os
-import platform
-import statistics
-import subprocess
 import sys
-import textwrap
-import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-import benchdocs  # noqa: E402
-import generate_stock_data  # noqa: E402
-import stacklib  # noqa: E402
-
-
-def timed(env, func, runs):
-    """p50/p95 of ``func``, each run with an empty ORM cache, as a new
-    request of the web client starts (after one warm-up for the plans)."""
-    func()
-    samples = []
-    for _run in range(runs):
-        env.invalidate_all()
-        started = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return {"p50": statistics.median(samples), "p95": p95, "samples": samples}
-
-
-def latency_table(results):
-    """The markdown table of ``results`` [(question, vanilla timings, ours,
-    what answered ours)]."""
-    lines = [
-        "| question | vanilla p50 / p95 ms | ours p50 / p95 ms | vanilla / ours (p95) |"
-        " ours answered by |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for name, v, o, answered in results:
-        lines.append(
-            benchdocs.row(
-                name,
-                f"{v['p50']:.0f} / {v['p95']:.0f}",
-                f"{o['p50']:.1f} / {o['p95']:.1f}",
-                f"{v['p95'] / o['p95']:.0f}×",
-                f"`{answered}`",
-            )
-        )
-    return lines
-
-
-def run_conditions(runs):
-    """How the questions were timed, for the results' heading."""
-    return (
-        f"{runs} timed runs per question after one warm-up, each with an empty "
-        "ORM cache as a new request has, through the ORM "
-        "(read_group, as the pivot and grouped lists call it), on one database; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        "PostgreSQL on this machine."
-    )
+from bench.lib import cli, data, questions
+from bench.lib.monitor import BackendMemory
+from bench.lib.report import row
+from tests.harness import odoo_conf, stack, stock_flows
 
 
 def odoo_quantities(products, *args):
@@ -120,7 +63,7 @@ def odoo_quantities(products, *args):
     raise LookupError("stock's _compute_quantities_dict not found")
 
 
-def questions(env, product_ids, day):
+def report_questions(env, product_ids, day):
     """(name, vanilla callable, ours callable, what answered ours)."""
     since = (datetime.date.today() - datetime.timedelta(days=365)).replace(day=1)
     end_of_day = datetime.datetime.combine(day, datetime.time(23, 59, 59))
@@ -266,41 +209,22 @@ def questions(env, product_ids, day):
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000, help="done move lines to generate")
-    parser.add_argument("--runs", type=int, default=10, help="timed runs per question")
-    parser.add_argument("--postings", type=int, default=100, help="postings after the refresh")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
-    import stock_flows  # noqa: PLC0415
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
+    cli.question_runs(parser)
+    args = cli.parse(parser)
     import odoo  # noqa: PLC0415
 
-    conf = stacklib.bench_odoo_conf(log_level="info")
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    conf = odoo_conf.bench_odoo_conf(log_level="info")
     db_name = f"sscale_bench_rpt_{int(time.time())}"
-    odoo_cmd = stacklib.odoo_command() + ["-c", str(conf), "-d", db_name, "--stop-after-init"]
     try:
-        generate_time = generate_stock_data.build_database(conf, db_name, args.lines)
+        generate_time = data.build_database(conf, db_name, args.lines)
         print("==> installing stock_scalable_reporting (initial build of the views)", flush=True)
-        started = time.perf_counter()
-        install = subprocess.run(
-            odoo_cmd + ["-i", "stock_scalable_reporting"],
-            env=stacklib.odoo_env(),
-            check=True,
-            capture_output=True,
-            text=True,
+        install_time, progress = questions.install_reporting(
+            conf, db_name, lambda line: "stock_scalable_reporting:" in line
         )
-        install_time = time.perf_counter() - started
-        progress = [
-            line.split(": ", 2)[-1]
-            for line in install.stderr.splitlines()
-            if "stock_scalable_reporting:" in line
-        ]
-        print("\n".join("    " + line for line in progress))
         db = CommittedDatabase(db_name)
         with db.env() as env:
             env.cr.execute("SELECT COUNT(*) FROM stock_move_line WHERE state = 'done'")
@@ -337,16 +261,8 @@ def main():
         for product_id in product_ids[: args.postings]:
             db.call(lambda env, p=product_id: stock_flows.deliver(env, [(p, 1)]))
         day = datetime.date.today() - datetime.timedelta(days=180)
-        results = []
         with db.env() as env:
-            for name, vanilla, ours, answered in questions(env, product_ids, day):
-                print(f"==> {name} (ours: {answered})", flush=True)
-                v, o = timed(env, vanilla, args.runs), timed(env, ours, args.runs)
-                results.append((name, v, o, answered))
-                print(
-                    f"    vanilla p50 {v['p50']:.0f} ms p95 {v['p95']:.0f} ms; "
-                    f"ours p50 {o['p50']:.1f} ms p95 {o['p95']:.1f} ms"
-                )
+            results = questions.ask(env, report_questions(env, product_ids, day), args.runs)
             # Cross-check: inventory at date equals Odoo's own to_date figure.
             end_of_day = datetime.datetime.combine(day, datetime.time(23, 59, 59))
             env.invalidate_all()
@@ -388,119 +304,54 @@ def main():
                 for p in product_ids
             )
         db.close()
-        lines_out = latency_table(results)
+        lines_out = questions.latency_table(results)
         lines_out += [
             "",
             "| figure | value |",
             "|---|---:|",
             f"| done move lines | {lines:,} |",
             f"| data generation (set-based SQL), s | {generate_time:.0f} |",
-            benchdocs.row(
+            row(
                 "install of stock_scalable_reporting incl. the initial build, s",
                 f"{install_time:.0f}",
             ),
-            benchdocs.row(
-                f"REFRESH ... CONCURRENTLY of the {mv_count} views, s", f"{refresh_time:.1f}"
-            ),
-            benchdocs.row(
+            row(f"REFRESH ... CONCURRENTLY of the {mv_count} views, s", f"{refresh_time:.1f}"),
+            row(
                 "memory the refresh took in its PostgreSQL backend (peak private RSS "
                 "above its start, sampled every 10 ms; sorts and hashes spill to disk "
                 "beyond work_mem)",
                 f"{refresh_kb / 1024:.0f} MB" if refresh_kb is not None else "n/a (remote server)",
             ),
-            benchdocs.row(
+            row(
                 "materialized views on disk (rows of movement facts)",
                 f"{mv_bytes / 2**20:.0f} MB ({mv_rows:,} rows)",
             ),
             f"| stock_move_line on disk, for comparison | {sml_bytes / 2**20:.0f} MB |",
             f"| postings after the refresh (in the read-time delta) | {args.postings} |",
-            benchdocs.row(
+            row(
                 "inventory at date: products where ours ≠ Odoo's to_date",
                 f"{mismatches} of {len(product_ids)}",
             ),
-            benchdocs.row(
+            row(
                 "on-hand at that date in WH/Stock: products where our field or report ≠ "
                 "Odoo's (the generated lines use no sub-location)",
                 f"{location_mismatches} of {len(product_ids)}",
             ),
         ]
-        conditions = run_conditions(args.runs)
-        body = (
-            f"## Stock reports at {lines:,} move lines\n\n"
-            f"Command: `bench/report_latency.py --lines {args.lines}"
-            + (f" --runs {args.runs}" if args.runs != 10 else "")
-            + f" --write`. {conditions}\n\n"
-            + "\n".join(lines_out)
-            + "\n\nInitial build (install log):\n\n"
-            + "\n".join(f"    {line}" for line in progress)
-            + f"\n\n![vanilla vs ours, p95 per question](img/report_latency_{args.lines}.png)"
+        questions.publish(
+            f"report_latency_{args.lines}",
+            f"Stock reports at {lines:,} move lines",
+            f"python3 -m bench.report_latency --lines {args.lines}",
+            args,
+            lines_out,
+            "Initial build (install log)",
+            progress,
+            results,
         )
-        print()
-        print(body)
-        if args.write:
-            plot(results, ROOT / "docs" / "img" / f"report_latency_{args.lines}.png")
-            benchdocs.replace_section(f"report_latency_{args.lines}", body)
-            print(f"==> wrote docs/benchmarks.md and docs/img/report_latency_{args.lines}.png")
     finally:
         if not args.keep:
             odoo.sql_db.close_db(db_name)
-            stacklib.drop_database(db_name)
-
-
-class BackendMemory(threading.Thread):
-    """The private memory (RssAnon in /proc) a PostgreSQL backend takes
-    while a statement runs, above what it held at the start: its sorts,
-    hash tables and caches, not the shared buffers. Sampled every 10 ms;
-    ``stop()`` returns the peak in kB, or None when the server does not run
-    on this machine."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.start_kb = stacklib.proc_status_kb(self.pid, "RssAnon")
-        self.peak_kb = self.start_kb
-        self._done = threading.Event()
-
-    def run(self):
-        while not self._done.wait(0.01):
-            kb = stacklib.proc_status_kb(self.pid, "RssAnon")
-            if kb is not None and self.peak_kb is not None:
-                self.peak_kb = max(self.peak_kb, kb)
-
-    def stop(self):
-        self._done.set()
-        self.join()
-        if self.start_kb is None:
-            return None
-        return self.peak_kb - self.start_kb
-
-
-def plot(results, path):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, ax = plt.subplots(figsize=(12, 5))
-    names = [textwrap.fill(name, 22) for name, _v, _o, _a in results]
-    xs = range(len(names))
-    ax.bar(
-        [x - 0.2 for x in xs], [v["p95"] for _n, v, _o, _a in results], 0.4, label="vanilla Odoo"
-    )
-    ax.bar(
-        [x + 0.2 for x in xs],
-        [o["p95"] for _n, _v, o, _a in results],
-        0.4,
-        label="stock_scalable_reporting",
-    )
-    ax.set_yscale("log")
-    ax.axhline(100, color="red", linestyle="--", label="100 ms goal")
-    ax.set_xticks(list(xs), names, fontsize=8)
-    ax.set_ylabel("p95 ms (log scale)")
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+            stack.drop_database(db_name)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Inventory valuation reports at a million valuation layers: Odoo's own
 grouping of ``stock.valuation.layer`` against stock_scalable_reporting_account's
 reports, side by side, through the ORM.
 
 One database: stock_account + stock_scalable, no demo data; done moves
-generated in set-based SQL (bench/generate_stock_data.py), one valuation
+generated in set-based SQL (bench/lib/data.py), one valuation
 layer per move that enters or leaves the company's stock (receipts, sales,
 adjustments, scrap; not the inter-warehouse transfers), as Odoo makes them,
 with FIFO's remaining quantity and value, and 20 product categories. The
@@ -28,22 +27,16 @@ For each of ours, the table names the view that answered. Every timed call
 starts with an empty ORM cache, as a request does. The figures of ours are
 checked against vanilla's for each question.
 
-    bench/valuation_latency.py --layers 1000000 --write
+    python3 -m bench.valuation_latency --layers 1000000 --write
 """
 
 import datetime
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-import benchdocs  # noqa: E402
-import generate_stock_data  # noqa: E402
-import stacklib  # noqa: E402
-from report_latency import latency_table, plot, run_conditions, timed  # noqa: E402
+from bench.lib import cli, data, questions
+from bench.lib.report import row
+from tests.harness import odoo_conf, stack, stock_flows
 
 # Share of the generated moves that are valued (all but the transfers).
 VALUED_SHARE = 0.9
@@ -99,7 +92,7 @@ SELECT v.company_id, v.product_id, v.categ_id, v.quantity, v.price, v.quantity *
 """
 
 
-def questions(env, day):
+def valuation_questions(env, day):
     """(name, vanilla callable, ours callable, what answered ours)."""
     since = (datetime.date.today() - datetime.timedelta(days=365)).replace(day=1)
     end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time())
@@ -180,30 +173,23 @@ def _figures(groups, field):
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--layers", type=int, default=1_000_000, help="valuation layers")
-    parser.add_argument("--runs", type=int, default=10, help="timed runs per question")
-    parser.add_argument("--postings", type=int, default=100, help="postings after the refresh")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
-    import stock_flows  # noqa: PLC0415
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
+    cli.question_runs(parser)
+    args = cli.parse(parser, keep="keep the benchmark database")
     import odoo  # noqa: PLC0415
 
-    conf = stacklib.bench_odoo_conf(log_level="info")
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
+
+    conf = odoo_conf.bench_odoo_conf(log_level="info")
     db_name = f"sscale_bench_val_{int(time.time())}"
-    odoo_cmd = stacklib.odoo_command() + ["-c", str(conf), "-d", db_name, "--stop-after-init"]
     try:
-        generate_time = generate_stock_data.build_database(
+        generate_time = data.build_database(
             conf, db_name, round(args.layers / VALUED_SHARE), "stock_account,stock_scalable"
         )
         print("==> valuation layers (set-based SQL)", flush=True)
         started = time.perf_counter()
-        conn = stacklib.connect(db_name)
+        conn = stack.connect(db_name)
         with conn, conn.cursor() as cr:
             cr.execute(LAYERS, {"categories": CATEGORIES})
         with conn.cursor() as cr:
@@ -215,21 +201,11 @@ def main():
         layers_time = time.perf_counter() - started
         print(f"    {layers:,} layers in {layers_time:.0f}s", flush=True)
         print("==> installing stock_scalable_reporting (+ the valuation bridge)", flush=True)
-        started = time.perf_counter()
-        install = subprocess.run(
-            odoo_cmd + ["-i", "stock_scalable_reporting"],
-            env=stacklib.odoo_env(),
-            check=True,
-            capture_output=True,
-            text=True,
+        install_time, progress = questions.install_reporting(
+            conf,
+            db_name,
+            lambda line: "stock_scalable_reporting:" in line and "sscale_rpt_val_" in line,
         )
-        install_time = time.perf_counter() - started
-        progress = [
-            line.split(": ", 2)[-1]
-            for line in install.stderr.splitlines()
-            if "stock_scalable_reporting:" in line and "sscale_rpt_val_" in line
-        ]
-        print("\n".join("    " + line for line in progress))
         db = CommittedDatabase(db_name)
         with db.env() as env:
             assert env["ir.module.module"].search(
@@ -244,26 +220,21 @@ def main():
         for product_id in product_ids:
             db.call(lambda env, p=product_id: stock_flows.receive(env, [(p, 3)]))
         day = datetime.date.today() - datetime.timedelta(days=180)
-        results = []
         mismatches = {}
-        with db.env() as env:
-            for name, vanilla, ours, answered in questions(env, day):
-                print(f"==> {name} (ours: {answered})", flush=True)
-                v, o = timed(env, vanilla, args.runs), timed(env, ours, args.runs)
-                results.append((name, v, o, answered))
-                print(
-                    f"    vanilla p50 {v['p50']:.0f} ms p95 {v['p95']:.0f} ms; "
-                    f"ours p50 {o['p50']:.1f} ms p95 {o['p95']:.1f} ms"
+
+        def compare(name, vanilla, ours):
+            env.invalidate_all()
+            if "pivot" not in name and "alone" not in name:
+                field = "categ_id" if "category" in name else "product_id"
+                theirs, mine = _figures(vanilla(), field), _figures(ours(), field)
+                mismatches[name] = sum(
+                    theirs.get(k) != mine.get(k) for k in set(theirs) | set(mine)
                 )
-                env.invalidate_all()
-                if "pivot" not in name and "alone" not in name:
-                    field = "categ_id" if "category" in name else "product_id"
-                    theirs, mine = _figures(vanilla(), field), _figures(ours(), field)
-                    mismatches[name] = sum(
-                        theirs.get(k) != mine.get(k) for k in set(theirs) | set(mine)
-                    )
+
+        with db.env() as env:
+            results = questions.ask(env, valuation_questions(env, day), args.runs, compare)
         db.close()
-        rows = latency_table(results)
+        rows = questions.latency_table(results)
         rows += [
             "",
             "| figure | value |",
@@ -271,36 +242,29 @@ def main():
             f"| valuation layers | {layers:,} |",
             f"| data generation (moves and layers, set-based SQL), s | "
             f"{generate_time + layers_time:.0f} |",
-            benchdocs.row(
+            row(
                 "install of stock_scalable_reporting and the bridge incl. the initial build, s",
                 f"{install_time:.0f}",
             ),
             f"| postings after the refresh (in the read-time delta) | {args.postings} |",
         ] + [
-            benchdocs.row(f"{name}: groups where ours ≠ vanilla", str(count))
+            row(f"{name}: groups where ours ≠ vanilla", str(count))
             for name, count in mismatches.items()
         ]
-        conditions = run_conditions(args.runs)
-        body = (
-            f"## Valuation reports at {layers:,} valuation layers\n\n"
-            f"Command: `bench/valuation_latency.py --layers {args.layers}"
-            + (f" --runs {args.runs}" if args.runs != 10 else "")
-            + f" --write`. {conditions}\n\n"
-            + "\n".join(rows)
-            + "\n\nInitial build of the valuation views (install log):\n\n"
-            + "\n".join(f"    {line}" for line in progress)
-            + f"\n\n![vanilla vs ours, p95 per question](img/valuation_latency_{args.layers}.png)"
+        questions.publish(
+            f"valuation_latency_{args.layers}",
+            f"Valuation reports at {layers:,} valuation layers",
+            f"python3 -m bench.valuation_latency --layers {args.layers}",
+            args,
+            rows,
+            "Initial build of the valuation views (install log)",
+            progress,
+            results,
         )
-        print()
-        print(body)
-        if args.write:
-            plot(results, ROOT / "docs" / "img" / f"valuation_latency_{args.layers}.png")
-            benchdocs.replace_section(f"valuation_latency_{args.layers}", body)
-            print(f"==> wrote docs/benchmarks.md and docs/img/valuation_latency_{args.layers}.png")
     finally:
         if not args.keep:
             odoo.sql_db.close_db(db_name)
-            stacklib.drop_database(db_name)
+            stack.drop_database(db_name)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The event bus's cost and speed, measured against stock_scalable alone and
 vanilla Odoo in one run.
@@ -18,132 +17,33 @@ vanilla Odoo in one run.
    machine sustains. Goal: p95 under 200 ms at 100 postings/s.
 
     pip install -r requirements-bench.txt
-    bench/event_bus.py --write
+    python3 -m bench.event_latency --write
 """
 
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-import benchdocs  # noqa: E402
-import quant_contention  # noqa: E402
-import stacklib  # noqa: E402
-
-
-def quantiles(values):
-    values = sorted(values)
-    if len(values) < 2:
-        values = values * 2 or [0.0, 0.0]
-    cuts = statistics.quantiles(values, n=100)
-    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "mean": statistics.fmean(values)}
+from bench.lib import amqp_clients, cli, data, postings
+from bench.lib.report import publish, pyplot, quantiles, row, save
+from tests.harness import amqp, odoo_conf, processes, stack, stock_flows
 
 
 def build(conf, prefix):
-    vanilla, ours, product_ids = quant_contention.build_databases(conf, prefix, hot_stock=1000)
+    vanilla, ours, product_ids = data.build_sku_databases(conf, prefix, hot_stock=1000)
     bus = f"{prefix}_bus"
     print(f"==> copying {ours} to {bus} and installing stock_event_bus", flush=True)
-    stacklib.copy_database(ours, bus, Path(conf).parent / "data")
-    subprocess.run(
-        stacklib.odoo_command()
-        + ["-c", str(conf), "-d", bus, "-i", "stock_event_bus", "--stop-after-init"],
-        env=stacklib.odoo_env(),
-        check=True,
-        capture_output=True,
-    )
+    data.copy_and_install(conf, ours, bus, "stock_event_bus")
     return {"vanilla": vanilla, "stock_scalable": ours, "+ stock_event_bus": bus}, product_ids[1:]
-
-
-# ----------------------------------------------------------------------
-# 1. posting latency
-# ----------------------------------------------------------------------
-
-
-def posting_latency(dbs, skus, workers, per_worker, rounds):
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
-
-    samples = {label: [] for label in dbs}
-    round_means = {label: [] for label in dbs}
-    throughput = {label: [] for label in dbs}
-    opened = {label: CommittedDatabase(name) for label, name in dbs.items()}
-    try:
-        order = list(dbs)
-        for round_no in range(rounds):
-            labels = order if round_no % 2 == 0 else order[::-1]
-            plans = quant_contention.plan(workers, per_worker, skus, 1 / 2, seed=10 + round_no)
-            for label in labels:
-                print(f"==> posting round {round_no + 1}/{rounds} on {label}", flush=True)
-                figures, latencies = run_validations(opened[label], plans)
-                samples[label] += latencies
-                round_means[label].append(statistics.fmean(latencies))
-                throughput[label].append(figures)
-    finally:
-        for db in opened.values():
-            db.close()
-    return {
-        label: dict(
-            quantiles(samples[label]),
-            throughput=statistics.fmean(throughput[label]),
-            round_median=statistics.median(round_means[label]),
-        )
-        for label in dbs
-    }
-
-
-def _run_workers(db, worker, picking_plans):
-    """``worker(picking_ids)`` for each plan, all at once; a worker's error stops the run."""
-    outcomes = db.run_concurrently([lambda ids=ids: worker(ids) for ids in picking_plans])
-    for kind, value in outcomes:
-        if kind == "error":
-            raise value
-
-
-def run_validations(db, plans):
-    import stock_flows  # noqa: PLC0415
-
-    picking_plans = quant_contention.create_pickings(db, plans)
-    latencies, lock = [], threading.Lock()
-
-    def worker(picking_ids):
-        for picking_id in picking_ids:
-            started = time.perf_counter()
-            db.call(
-                lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p))
-            )
-            with lock:
-                latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.perf_counter()
-    _run_workers(db, worker, picking_plans)
-    return len(latencies) / (time.perf_counter() - started), latencies
 
 
 # ----------------------------------------------------------------------
 # 2. dispatcher throughput
 # ----------------------------------------------------------------------
-
-
-def bench_conf(conf, exchange):
-    import configparser  # noqa: PLC0415
-
-    parser = configparser.RawConfigParser()
-    parser.read(conf)
-    if not parser.has_section("stock_event_bus"):
-        parser.add_section("stock_event_bus")
-    parser.set("stock_event_bus", "amqp_url", stacklib.amqp_url())
-    parser.set("stock_event_bus", "exchange", exchange)
-    path = Path(conf).with_name(f"dispatch-{exchange}.conf")
-    with path.open("w") as handle:
-        parser.write(handle)
-    return path
 
 
 def fill_outbox(db, events, per_transaction=10_000):
@@ -165,20 +65,10 @@ def fill_outbox(db, events, per_transaction=10_000):
     return written
 
 
-def declare_queue(exchange):
-    connection = stacklib.amqp_connection()
-    channel = connection.channel()
-    channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-    queue = f"{exchange}.q"
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, exchange, "stock.#")
-    return connection, channel, queue
-
-
 def dispatcher_throughput(db, dbname, conf, events):
     exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
-    dconf = bench_conf(conf, exchange)
-    connection, channel, queue = declare_queue(exchange)
+    dconf = amqp_clients.event_conf(conf, exchange)
+    connection, channel, queue = amqp_clients.declare_event_queue(exchange)
     try:
         print(f"==> filling the outbox with {events:,} events", flush=True)
         started = time.perf_counter()
@@ -190,15 +80,15 @@ def dispatcher_throughput(db, dbname, conf, events):
         print(f"==> stock_event_dispatch --once over {pending:,} pending events", flush=True)
         started = time.perf_counter()
         process = subprocess.Popen(
-            stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
-            env=stacklib.odoo_env(),
+            stack.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
+            env=stack.odoo_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         peak_kb = 0
         while process.poll() is None:
-            peak_kb = max(peak_kb, stacklib.proc_status_kb(process.pid, "VmHWM") or 0)
+            peak_kb = max(peak_kb, stack.proc_status_kb(process.pid, "VmHWM") or 0)
             time.sleep(0.1)
         wall = time.perf_counter() - started
         output = process.stdout.read()
@@ -212,8 +102,8 @@ def dispatcher_throughput(db, dbname, conf, events):
         # Startup (Odoo import, config) is measured alone and taken out.
         started = time.perf_counter()
         subprocess.run(
-            stacklib.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
-            env=stacklib.odoo_env(),
+            stack.dispatch_command(dconf, dbname, "--once", "--log-level=warn"),
+            env=stack.odoo_env(),
             capture_output=True,
             check=True,
         )
@@ -241,19 +131,11 @@ def dispatcher_throughput(db, dbname, conf, events):
 
 def naive_publish(channel, exchange, count):
     """One blocking publish per message, each waiting for its confirm."""
-    import pika  # noqa: PLC0415
-
     channel.confirm_delivery()
     body = b'{"event_id": "x"}' * 20
     started = time.perf_counter()
     for _i in range(count):
-        channel.basic_publish(
-            exchange,
-            "stock.1.1.sale",
-            body,
-            properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
-            mandatory=True,
-        )
+        amqp.publish(channel, exchange, "stock.1.1.sale", body, mandatory=True)
     return count / (time.perf_counter() - started)
 
 
@@ -270,7 +152,7 @@ class Receiver(threading.Thread):
         from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer  # noqa: PLC0415
 
         self.consumer = StockEventConsumer(
-            stacklib.amqp_url(),
+            stack.amqp_url(),
             queue,
             exchange=exchange,
             prefetch=500,
@@ -294,17 +176,15 @@ class Receiver(threading.Thread):
 
 
 def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
-    import stock_flows  # noqa: PLC0415
-
     exchange = f"sscale.bench.{uuid.uuid4().hex[:8]}"
-    dconf = bench_conf(conf, exchange)
+    dconf = amqp_clients.event_conf(conf, exchange)
     receiver = Receiver(exchange, f"{exchange}.q")
     receiver.start()
     with db.cursor() as cr:  # start from an empty backlog
         cr.execute("UPDATE stock_event_outbox SET state = 'sent' WHERE state = 'pending'")
     dispatcher = subprocess.Popen(
-        stacklib.dispatch_command(dconf, dbname, "--log-level=warn"),
-        env=stacklib.odoo_env(),
+        stack.dispatch_command(dconf, dbname, "--log-level=warn"),
+        env=stack.odoo_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -332,7 +212,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                 event_id = env.cr.fetchone()[0]
             committed[event_id] = time.time()
         achieved = len(committed) / (time.perf_counter() - start)
-        wait_for(lambda: all(e in receiver.arrivals for e in committed), 60)
+        processes.wait_until(lambda: all(e in receiver.arrivals for e in committed), 60)
         latencies = [
             (receiver.arrivals[e][0] - t) * 1000
             for e, t in committed.items()
@@ -346,8 +226,8 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
         )
 
         print(f"==> ORM validations ({workers} workers), commit to receipt", flush=True)
-        plans = quant_contention.plan(workers, validations, skus, 1 / 2, seed=99)
-        picking_plans = quant_contention.create_pickings(db, plans)
+        plans = postings.plan(workers, validations, skus, 1 / 2, seed=99)
+        picking_plans = postings.create_pickings(db, plans)
         with db.cursor() as cr:
             cr.execute(
                 "SELECT id, name FROM stock_picking WHERE id = ANY(%s)",
@@ -367,7 +247,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                     commits[names[picking_id]] = time.time()
 
         start = time.perf_counter()
-        _run_workers(db, worker, picking_plans)
+        postings.run_workers(db, worker, picking_plans)
         achieved = len(commits) / (time.perf_counter() - start)
 
         def received_by_picking():
@@ -375,7 +255,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
                 ev["picking"]: t for t, ev in list(receiver.arrivals.values()) if ev.get("picking")
             }
 
-        wait_for(lambda: set(commits) <= set(received_by_picking()), 60)
+        processes.wait_until(lambda: set(commits) <= set(received_by_picking()), 60)
         arrivals = received_by_picking()
         latencies = [
             (arrivals[name] - t) * 1000 for name, t in commits.items() if name in arrivals
@@ -387,8 +267,7 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
             lost=len(commits) - len(latencies),
         )
     finally:
-        dispatcher.terminate()
-        dispatcher.wait(30)
+        processes.stop(dispatcher, timeout=30)
         receiver.stop()
         channel = receiver.consumer._channel
         if channel is not None and channel.is_open:
@@ -400,41 +279,9 @@ def end_to_end(db, dbname, conf, rate, seconds, workers, validations, skus):
     return results
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.2)
-
-
 # ----------------------------------------------------------------------
 # report
 # ----------------------------------------------------------------------
-
-
-def posting_table(posting, overhead_label):
-    """Markdown rows of posting latency per database (``posting``: label →
-    posting_latency's figures, in column order), with the last column's
-    change against the one before it."""
-    labels = list(posting)
-    base, last = posting[labels[-2]], posting[labels[-1]]
-    lines = [
-        benchdocs.row("figure", *labels, overhead_label),
-        "|---|" + "---:|" * (len(labels) + 1),
-    ]
-    for key, label in (
-        ("round_median", "median of the rounds' mean ms"),
-        ("mean", "mean ms"),
-        ("p50", "p50 ms"),
-        ("p95", "p95 ms"),
-        ("p99", "p99 ms"),
-        ("throughput", "validations/s"),
-    ):
-        cells = [
-            f"{posting[name][key]:.1f}" if key == "throughput" else f"{posting[name][key]:.0f}"
-            for name in labels
-        ]
-        lines.append(benchdocs.row(label, *cells, f"{(last[key] / base[key] - 1) * 100:+.1f}%"))
-    return lines
 
 
 def report(posting, throughput, e2e, conditions):
@@ -446,7 +293,7 @@ def report(posting, throughput, e2e, conditions):
     lines = [
         "### 1. Posting latency (1-line validations, 1,000 SKUs)",
         "",
-        *posting_table(posting, "outbox overhead"),
+        *postings.posting_table(posting, "outbox overhead"),
     ]
     t = throughput
     lines += [
@@ -455,12 +302,12 @@ def report(posting, throughput, e2e, conditions):
         "",
         "| figure | stock_event_dispatch | naive: one blocking publish + confirm per message |",
         "|---|---:|---:|",
-        benchdocs.row(
+        row(
             "events/s",
             f"{t['rate']:,.0f} (wall incl. {t['startup']:.1f} s startup: {t['rate_wall']:,.0f})",
             f"{t['naive_rate']:,.0f}",
         ),
-        benchdocs.row(
+        row(
             "events",
             f"{t['pending']:,} pending → {t['sent']:,} sent, {t['delivered']:,} in the queue",
             "3,000",
@@ -480,7 +327,7 @@ def report(posting, throughput, e2e, conditions):
     ):
         r = e2e[key]
         lines.append(
-            benchdocs.row(
+            row(
                 label,
                 f"{r['rate']:.1f}",
                 r["count"],
@@ -499,36 +346,17 @@ def report(posting, throughput, e2e, conditions):
     ]
     body = (
         "## Event bus: outbox cost, dispatcher throughput, end-to-end latency\n\n"
-        f"Command: `bench/event_bus.py --write`. {conditions}\n\n"
+        f"Command: `python3 -m bench.event_latency --write`. {conditions}\n\n"
         + "\n".join(lines + goals)
         + "\n\n![posting latency, dispatcher throughput, end-to-end latency](img/event_bus.png)"
     )
     return body
 
 
-def posting_bars(ax, posting):
-    """p50 and p95 posting latency per database on matplotlib axes ``ax``."""
-    labels = list(posting)
-    for offset, key in ((-0.2, "p50"), (0.2, "p95")):
-        ax.bar(
-            [i + offset for i in range(len(labels))],
-            [posting[label][key] for label in labels],
-            0.4,
-            label=key,
-        )
-    ax.set_xticks(range(len(labels)), labels, fontsize=8)
-    ax.set_title("posting latency (ms)")
-    ax.legend()
-
-
 def plot(posting, throughput, e2e, path):
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    posting_bars(axes[0], posting)
+    postings.posting_bars(axes[0], posting)
     axes[1].bar(
         ["stock_event_dispatch", "naive publish"], [throughput["rate"], throughput["naive_rate"]]
     )
@@ -547,34 +375,25 @@ def plot(posting, throughput, e2e, path):
     axes[2].set_xticks(range(2), names)
     axes[2].set_title("commit → consumer (ms)")
     axes[2].legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    save(fig, path)
 
 
 def main():
-    parser = stacklib.argument_parser(__doc__)
-    parser.add_argument("--workers", type=int, default=4, help="concurrent posting threads")
-    parser.add_argument("--per-worker", type=int, default=40, help="postings per thread")
-    parser.add_argument("--rounds", type=int, default=8, help="posting rounds per database")
+    parser = cli.parser(__doc__)
+    cli.posting_rounds(parser)
     parser.add_argument(
         "--events", type=int, default=100_000, help="events for the throughput run"
     )
     parser.add_argument("--rate", type=int, default=100, help="postings/s for the latency run")
     parser.add_argument("--seconds", type=int, default=20, help="length of the latency run")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    args = parser.parse_args()
-    stacklib.require_odoo()
-    stacklib.require_postgres()
-    stacklib.require_rabbitmq()
-    from odoo_db import CommittedDatabase  # noqa: PLC0415
+    args = cli.parse(parser, rabbitmq=True)
+    from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
-    conf = stacklib.bench_odoo_conf(db_maxconn=64, log_level="warn")
+    conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
     prefix = f"sscale_bench_{int(time.time())}"
     try:
         dbs, skus = build(conf, prefix)
-        posting = posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
+        posting = postings.posting_latency(dbs, skus, args.workers, args.per_worker, args.rounds)
         bus_name = dbs["+ stock_event_bus"]
         bus_db = CommittedDatabase(bus_name)
         try:
@@ -598,15 +417,10 @@ def main():
             f"{platform.python_version()}, PostgreSQL and RabbitMQ on this machine."
         )
         body = report(posting, throughput, e2e, conditions)
-        print()
-        print(body)
-        if args.write:
-            plot(posting, throughput, e2e, ROOT / "docs" / "img" / "event_bus.png")
-            benchdocs.replace_section("event_bus", body)
-            print("==> wrote docs/benchmarks.md and docs/img/event_bus.png")
+        publish("event_bus", body, args.write, lambda path: plot(posting, throughput, e2e, path))
     finally:
         if not args.keep:
-            stacklib.drop_databases_with_prefix(prefix)
+            stack.drop_databases_with_prefix(prefix)
 
 
 if __name__ == "__main__":
