@@ -152,7 +152,7 @@ class StockCommandConsume(Command):
             only_queues=opts.queues,
             batch_size=opts.batch_size or settings.command_batch_size,
             record_status=record_status,
-            # Test hook: seconds between commit and ack (tests/test_inventory_commands.py).
+            # Test hook: seconds between commit and ack (tests/test_inventory_commands_amqp.py).
             pause_before_ack=float(os.environ.get("STOCK_COMMAND_CONSUME_PAUSE_BEFORE_ACK", 0)),
         )
         consumer.name = f"{consumer.name} (commands)"

@@ -2,8 +2,8 @@
 """Inventory commands: the pure format (lib/commands.py, lib/gs1.py,
 lib/batch_plan.py) and the model's
 resolution, GS1 decoding and retention, inside one transaction. Posting
-over HTTP and AMQP, with copies at once, is tested in tests/
-test_inventory_commands.py on committed data."""
+over HTTP and AMQP, with copies at once, is tested in
+tests/test_inventory_commands_*.py on committed data."""
 
 import doctest
 from unittest.mock import patch
