@@ -2,12 +2,11 @@
 {
     "name": "Stock Event Bus",
     "summary": "Transactional outbox of stock postings, published to RabbitMQ",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.3.1",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
     "license": "LGPL-3",
-    "maintainers": ["stock-scalable"],
     "development_status": "Beta",
     "depends": ["stock_scalable"],
     "external_dependencies": {"python": ["pika", "jsonschema"]},

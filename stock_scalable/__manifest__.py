@@ -2,15 +2,13 @@
 {
     "name": "Stock Scalable",
     "summary": "Row-locked quant updates that keep inventory exact under concurrent postings",
-    "version": "18.0.2.0.0",
+    "version": "18.0.2.0.1",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
     "license": "LGPL-3",
-    "maintainers": ["stock-scalable"],
     "development_status": "Beta",
     "depends": ["stock", "barcodes_gs1_nomenclature"],
-    "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
         "security/stock_scalable_security.xml",

@@ -2,15 +2,13 @@
 {
     "name": "Stock Scalable Reporting",
     "summary": "Inventory reports on materialized views, refreshed without blocking anyone",
-    "version": "18.0.1.5.0",
+    "version": "18.0.1.5.1",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
     "license": "LGPL-3",
-    "maintainers": ["stock-scalable"],
     "development_status": "Beta",
     "depends": ["stock_scalable"],
-    "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
         "security/stock_scalable_reporting_security.xml",

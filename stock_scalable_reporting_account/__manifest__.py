@@ -2,15 +2,13 @@
 {
     "name": "Stock Scalable Reporting: Valuation",
     "summary": "Inventory valuation reports on materialized views, exact at read time",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.1.1",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
     "license": "LGPL-3",
-    "maintainers": ["stock-scalable"],
     "development_status": "Beta",
     "depends": ["stock_scalable_reporting", "stock_account"],
-    "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
         "security/stock_scalable_reporting_account_security.xml",

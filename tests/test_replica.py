@@ -19,7 +19,7 @@ import pytz
 import odoo
 
 from tests.harness import stock_flows
-from tests.harness.jsonrpc import JsonRpc
+from tests.harness.jsonrpc import STOCK_LEVELS_LIST, JsonRpc
 from tests.harness.odoo_server import OdooServer
 from tests.harness.processes import wait_until
 from tests.harness.stack import StackError, connect
@@ -95,14 +95,7 @@ def _reads(product_ids):
             "web_search_read",
             {
                 "domain": products,
-                "specification": {
-                    "product_id": {"fields": {"display_name": {}}},
-                    "location_id": {"fields": {"display_name": {}}},
-                    "quantity": {},
-                    "reserved_quantity": {},
-                    "available_quantity": {},
-                    "last_movement_date": {},
-                },
+                "specification": STOCK_LEVELS_LIST,
                 "order": "product_id, location_id",
             },
         ),

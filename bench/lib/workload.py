@@ -10,7 +10,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.harness.jsonrpc import JsonRpc, RpcError
+from tests.harness.jsonrpc import STOCK_LEVELS_LIST, JsonRpc, RpcError
 
 from . import amqp_clients
 from .http_clients import post_command
@@ -256,14 +256,7 @@ class Workload:
                 "stock.level.report",
                 "web_search_read",
                 [],
-                {
-                    "product_id": {"fields": {"display_name": {}}},
-                    "location_id": {"fields": {"display_name": {}}},
-                    "quantity": {},
-                    "reserved_quantity": {},
-                    "available_quantity": {},
-                    "last_movement_date": {},
-                },
+                STOCK_LEVELS_LIST,
                 limit=80,
                 count_limit=10001,
             )

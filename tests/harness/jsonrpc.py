@@ -5,6 +5,17 @@
 
 import itertools
 
+# What the web client's Stock Levels list (stock.level.report) reads of each
+# row: the specification of its web_search_read.
+STOCK_LEVELS_LIST = {
+    "product_id": {"fields": {"display_name": {}}},
+    "location_id": {"fields": {"display_name": {}}},
+    "quantity": {},
+    "reserved_quantity": {},
+    "available_quantity": {},
+    "last_movement_date": {},
+}
+
 
 class RpcError(Exception):
     """An error answer. ``code``: the exception's class name without its
