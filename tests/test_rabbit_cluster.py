@@ -15,7 +15,6 @@ equals the ledger of done move lines.
 import json
 import random
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -134,17 +133,13 @@ def _scalar(committed_db, query, params=()):
 
 
 def _start(conf, db_name, command, log_path):
-    handle = log_path.open("w")
-    process = subprocess.Popen(
+    return processes.start(
         stack.dispatch_command(conf, db_name, "--poll-interval=1", command=command)
         if command == "stock_event_dispatch"
         else stack.dispatch_command(conf, db_name, command=command),
-        stdout=handle,
-        stderr=subprocess.STDOUT,
+        log_path,
         env=stack.odoo_env(),
     )
-    process.log_path = log_path
-    return process
 
 
 def _load_threads(committed_db, publisher, product_ids, codes, stock_name, keys, errors):

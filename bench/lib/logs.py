@@ -6,10 +6,9 @@ fallbacks, tracebacks, serialization failures and deadlocks."""
 import collections
 import os
 import re
-import subprocess
 from pathlib import Path
 
-from tests.harness import stack
+from tests.harness import processes, stack
 
 from .data import query as sql
 
@@ -76,9 +75,4 @@ def start_process(cmd, log):
     """Run ``cmd`` (an Odoo command: the dispatcher, the command consumer)
     with its output in the file ``log``; the process knows it as
     ``log_path``."""
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            cmd, stdout=handle, stderr=subprocess.STDOUT, env=stack.odoo_env()
-        )
-    process.log_path = log
-    return process
+    return processes.start(cmd, log, env=stack.odoo_env())

@@ -87,14 +87,11 @@ class CommandBus:
     def start(self, *args, env=None):
         """A consumer process (log in ``log_path``), once it consumes."""
         log = self.conf.with_suffix(f".{len(self.processes)}.log")
-        handle = log.open("w")
-        process = subprocess.Popen(
+        process = processes.start(
             stack.dispatch_command(self.conf, self.db_name, *args, command=COMMAND),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
+            log,
             env=dict(stack.odoo_env(), **(env or {})),
         )
-        process.log_path = log
         self.processes.append(process)
         self.wait_for_consumers(1 if "--queues" in args else self.queues)
         return process

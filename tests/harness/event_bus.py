@@ -59,14 +59,11 @@ class EventBus:
     def start(self, *args, env=None):
         """A long-running dispatcher; its log goes to a file (``log_path``)."""
         log = self.conf.with_suffix(f".{len(self.processes)}.log")
-        handle = log.open("w")
-        process = subprocess.Popen(
+        process = processes.start(
             self.command("--poll-interval=1", *args),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
+            log,
             env=dict(stack.odoo_env(), **(env or {})),
         )
-        process.log_path = log
         self.processes.append(process)
         return process
 

@@ -10,6 +10,24 @@ import urllib.request
 from pathlib import Path
 
 
+def start(cmd, log_path, env=None):
+    """Start ``cmd`` with its output (stdout and stderr) in the file
+    ``log_path``, which the process carries as ``log_path``; ``env``: its
+    environment (``stack.odoo_env()`` for an Odoo command).
+
+    >>> import sys, tempfile
+    >>> log = Path(tempfile.mkdtemp()) / "out.log"
+    >>> process = start([sys.executable, "-c", "print('hello')"], log)
+    >>> process.wait(), log.read_text(), process.log_path == log
+    (0, 'hello\\n', True)
+    """
+    log_path = Path(log_path)
+    with log_path.open("w") as handle:
+        process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    process.log_path = log_path
+    return process
+
+
 def stop(process, timeout=10, sig=signal.SIGTERM):
     """Stop ``process`` (a ``subprocess.Popen``): ``sig`` (SIGTERM), wait up
     to ``timeout`` seconds, then SIGKILL and wait. Nothing when it already
