@@ -47,8 +47,9 @@ def key_columns(alias=None, **columns):
     COALESCE(package_id, 0), COALESCE(owner_id, 0)``. ``alias`` prefixes the
     columns; ``columns`` renames some (the destination side of a move line:
     ``location_id="location_dest_id", package_id="result_package_id"``).
-    Every SQL statement that locks, groups or compares by the key is built
-    from this one definition.
+    Every SQL statement that locks or groups by the whole key is built
+    from this one definition (an on-hand answer that sums every owner of
+    a place filters by the other columns).
 
     >>> import re
     >>> def lines(sql):

@@ -6,7 +6,8 @@ nothing is imported here, so that the scripts that need no Odoo load none.
 
 - ``stack``: the services (PostgreSQL, RabbitMQ settings, checks with clear
   errors), Odoo's command line, database copies, JUnit outcomes.
-- ``processes``: ``stop()`` a subprocess (terminate, wait, kill), ``free_port()``,
+- ``processes``: ``start()`` a subprocess with its log file, ``stop()`` it
+  (terminate, wait, kill), ``free_port()``,
   ``wait_until()`` / ``wait_for()`` / ``wait_http()``.
 - ``odoo_conf``: write an odoo.conf, or copy one with its ``[stock_event_bus]``
   section set.
