@@ -65,7 +65,7 @@ class TestPackaging:
             for dependency in manifest["depends"]:
                 if dependency in stack.ADDONS:
                     assert f"Requires-Dist: odoo-addon-{dependency}==18.0.*" in metadata
-            for package in manifest["external_dependencies"]["python"]:
+            for package in manifest.get("external_dependencies", {}).get("python", []):
                 assert f"Requires-Dist: {package}" in metadata
         venv = tmp_path / "venv"
         subprocess.run(
