@@ -163,6 +163,8 @@ class TestInstallUninstall:
             in installed - before
         )
         assert "relation stock_event_outbox r" in installed - before
+        assert "relation stock_level_change r" in installed - before
+        assert "relation stock_level_sequence r" in installed - before
         assert "relation stock_report_refresh r" in installed - before
         # What the reporting addon builds at run time, the ORM does not know:
         # the uninstall hook must find it by name.

@@ -38,6 +38,9 @@ class Settings:
     command_queues: int = 8
     command_batch_size: int = 100
     command_queue_type: str = "quorum"
+    # Level events (lib/levels.py): postings and reservations mark the keys
+    # they change; off, they mark nothing and only movements are published.
+    level_events: bool = True
 
     @property
     def broker_configured(self):
@@ -62,6 +65,15 @@ def _positive_int(name, value):
     if number <= 0:
         raise ValueError(f"[{SECTION}] {name} must be greater than 0, not {number}")
     return number
+
+
+def _boolean(name, value):
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"[{SECTION}] {name} must be true or false, not {value!r}")
 
 
 def resolve(section=None, environ=None):
@@ -104,6 +116,7 @@ def resolve(section=None, environ=None):
             "command_batch_size", section.get("command_batch_size", defaults.command_batch_size)
         ),
         command_queue_type=queue_type,
+        level_events=_boolean("level_events", section.get("level_events", True)),
     )
 
 

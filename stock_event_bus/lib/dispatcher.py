@@ -12,7 +12,10 @@ Guarantees:
   mark: a transaction that commits late is published when it commits;
 * per (product, warehouse), events go out in sequence order, also with
   several dispatchers: a batch leaves aside the events of a key that come
-  after an event another dispatcher holds;
+  after an event another dispatcher holds (movements and levels are
+  numbered and ordered apart);
+* before each batch, the markers of committed level changes become LEVEL
+  events of the outbox (lib/levels.py), published like the others;
 * broker or database down: one log line per retry, exponential backoff,
   reconnect; SIGTERM stops it between batches.
 """
@@ -26,7 +29,7 @@ import socket
 import psycopg2
 from psycopg2 import sql
 
-from . import events
+from . import events, levels
 from .broker import Backoff
 from .publisher import NACKED, BrokerError, Publisher
 
@@ -56,6 +59,7 @@ class Dispatcher:
         self.nacked = 0  # events of the last batch the broker did not take
         self.last_error = None
         self._db = None
+        self._levels = False
         self._listen = None
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
@@ -84,6 +88,10 @@ class Dispatcher:
                         "stock_event_dispatch: this database has no stock event outbox:"
                         " install the stock_event_bus module first"
                     )
+                # Level events need the addon's tables of 18.0.1.4.0 (a
+                # database not upgraded yet publishes movements only).
+                cr.execute("SELECT to_regclass('stock_level_change') IS NOT NULL")
+                self._levels = cr.fetchone()[0]
             self._db.commit()
         if self._listen is None or self._listen.closed:
             self._listen = self.connect_db()
@@ -131,6 +139,27 @@ class Dispatcher:
             _logger.debug("could not record the dispatcher status", exc_info=True)
             self._close_db()
 
+    # -- level events -------------------------------------------------------------
+
+    def materialize_levels(self):
+        """Write the LEVEL events of one batch of level markers into the
+        outbox, in a transaction of its own (READ COMMITTED: the levels read
+        after the key locks see every commit before them). Returns the
+        number of markers claimed."""
+        conn = self._db
+        if not self._levels:
+            return 0
+        try:
+            with conn.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                claimed, _written = levels.materialize(cr, json.dumps, self.batch_size)
+            conn.commit()
+            return claimed
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+
     # -- one batch --------------------------------------------------------------
 
     def dispatch_batch(self):
@@ -174,7 +203,7 @@ class Dispatcher:
                         occurred_at,
                         version,
                     ) = row
-                    if seq >= held_from.get((product, warehouse), seq + 1):
+                    if seq >= held_from.get((product, warehouse, etype == events.LEVEL), seq + 1):
                         deferred += 1
                         continue
                     # Events as the posting wrote them are valid by construction
@@ -196,6 +225,10 @@ class Dispatcher:
                             events.routing_key(company, warehouse, etype),
                             body.encode(),
                             events.properties_of(uuid_, etype, occurred_at, version),
+                            # Levels are absolute and a consumer starts from
+                            # the snapshot: one that no queue is bound to
+                            # for is dropped, not failed.
+                            etype != events.LEVEL,
                         )
                     )
                 results = self.publisher.publish(messages) if messages else {}
@@ -267,28 +300,34 @@ class Dispatcher:
         event of that key (another dispatcher holds it: SKIP LOCKED claims
         can interleave). The batch publishes a key's events below that number
         only; the others wait for the next round, so every key goes out in
-        sequence order. One index probe per key (pending-key index)."""
+        sequence order. LEVEL events have numbers of their own: a key is
+        (product, warehouse, is level). One index probe per key (pending-key
+        index)."""
         last = {}
         for row in rows:
-            key = (row[5], row[3])
+            key = (row[5], row[3], row[4] == events.LEVEL)
             last[key] = max(last.get(key, row[6]), row[6])
         cr.execute(
             """
-            SELECT k.product, k.warehouse,
+            SELECT k.product, k.warehouse, k.level,
                    (SELECT MIN(o.sequence) FROM stock_event_outbox o
                      WHERE o.state = 'pending' AND o.product_id = k.product
                        AND o.warehouse_id = k.warehouse AND o.sequence < k.last_seq
+                       AND (o.event_type = %s) = k.level
                        AND o.id <> ALL(%s))
-              FROM unnest(%s::int[], %s::int[], %s::int[]) AS k(product, warehouse, last_seq)
+              FROM unnest(%s::int[], %s::int[], %s::bool[], %s::int[])
+                     AS k(product, warehouse, level, last_seq)
             """,
             [
+                events.LEVEL,
                 [row[0] for row in rows],
                 [k[0] for k in last],
                 [k[1] for k in last],
+                [k[2] for k in last],
                 list(last.values()),
             ],
         )
-        return {(p, w): first for p, w, first in cr.fetchall() if first is not None}
+        return {(p, w, lv): first for p, w, lv, first in cr.fetchall() if first is not None}
 
     # -- the loop ----------------------------------------------------------------
 
@@ -348,7 +387,9 @@ class Dispatcher:
                                 self.publisher.endpoint,
                             )
                     self._ensure_db()
+                    markers = self.materialize_levels()
                     claimed, published, _failed, deferred = self.dispatch_batch()
+                    claimed += markers
                     if self.nacked:
                         # The broker cannot take messages now (a quorum queue
                         # between two leaders): wait, then publish them again.

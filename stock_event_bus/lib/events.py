@@ -14,10 +14,17 @@ from pathlib import Path
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stock_event.v1.schema.json"
+# LEVEL events (lib/levels.py) follow a schema of their own.
+LEVEL_SCHEMA_PATH = SCHEMA_PATH.with_name("stock_level.v1.schema.json")
+LEVEL = "LEVEL"
 NOTIFY_CHANNEL = "stock_event_outbox"
 
 
 def routing_key(company_id, warehouse_id, event_type):
+    """Movements: ``stock.<company>.<warehouse>.<type>``; levels:
+    ``stock_level.<company>.<warehouse>`` (not matched by ``stock.#``)."""
+    if event_type == LEVEL:
+        return f"stock_level.{company_id}.{warehouse_id}"
     return f"stock.{company_id}.{warehouse_id}.{event_type.lower()}"
 
 
@@ -80,26 +87,28 @@ def properties_of(event_id, event_type, occurred_at, schema_version):
     }
 
 
-def load_schema():
-    return json.loads(SCHEMA_PATH.read_text())
+def load_schema(level=False):
+    return json.loads((LEVEL_SCHEMA_PATH if level else SCHEMA_PATH).read_text())
 
 
 class PayloadError(ValueError):
     """A payload that does not follow the schema."""
 
 
-_validator = None
+_validators = {}
 
 
 def validate(payload):
-    """Raise :class:`PayloadError` naming the first problem of ``payload``."""
-    global _validator  # noqa: PLW0603 - compiled once per process
-    if _validator is None:
+    """Raise :class:`PayloadError` naming the first problem of ``payload``
+    (a LEVEL event against the level schema, any other against the
+    movement schema)."""
+    level = isinstance(payload, dict) and payload.get("event_type") == LEVEL
+    validator = _validators.get(level)
+    if validator is None:
         import jsonschema  # noqa: PLC0415 - only consumers and the dispatcher need it
 
-        schema = load_schema()
-        _validator = jsonschema.Draft202012Validator(schema)
-    error = next(iter(_validator.iter_errors(payload)), None)
+        validator = _validators[level] = jsonschema.Draft202012Validator(load_schema(level))
+    error = next(iter(validator.iter_errors(payload)), None)
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise PayloadError(

@@ -152,7 +152,9 @@ class Publisher:
 
     def publish(self, messages):
         """Publish ``messages`` — ``(key, routing_key, body bytes,
-        properties dict)`` — and wait for the broker's answer to each.
+        properties dict[, mandatory])`` — and wait for the broker's answer to
+        each. Messages are mandatory unless the fifth item says otherwise
+        (the broker drops one no queue takes, and confirms it).
         Returns ``{key: None}`` for confirmed messages and ``{key: reason}``
         for the others: :data:`NACKED` for those the broker did not take
         (publish them again later), another reason for unroutable ones.
@@ -163,12 +165,13 @@ class Publisher:
         self._pending.clear()
         self._returned.clear()
         self._results = {}
-        for key, routing_key, body, props in messages:
+        for key, routing_key, body, props, *optional in messages:
+            mandatory = optional[0] if optional else True
             properties = pika.BasicProperties(
                 delivery_mode=pika.DeliveryMode.Persistent, app_id=self.app_id, **props
             )
             self._channel.basic_publish(
-                self.exchange, routing_key, body, properties=properties, mandatory=True
+                self.exchange, routing_key, body, properties=properties, mandatory=mandatory
             )
             self._next_tag += 1
             self._pending[self._next_tag] = (key, props.get("message_id"), routing_key)

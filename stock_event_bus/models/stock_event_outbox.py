@@ -38,10 +38,18 @@ class StockEventOutbox(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True)
     warehouse_id = fields.Many2one("stock.warehouse", readonly=True)
     product_id = fields.Many2one("product.product", readonly=True)
-    event_type = fields.Selection(movement_types.event_selection(), required=True, readonly=True)
+    # LEVEL: absolute levels of the key, written by the dispatcher
+    # (lib/levels.py), numbered apart from the movements.
+    event_type = fields.Selection(
+        [*movement_types.event_selection(), (events.LEVEL, "Level")],
+        required=True,
+        readonly=True,
+    )
     quantity = fields.Float(readonly=True, digits="Product Unit of Measure")
     sequence = fields.Integer(
-        readonly=True, help="Increases strictly per product and warehouse, in commit order."
+        readonly=True,
+        help="Increases strictly per product and warehouse, in commit order (level events"
+        " have their own numbers).",
     )
     payload = fields.Json(readonly=True)
     payload_text = fields.Text(string="Payload (JSON)", compute="_compute_payload_text")

@@ -6,3 +6,4 @@ from . import test_tour
 from . import test_command_schema
 from . import test_broker_users
 from . import test_lib
+from . import test_level_events

@@ -32,6 +32,21 @@ class EventBusCommon(StockScalableCommon):
         )
 
     @classmethod
+    def _counted_quant(cls, product, qty):
+        """A count of ``qty`` units of ``product`` in WH/Stock, not applied."""
+        return (
+            cls.env["stock.quant"]
+            .with_context(inventory_mode=True)
+            .create(
+                {
+                    "product_id": product.id,
+                    "location_id": cls.stock_location.id,
+                    "inventory_quantity": qty,
+                }
+            )
+        )
+
+    @classmethod
     def _create_user(cls, login, groups, companies):
         return cls.env["res.users"].create(
             {

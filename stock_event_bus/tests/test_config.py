@@ -30,6 +30,7 @@ class TestConfig(BaseCase):
         self.assertEqual(settings.exchange, "stock.events")
         self.assertEqual(settings.batch_size, 500)
         self.assertEqual(settings.retention_days, 30)
+        self.assertTrue(settings.level_events)
 
     def test_environment_overrides_odoo_conf(self):
         """STOCK_EVENT_BUS_AMQP_URL wins over the odoo.conf amqp_url."""
@@ -56,6 +57,9 @@ class TestConfig(BaseCase):
         with self.assertRaisesRegex(ValueError, r"amqp:// or amqps://") as err:
             config.resolve({"amqp_url": "http://u:topsecret@host"}, {})
         self.assertNotIn("topsecret", str(err.exception))
+        with self.assertRaisesRegex(ValueError, r"level_events must be true or false"):
+            config.resolve({"level_events": "maybe"}, {})
+        self.assertFalse(config.resolve({"level_events": "False"}, {}).level_events)
 
     def test_cluster_urls_and_queue_type(self):
         """Several URLs (a cluster's nodes) are kept in order and masked

@@ -98,17 +98,7 @@ class TestOutboxEvents(EventBusCommon):
 
     def test_adjustment_scrap_and_return(self):
         start = self._last_id()
-        quant = (
-            self.env["stock.quant"]
-            .with_context(inventory_mode=True)
-            .create(
-                {
-                    "product_id": self.product.id,
-                    "location_id": self.stock_location.id,
-                    "inventory_quantity": 7,
-                }
-            )
-        )
+        quant = self._counted_quant(self.product, 7)
         quant.action_apply_inventory()
         scrap = self.env["stock.scrap"].create(
             {"product_id": self.product.id, "scrap_qty": 1, "location_id": self.stock_location.id}

@@ -30,17 +30,30 @@ class EventBus:
         )
         # The events of the template's demo postings (Manufacturing, Sales,
         # ...) are not this test's: this copy of the template starts without.
+        # Nor are the level changes they marked.
         conn = stack.connect(db_name)
         try:
             with conn.cursor() as cr:
                 cr.execute("DELETE FROM stock_event_outbox")
+                cr.execute("DELETE FROM stock_level_change")
         finally:
             conn.close()
         self.consumer = consumer_lib.StockEventConsumer(
             stack.amqp_url(), self.queue, exchange=self.exchange, prefetch=200
         )
         self.consumer.connect()
+        # Level events (stock_level.#) have a queue of their own: routable,
+        # and apart from the movements the tests count.
+        self.level_consumer = consumer_lib.StockEventConsumer(
+            stack.amqp_url(),
+            f"{self.queue}.levels",
+            exchange=self.exchange,
+            binding_keys=["stock_level.#"],
+            prefetch=200,
+        )
+        self.level_consumer.connect()
         self.received = []
+        self.levels = []
         self.processes = []
 
     def command(self, *args):
@@ -80,6 +93,17 @@ class EventBus:
         """The consumer's handler: keeps the event in ``received``."""
         self.received.append(event)
 
+    def receive_levels(self, expected, timeout=60):
+        """Consume level events until ``expected`` arrived (or timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(self.levels) < expected and time.monotonic() < deadline:
+            self.level_consumer.run(
+                self.levels.append,
+                max_messages=expected - len(self.levels),
+                inactivity_timeout=1,
+            )
+        return self.levels
+
     def deliveries(self):
         """Every delivery, duplicates included (the consumer drops them)."""
         return self.consumer.stats["handled"] + self.consumer.stats["duplicates"]
@@ -87,18 +111,23 @@ class EventBus:
     def close(self):
         for process in self.processes:
             processes.stop(process, 20)
-        channel = self.consumer._channel
-        if channel is not None and channel.is_open:
-            for queue in (self.queue, self.consumer.dead_letter_queue):
-                channel.queue_delete(queue)
-            for exchange in (self.exchange, self.consumer.dead_letter_exchange):
-                channel.exchange_delete(exchange)
-        self.consumer.close()
+        for consumer in (self.level_consumer, self.consumer):
+            channel = consumer._channel
+            if channel is not None and channel.is_open:
+                for queue in (consumer.queue, consumer.dead_letter_queue):
+                    channel.queue_delete(queue)
+                channel.exchange_delete(consumer.dead_letter_exchange)
+                if consumer is self.consumer:
+                    channel.exchange_delete(self.exchange)
+            consumer.close()
 
 
-def outbox(committed_db, where="TRUE", params=()):
+def outbox(committed_db, where="TRUE", params=(), levels=False):
     """Rows of the outbox (id, event_uuid, state, product_id, warehouse_id,
-    event_type, quantity, sequence, last_error) that meet ``where``, by id."""
+    event_type, quantity, sequence, last_error) that meet ``where``, by id:
+    movement events only, unless ``levels`` (LEVEL events too)."""
+    if not levels:
+        where = f"event_type <> 'LEVEL' AND ({where})"
     with committed_db.cursor() as cr:
         # ``where`` is a literal condition of the calling test, never input.
         cr.execute(
@@ -110,8 +139,20 @@ def outbox(committed_db, where="TRUE", params=()):
 
 
 def pending(committed_db):
-    """How many events of the outbox wait to be published."""
+    """How many movement events of the outbox wait to be published."""
     return len(outbox(committed_db, "state = 'pending'"))
+
+
+def levels_pending(committed_db):
+    """How many level events wait to be published, and level changes to be
+    turned into events."""
+    with committed_db.cursor() as cr:
+        cr.execute(
+            "SELECT (SELECT COUNT(*) FROM stock_event_outbox"
+            "         WHERE state = 'pending' AND event_type = 'LEVEL')"
+            " + (SELECT COUNT(*) FROM stock_level_change)"
+        )
+        return cr.fetchone()[0]
 
 
 def fill_outbox(committed_db, product_ids, rounds):

@@ -1,0 +1,167 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Level events: the absolute on-hand, reserved and available quantity of
+one (product, warehouse), computed when dispatched. No Odoo import.
+
+A transaction that changes quants appends one marker row per key it touched
+to ``stock_level_change`` (plain INSERT: no counter, no unique index, nothing
+for two postings or reservations to wait on). A dispatcher, in one
+transaction of its own (:func:`materialize`):
+
+1. claims markers (``DELETE ... FOR UPDATE SKIP LOCKED RETURNING``);
+2. locks and bumps each key's row of ``stock_level_sequence`` (only
+   dispatchers write it), in key order;
+3. then reads the levels with a new statement: under READ COMMITTED it sees
+   every commit made before it got the lock, so a key's levels follow its
+   sequence in commit order;
+4. writes one LEVEL event per key into the outbox, which the normal publish
+   path sends with confirms (routing key ``stock_level.<company>.<warehouse>``,
+   events.routing_key).
+
+The levels are Odoo's for the warehouse: quants of every location under the
+warehouse's view location (``product.with_context(warehouse_id=W)``:
+``qty_available``, reserved, ``free_qty``), in the product's unit.
+"""
+
+import decimal
+import uuid
+
+from .events import LEVEL as EVENT_TYPE
+from .events import SCHEMA_VERSION, isoformat_utc
+
+MARKER_BATCH = 1000
+
+CLAIM_SQL = """
+    DELETE FROM stock_level_change
+     WHERE id IN (SELECT id FROM stock_level_change
+                   ORDER BY id LIMIT %s
+                     FOR UPDATE SKIP LOCKED)
+    RETURNING product_id, warehouse_id
+"""
+
+# Keys of products and warehouses that still exist, in key order (two
+# dispatchers lock their common keys in the same order).
+BUMP_SQL = """
+    INSERT INTO stock_level_sequence (product_id, warehouse_id, last_sequence)
+    SELECT k.product, k.warehouse, 1
+      FROM unnest(%s::int[], %s::int[]) AS k(product, warehouse)
+      JOIN product_product pp ON pp.id = k.product
+      JOIN stock_warehouse wh ON wh.id = k.warehouse
+     ORDER BY k.product, k.warehouse
+    ON CONFLICT (product_id, warehouse_id)
+    DO UPDATE SET last_sequence = stock_level_sequence.last_sequence + 1
+    RETURNING product_id, warehouse_id, last_sequence
+"""
+
+# Run after BUMP_SQL, as a statement of its own: its snapshot is taken once
+# the key rows are locked.
+LEVELS_SQL = """
+    SELECT k.product, k.warehouse, wh.company_id, k.seq,
+           COALESCE(s.on_hand, 0), COALESCE(s.reserved, 0),
+           pp.default_code, pp.barcode,
+           COALESCE(uom.name->>'en_US', uom.name->>(SELECT key FROM jsonb_each_text(uom.name)
+                                                   LIMIT 1)),
+           uom.rounding, statement_timestamp() AT TIME ZONE 'UTC'
+      FROM unnest(%s::int[], %s::int[], %s::int[]) AS k(product, warehouse, seq)
+      JOIN stock_warehouse wh ON wh.id = k.warehouse
+      JOIN stock_location view ON view.id = wh.view_location_id
+      JOIN product_product pp ON pp.id = k.product
+      JOIN product_template pt ON pt.id = pp.product_tmpl_id
+      JOIN uom_uom uom ON uom.id = pt.uom_id
+      LEFT JOIN LATERAL (
+            SELECT SUM(q.quantity) AS on_hand, SUM(q.reserved_quantity) AS reserved
+              FROM stock_quant q
+              JOIN stock_location loc ON loc.id = q.location_id
+             WHERE q.product_id = k.product
+               AND loc.parent_path LIKE view.parent_path || '%%'
+      ) s ON TRUE
+"""
+
+INSERT_SQL = """
+    INSERT INTO stock_event_outbox
+        (event_uuid, company_id, warehouse_id, product_id, event_type, quantity,
+         sequence, payload, state, attempts, create_date, write_date)
+    SELECT e.uuid, e.company, e.warehouse, e.product, %s, e.available, e.seq, e.payload,
+           'pending', 0, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC'
+      FROM unnest(%s::varchar[], %s::int[], %s::int[], %s::int[], %s::float8[], %s::int[],
+                  %s::jsonb[])
+             AS e(uuid, company, warehouse, product, available, seq, payload)
+"""
+
+
+def float_round(value, rounding):
+    """Odoo's float_round (half up) to a unit's rounding, e.g. 0.01."""
+    if not rounding or rounding <= 0:
+        return float(value)
+    step = decimal.Decimal(repr(float(rounding)))
+    steps = (decimal.Decimal(repr(float(value))) / step).quantize(
+        decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP
+    )
+    return float(steps * step)
+
+
+def build_payload(row, event_id=None):
+    """The LEVEL event of one row of LEVELS_SQL."""
+    (
+        product,
+        warehouse,
+        company,
+        seq,
+        on_hand,
+        reserved,
+        default_code,
+        barcode,
+        uom,
+        rounding,
+        at,
+    ) = row
+    on_hand = float_round(on_hand, rounding)
+    reserved = float_round(reserved, rounding)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": event_id or str(uuid.uuid4()),
+        "event_type": EVENT_TYPE,
+        "occurred_at": isoformat_utc(at),
+        "company_id": company,
+        "warehouse_id": warehouse,
+        "product_id": product,
+        "default_code": default_code or None,
+        "barcode": barcode or None,
+        "sequence": seq,
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "available": float_round(on_hand - reserved, rounding),
+        "uom": uom or "",
+    }
+
+
+def materialize(cr, json_dumps, batch_size=MARKER_BATCH):
+    """Turn one batch of markers into LEVEL events of the outbox, in the
+    caller's transaction (``cr`` of a READ COMMITTED connection; the caller
+    commits). Returns ``(markers claimed, events written)``."""
+    cr.execute(CLAIM_SQL, [batch_size])
+    markers = cr.fetchall()
+    if not markers:
+        return 0, 0
+    keys = sorted(set(markers))
+    cr.execute(BUMP_SQL, [[k[0] for k in keys], [k[1] for k in keys]])
+    bumped = sorted(cr.fetchall())
+    if not bumped:
+        return len(markers), 0
+    cr.execute(
+        LEVELS_SQL, [[b[0] for b in bumped], [b[1] for b in bumped], [b[2] for b in bumped]]
+    )
+    payloads = [build_payload(row) for row in cr.fetchall()]
+    cr.execute(
+        INSERT_SQL,
+        [
+            EVENT_TYPE,
+            [p["event_id"] for p in payloads],
+            [p["company_id"] for p in payloads],
+            [p["warehouse_id"] for p in payloads],
+            [p["product_id"] for p in payloads],
+            [p["available"] for p in payloads],
+            [p["sequence"] for p in payloads],
+            [json_dumps(p) for p in payloads],
+        ],
+    )
+    return len(markers), len(payloads)
