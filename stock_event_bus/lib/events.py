@@ -13,7 +13,21 @@ import json
 from pathlib import Path
 
 SCHEMA_VERSION = "1.0"
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "stock_event.v1.schema.json"
+
+
+def schemas_dir():
+    """The folder of the JSON Schemas: ``schemas/`` inside this package when
+    it is installed as ``stock_events`` (the root pyproject.toml maps
+    stock_event_bus/schemas to ``stock_events.schemas``), else the addon's
+    ``schemas/`` beside ``lib/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas", here.parent / "schemas"):
+        if (candidate / "stock_event.v1.schema.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"no schemas/ folder in {here} nor beside it")
+
+
+SCHEMA_PATH = schemas_dir() / "stock_event.v1.schema.json"
 # LEVEL events (lib/levels.py) follow a schema of their own.
 LEVEL_SCHEMA_PATH = SCHEMA_PATH.with_name("stock_level.v1.schema.json")
 LEVEL = "LEVEL"
@@ -101,7 +115,14 @@ _validators = {}
 def validate(payload):
     """Raise :class:`PayloadError` naming the first problem of ``payload``
     (a LEVEL event against the level schema, any other against the
-    movement schema)."""
+    movement schema); an unknown ``schema_version`` is said as such."""
+    if isinstance(payload, dict) and payload.get("schema_version", SCHEMA_VERSION) != (
+        SCHEMA_VERSION
+    ):
+        raise PayloadError(
+            f"unknown schema_version {payload['schema_version']!r}: this reader knows"
+            f" {SCHEMA_VERSION} only (a newer producer? upgrade stock-events-client)"
+        )
     level = isinstance(payload, dict) and payload.get("event_type") == LEVEL
     validator = _validators.get(level)
     if validator is None:
