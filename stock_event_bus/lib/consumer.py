@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A consumer of stock events for downstream services. Pure Python (pika,
-and jsonschema for validation), no Odoo: copy the addon's ``lib/`` folder
-(and ``schemas/`` next to it) into your service as a package, say
-``stock_events``, and:
+and jsonschema for validation), no Odoo: installed with pip as the package
+``stock_events`` (``pip install ./`` at the repository's root, whose
+pyproject.toml maps this folder to it; README, "A client for downstream
+services"), and:
 
     from stock_events.consumer import StockEventConsumer
 
@@ -94,6 +95,7 @@ class StockEventConsumer:
         self.stats = collections.Counter()
         self._connection = None
         self._channel = None
+        self._stopping = False
 
     def connect(self):
         """Connect to the first node of ``amqp_url`` that answers (one URL,
@@ -128,6 +130,22 @@ class StockEventConsumer:
         channel.basic_qos(prefetch_count=self.prefetch)
         self._channel = channel
         return channel
+
+    def stop(self):
+        """Make :meth:`run` return after the message being handled (safe to
+        call from a signal handler): SIGTERM stops between messages."""
+        self._stopping = True
+
+    def process_events(self):
+        """Let the connection answer the broker's heartbeats while the caller
+        is busy elsewhere (a long bootstrap) without consuming; nothing when
+        not connected or the connection is gone (:meth:`run` reconnects)."""
+        if self._connection is not None and self._connection.is_open:
+            try:
+                self._connection.process_data_events(time_limit=0)
+            except pika.exceptions.AMQPError as exc:
+                _logger.warning("stock event consumer: connection lost while idle (%r)", exc)
+                self.close()
 
     def close(self):
         if self._connection is not None and self._connection.is_open:
@@ -200,9 +218,10 @@ class StockEventConsumer:
         connection is lost (the node stopped, the network failed), it
         connects again, to the next node of ``amqp_url`` that answers, after
         ``reconnect_delay`` seconds; the messages not yet acked are
-        redelivered and deduplicated by ``event_id``."""
+        redelivered and deduplicated by ``event_id``. After :meth:`stop` it
+        returns once the message being handled is acked."""
         processed = 0
-        while True:
+        while not self._stopping:
             try:
                 processed += self._consume(handler, max_messages, processed, inactivity_timeout)
                 return processed
@@ -215,6 +234,7 @@ class StockEventConsumer:
                 )
                 self.close()
                 time.sleep(reconnect_delay)
+        return processed
 
     def _consume(self, handler, max_messages, done, inactivity_timeout):
         channel = self._channel or self.connect()
@@ -223,11 +243,15 @@ class StockEventConsumer:
             for method, properties, body in channel.consume(
                 self.queue, inactivity_timeout=inactivity_timeout
             ):
-                if method is None:
+                if method is None or self._stopping:
+                    if method is not None:  # not handled: back to the queue
+                        channel.basic_nack(method.delivery_tag, requeue=True)
                     break
                 self.handle(channel, method, properties, body, handler)
                 processed += 1
                 if max_messages is not None and done + processed >= max_messages:
+                    break
+                if self._stopping:
                     break
         except pika.exceptions.AMQPConnectionError as exc:
             exc.processed = processed  # what was handled before the loss counts

@@ -1,0 +1,219 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Reading Odoo's level snapshot over HTTP (``GET /api/stock/levels`` of
+stock_event_bus, with an Odoo API key). Standard library only (urllib),
+no Odoo import.
+
+A snapshot is one consistent copy of every key's level and level sequence
+of a company or warehouse, taken by Odoo at one point and kept server-side;
+its pages are keyset pages over that copy::
+
+    client = SnapshotClient("https://odoo.example.com", api_key)
+    for page in client.pages(warehouse_id=1, limit=1000):
+        page["snapshot"], page["total"], page["levels"]  # levels ordered by key
+
+Every failure raises :class:`SnapshotError` with one line saying what went
+wrong (the URL without the key, the HTTP status, Odoo's error code and
+message): an unreachable server, a wrong key (401), a company or warehouse
+the key's user may not read (403/404), an expired snapshot (404/410), an
+answer that is not the snapshot's JSON.
+"""
+
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from . import events
+
+PATH = "/api/stock/levels"
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10000
+SNAPSHOT_SCHEMA = "stock_level_snapshot.v1.schema.json"
+
+
+class SnapshotError(Exception):
+    """The snapshot could not be read; ``status`` (HTTP status or None) and
+    ``code`` (Odoo's error code or a local one) say why."""
+
+    def __init__(self, message, status=None, code=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+HINTS = {
+    401: "check the API key (Odoo: Preferences > Account Security > API Keys)",
+    403: "the key's user may not read this company or warehouse",
+    404: "unknown route, company, warehouse or snapshot (is stock_event_bus up to date?)",
+    410: "the snapshot expired: start again",
+}
+
+_NUMBER = (int, float)
+_LEVEL_TYPES = {
+    "company_id": int,
+    "warehouse_id": int,
+    "product_id": int,
+    "sequence": int,
+    "on_hand": _NUMBER,
+    "reserved": _NUMBER,
+    "available": _NUMBER,
+    "uom": str,
+}
+
+
+def check_level(level):
+    """Raise :class:`SnapshotError` unless ``level`` is a level the
+    projection can take (the level shape of the snapshot's schema).
+
+    >>> check_level({"company_id": 1, "warehouse_id": 1, "product_id": 2,
+    ...              "default_code": None, "barcode": None, "sequence": 0,
+    ...              "on_hand": 1.5, "reserved": 0, "available": 1.5, "uom": "Units"})
+    >>> try:
+    ...     check_level({"company_id": 1, "warehouse_id": 1, "product_id": True})
+    ... except SnapshotError as exc:
+    ...     print(exc)
+    malformed level: product_id is not a whole number: True
+    """
+    if not isinstance(level, dict):
+        raise SnapshotError(f"malformed level: not an object: {level!r}", code="malformed")
+    for field, kind in _LEVEL_TYPES.items():
+        value = level.get(field)
+        # bool is an int in Python, never in JSON's sense of a quantity or id.
+        if isinstance(value, bool) or not isinstance(value, kind):
+            what = "a whole number" if kind is int else "a number" if kind is _NUMBER else "text"
+            raise SnapshotError(
+                f"malformed level: {field} is not {what}: {value!r}", code="malformed"
+            )
+        if kind is _NUMBER and not math.isfinite(value):
+            raise SnapshotError(f"malformed level: {field} is {value!r}", code="malformed")
+    if level["sequence"] < 0 or min(level["product_id"], level["warehouse_id"]) < 1:
+        raise SnapshotError(f"malformed level: {level!r}", code="malformed")
+    for field in ("default_code", "barcode"):
+        if level.get(field) is not None and not isinstance(level[field], str):
+            raise SnapshotError(f"malformed level: {field} is {level[field]!r}", code="malformed")
+
+
+class SnapshotClient:
+    """HTTP client of one Odoo's snapshot route. ``base_url``: Odoo's URL
+    (``https://odoo.example.com``, with a path prefix if Odoo is behind
+    one); ``api_key``: an Odoo API key of a user who may read the stock."""
+
+    def __init__(self, base_url, api_key, *, timeout=120):
+        if not api_key:
+            raise SnapshotError("no API key given", code="no_api_key")
+        parsed = urllib.parse.urlsplit(base_url or "")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SnapshotError(
+                f"bad Odoo URL {base_url!r}: give http(s)://host[:port]", code="bad_url"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def get(self, params):
+        """One GET of the route with ``params``: the decoded JSON object."""
+        url = f"{self.base_url}{PATH}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(  # noqa: S310 - http(s) checked in __init__
+            url,
+            headers={"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                status, body = response.status, response.read()
+                content_type = response.headers.get_content_type()
+        except urllib.error.HTTPError as exc:
+            raise self._http_error(url, exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SnapshotError(
+                f"GET {url}: cannot reach Odoo ({reason})", code="unreachable"
+            ) from None
+        if content_type != "application/json":
+            raise SnapshotError(
+                f"GET {url}: {status} answered {content_type}, not application/json"
+                " (is this the Odoo URL, and stock_event_bus up to date?)",
+                status=status,
+                code="not_json",
+            )
+        try:
+            page = json.loads(body)
+        except ValueError as exc:
+            raise SnapshotError(f"GET {url}: not JSON: {exc}", status, "not_json") from None
+        if not isinstance(page, dict):
+            raise SnapshotError(f"GET {url}: not a JSON object", status, "malformed")
+        return page
+
+    @staticmethod
+    def _http_error(url, exc):
+        body = exc.read()
+        code = message = None
+        try:
+            error = json.loads(body).get("error")
+            code, message = error.get("code"), error.get("message")
+        except (ValueError, AttributeError):
+            message = body[:200].decode(errors="replace").strip() or exc.reason
+        hint = HINTS.get(exc.code)
+        text = f"GET {url}: HTTP {exc.code}" + (f" {code}" if code else "") + f": {message}"
+        return SnapshotError(text + (f" ({hint})" if hint else ""), exc.code, code or "http")
+
+    def pages(self, *, company_id=None, warehouse_id=None, limit=DEFAULT_LIMIT):
+        """Yield the pages of one new snapshot (of a company, a warehouse,
+        or by default every warehouse of the key's user's companies), after
+        checking each: same snapshot id, well-formed levels, and at the end
+        as many levels as its ``total``."""
+        if company_id is not None and warehouse_id is not None:
+            raise SnapshotError("give a company or a warehouse, not both", code="bad_scope")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise SnapshotError(f"limit must be 1..{MAX_LIMIT}, not {limit}", code="bad_limit")
+        params = {"limit": limit}
+        if company_id is not None:
+            params["company_id"] = company_id
+        if warehouse_id is not None:
+            params["warehouse_id"] = warehouse_id
+        snapshot, seen = None, 0
+        while True:
+            page = self.get(params)
+            self.check_page(page, snapshot)
+            snapshot = page["snapshot"]
+            seen += len(page["levels"])
+            yield page
+            if page["next"] is None:
+                break
+            params = {"snapshot": snapshot, "after": page["next"], "limit": limit}
+        if seen != page["total"]:
+            raise SnapshotError(
+                f"snapshot {snapshot}: {seen} levels received, its total says {page['total']}",
+                code="incomplete",
+            )
+
+    @staticmethod
+    def check_page(page, snapshot=None):
+        """Raise :class:`SnapshotError` unless ``page`` is a snapshot page
+        (of ``snapshot``, when given)."""
+        version = page.get("schema_version")
+        if version != events.SCHEMA_VERSION:
+            raise SnapshotError(
+                f"unknown snapshot schema_version {version!r}: this client reads"
+                f" {events.SCHEMA_VERSION} (upgrade stock-events-client)",
+                code="schema_version",
+            )
+        for field, kind in (("snapshot", str), ("total", int), ("levels", list)):
+            if isinstance(page.get(field), bool) or not isinstance(page.get(field), kind):
+                raise SnapshotError(
+                    f"malformed snapshot page: {field} is {page.get(field)!r}", code="malformed"
+                )
+        if page.get("next") is not None and not isinstance(page["next"], str):
+            raise SnapshotError(f"malformed snapshot page: next is {page['next']!r}")
+        if snapshot is not None and page["snapshot"] != snapshot:
+            raise SnapshotError(
+                f"snapshot changed between pages: {snapshot} then {page['snapshot']}",
+                code="malformed",
+            )
+        for level in page["levels"]:
+            check_level(level)
+
+    def levels(self, **scope):
+        """Every level of one new snapshot, page after page."""
+        for page in self.pages(**scope):
+            yield from page["levels"]

@@ -1,0 +1,334 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The client package's projection (stock_event_bus/lib/projection.py) on a
+real SQLite file and a real PostgreSQL database: duplicates, older and newer
+levels, skipped sequences, snapshot rows, batches, the commit before the
+ack; the sync's gap rule (lib/sync.py: a level far ahead is refused and its
+warehouse resynced) and reconcile finding a tampered row.
+
+The snapshot here is a list of pages in memory (``Pages``): these tests are
+about the rules on the client's side; tests/test_stock_events_sync.py runs
+the same code against Odoo's real snapshot route."""
+
+import sqlite3
+import uuid
+
+import pytest
+
+from odoo.tests import tagged
+
+from odoo.addons.stock_event_bus.lib import consumer, projection, sync
+
+from tests.harness import stack
+
+
+def level(product_id=1, warehouse_id=1, sequence=1, on_hand=10.0, reserved=0.0, **extra):
+    return {
+        "company_id": 1,
+        "warehouse_id": warehouse_id,
+        "product_id": product_id,
+        "default_code": f"P{product_id}",
+        "barcode": None,
+        "sequence": sequence,
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "available": on_hand - reserved,
+        "uom": "Units",
+        **extra,
+    }
+
+
+def event(**kwargs):
+    return dict(
+        level(**kwargs),
+        schema_version="1.0",
+        event_id=str(uuid.uuid4()),
+        event_type="LEVEL",
+        occurred_at="2026-12-07T10:05:31Z",
+    )
+
+
+class Pages:
+    """Snapshot pages from a dict of levels (keyed by (product, warehouse)),
+    with the interface of snapshot_client.SnapshotClient."""
+
+    def __init__(self, levels, size=2):
+        self.current = {(lv["product_id"], lv["warehouse_id"]): lv for lv in levels}
+        self.size = size
+        self.taken = 0
+
+    def pages(self, company_id=None, warehouse_id=None, limit=None):
+        self.taken += 1
+        rows = [
+            dict(lv)
+            for key, lv in sorted(self.current.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+            if warehouse_id in (None, key[1]) and company_id in (None, lv["company_id"])
+        ]
+        size = limit or self.size
+        snapshot = str(uuid.uuid4())
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
+        for number, chunk in enumerate(chunks):
+            yield {
+                "schema_version": "1.0",
+                "snapshot": snapshot,
+                "taken_at": "2026-12-07T10:05:31Z",
+                "total": len(rows),
+                "levels": chunk,
+                "next": None if number == len(chunks) - 1 else str(number),
+            }
+
+    def levels(self, **scope):
+        for page in self.pages(**scope):
+            yield from page["levels"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The URL of an empty projection database: a SQLite file, or a
+    PostgreSQL database of its own (dropped after the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'levels.db'}"
+        return
+    request.getfixturevalue("harness")  # skips outside scripts/run-tests
+    name = f"{request.getfixturevalue('harness')['prefix']}proj_{uuid.uuid4().hex[:8]}"
+    conn = stack.connect()
+    with conn.cursor() as cr:
+        cr.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    params = stack.pg_params()
+    password = f":{params['password']}" if params["password"] else ""
+    yield f"postgresql://{params['user']}{password}@{params['host']}:{params['port']}/{name}"
+    stack.drop_database(name)
+
+
+@pytest.fixture
+def proj(db_url):
+    p = projection.Projection(db_url)
+    yield p
+    p.close()
+
+
+def quantities(row):
+    return row["sequence"], row["on_hand"], row["reserved"], row["available"]
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+class TestProjection:
+    def test_duplicates_and_older_levels_change_nothing(self, proj, db_url):
+        """A duplicate (same sequence) or an older level changes nothing; a
+        newer one wins, also when sequences were skipped; another connection
+        sees each change once apply() returned (committed)."""
+        assert proj.apply(level(sequence=5, on_hand=10, reserved=2))
+        assert not proj.apply(level(sequence=5, on_hand=10, reserved=2))
+        assert not proj.apply(level(sequence=5, on_hand=99))  # same sequence, other values
+        assert not proj.apply(level(sequence=4, on_hand=1))
+        other = projection.Projection(db_url)
+        try:
+            assert quantities(other.get(1, 1)) == (5, 10, 2, 8)
+            assert proj.apply(level(sequence=9, on_hand=7, reserved=3))  # 6..8 skipped
+            assert quantities(other.get(1, 1)) == (9, 7, 3, 4)
+        finally:
+            other.close()
+        assert not proj.apply(level(sequence=8, on_hand=1000))
+        assert quantities(proj.get(1, 1)) == (9, 7, 3, 4)
+        assert proj.get(1, 2) is None
+        assert proj.count() == 1
+
+    def test_keys_are_product_and_warehouse(self, proj):
+        """The same product in two warehouses is two rows with their own
+        sequences."""
+        assert proj.apply(level(product_id=3, warehouse_id=1, sequence=10, on_hand=1))
+        assert proj.apply(level(product_id=3, warehouse_id=2, sequence=1, on_hand=2))
+        assert not proj.apply(level(product_id=3, warehouse_id=1, sequence=2, on_hand=5))
+        rows = proj.levels()
+        assert {key: quantities(r) for key, r in rows.items()} == {
+            (3, 1): (10, 1, 0, 1),
+            (3, 2): (1, 2, 0, 2),
+        }
+        assert set(proj.levels(warehouse_id=2)) == {(3, 2)}
+        assert set(proj.levels(company_id=2)) == set()
+
+    def test_snapshot_rows(self, proj):
+        """A snapshot row replaces a stored row of a lower or equal sequence
+        (equal: when its quantities differ), never a higher one; sequence 0
+        (no level event yet) inserts."""
+        proj.apply(level(product_id=1, sequence=5, on_hand=10))
+        proj.apply(level(product_id=2, sequence=5, on_hand=10))
+        proj.apply(level(product_id=3, sequence=5, on_hand=10))
+        assert not proj.apply_snapshot_row(level(product_id=1, sequence=4, on_hand=1))
+        assert not proj.apply_snapshot_row(level(product_id=1, sequence=5, on_hand=10))
+        assert proj.apply_snapshot_row(level(product_id=1, sequence=5, on_hand=10, reserved=4))
+        changed = proj.apply_snapshot(
+            [
+                level(product_id=2, sequence=6, on_hand=20),
+                level(product_id=3, sequence=1, on_hand=30),
+                level(product_id=4, sequence=0, on_hand=40),
+            ]
+        )
+        assert changed == 2
+        rows = {key[0]: quantities(r) for key, r in proj.levels().items()}
+        assert rows == {
+            1: (5, 10, 4, 6),
+            2: (6, 20, 0, 20),
+            3: (5, 10, 0, 10),
+            4: (0, 40, 0, 40),
+        }
+        # A level event of sequence 1 beats the snapshot's 0.
+        assert proj.apply(level(product_id=4, sequence=1, on_hand=39))
+
+    def test_batches_commit_each_and_keep_the_highest(self, proj, db_url):
+        """apply_many commits batch by batch; within a batch a key's highest
+        sequence wins whatever the order; a batch that fails is rolled back
+        whole while the batches before it stay committed."""
+        levels = [level(product_id=p, sequence=s, on_hand=s) for s in (3, 1, 2) for p in (1, 2)]
+        assert proj.apply_many(levels, batch_size=4) == 2
+        assert {k[0]: r["sequence"] for k, r in proj.levels().items()} == {1: 3, 2: 3}
+        broken = [level(product_id=10, sequence=1), level(product_id=11, sequence=1)]
+        del broken[1]["uom"]
+        with pytest.raises(ValueError, match="uom"):
+            proj.apply_many([level(product_id=9, sequence=1), *broken], batch_size=1)
+        other = projection.Projection(db_url)
+        try:
+            assert set(other.levels()) == {(1, 1), (2, 1), (9, 1), (10, 1)}
+        finally:
+            other.close()
+
+    def test_compare_and_set(self, proj):
+        """replace() and delete() act only on the row of the sequence read."""
+        proj.apply(level(sequence=7, on_hand=5))
+        assert not proj.replace(level(sequence=3, on_hand=1), expected_sequence=6)
+        assert proj.replace(level(sequence=3, on_hand=1), expected_sequence=7)
+        assert quantities(proj.get(1, 1)) == (3, 1, 0, 1)
+        assert not proj.delete(1, 1, 7)
+        assert proj.delete(1, 1, 3)
+        assert proj.get(1, 1) is None
+
+    def test_bad_urls_say_what_is_wrong(self, tmp_path):
+        """An unknown scheme, a missing folder, an unreachable server: one
+        clear error each, password masked."""
+        cases = [
+            ("mysql://shop:secret@db/levels", "unknown projection database"),
+            (f"sqlite:///{tmp_path}/missing/levels.db", "no folder"),
+            ("sqlite://", "no file"),
+            ("postgresql://shop:secret@127.0.0.1:1/levels", "cannot connect"),
+        ]
+        for url, message in cases:
+            with pytest.raises(projection.ProjectionError, match=message) as info:
+                projection.Projection(url)
+            assert "secret" not in str(info.value)
+
+    def test_sqlite_file_is_readable_by_the_shop(self, tmp_path):
+        """The SQLite file is a plain table any program reads (WAL mode)."""
+        path = tmp_path / "shop.db"
+        with projection.Projection(f"sqlite:///{path}") as proj:
+            proj.apply(level(product_id=42, on_hand=3, reserved=1, sequence=2))
+            conn = sqlite3.connect(path)
+            try:
+                assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+                assert conn.execute(
+                    "SELECT available FROM stock_levels WHERE product_id = 42 AND warehouse_id = 1"
+                ).fetchall() == [(2.0,)]
+            finally:
+                conn.close()
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.committed
+class TestSyncRules:
+    def test_bootstrap_then_events(self, proj):
+        """Bootstrap applies the snapshot page by page; events queued
+        meanwhile apply after it: older ones change nothing, newer ones win."""
+        odoo = Pages([level(product_id=p, sequence=4, on_hand=p) for p in range(1, 6)])
+        s = sync.Sync(proj, odoo, page_size=2)
+        result = s.bootstrap()
+        assert (result["pages"], result["keys"], result["changed"]) == (3, 5, 5)
+        assert proj.state()["bootstrap_snapshot"] == result["snapshot"]
+        s.handle(event(product_id=1, sequence=3, on_hand=100))  # before the snapshot
+        s.handle(event(product_id=2, sequence=4, on_hand=100))  # the snapshot's own
+        s.handle(event(product_id=3, sequence=5, on_hand=100))  # after it
+        assert s.stats == {"applied": 1, "unchanged": 2, "resyncs": 0}
+        assert {k[0]: r["on_hand"] for k, r in proj.levels().items()} == {
+            1: 1,
+            2: 2,
+            3: 100,
+            4: 4,
+            5: 5,
+        }
+
+    def test_far_ahead_sequence_is_refused_and_resynced(self, proj):
+        """A level more than max_gap ahead of the stored one is refused
+        (PoisonMessage: the consumer dead-letters it) and its warehouse is
+        resynced from a fresh snapshot: the projection takes Odoo's levels,
+        never the message's."""
+        odoo = Pages([level(product_id=1, sequence=10, on_hand=5), level(product_id=2)])
+        s = sync.Sync(proj, odoo, max_gap=100)
+        s.bootstrap()
+        assert proj.apply(level(product_id=2, sequence=2, on_hand=7))  # via the stream
+        odoo.current[1, 1] = level(product_id=1, sequence=12, on_hand=6)  # Odoo moved on
+        with pytest.raises(consumer.PoisonMessage, match="ahead of the projection's 10"):
+            s.handle(event(product_id=1, sequence=1_000_000, on_hand=-999))
+        assert quantities(proj.get(1, 1)) == (12, 6, 0, 6)
+        assert quantities(proj.get(2, 1)) == (2, 7, 0, 7)  # the stream's newer level stays
+        assert s.stats["resyncs"] == 1
+        s.handle(event(product_id=1, sequence=12 + 100, on_hand=8))  # within the gap
+        assert quantities(proj.get(1, 1)) == (112, 8, 0, 8)
+
+    def test_movement_events_and_other_scopes_are_refused(self, proj):
+        """A movement event, or a level outside the sync's warehouse, is
+        refused and changes nothing."""
+        s = sync.Sync(proj, Pages([]), warehouse_id=1)
+        with pytest.raises(consumer.PoisonMessage, match="not a LEVEL event"):
+            s.handle(dict(event(), event_type="SALE"))
+        with pytest.raises(consumer.PoisonMessage, match="outside"):
+            s.handle(event(warehouse_id=2))
+        assert proj.count() == 0
+
+    def test_reconcile_finds_and_repairs(self, proj):
+        """reconcile reports and repairs a tampered row, a missing one, one
+        behind Odoo, one whose sequence is ahead of Odoo's and one Odoo does
+        not have; a row newer than the first snapshot (the stream was
+        faster) is kept; a second run finds nothing."""
+        odoo = Pages([level(product_id=p, sequence=5, on_hand=10) for p in range(1, 7)])
+        s = sync.Sync(proj, odoo)
+        s.bootstrap()
+        with proj._transaction() as cr:  # pylint: disable=protected-access
+            cr.execute("UPDATE stock_levels SET available = 99 WHERE product_id = 1")
+            cr.execute("DELETE FROM stock_levels WHERE product_id = 2")
+            cr.execute("UPDATE stock_levels SET sequence = 4, on_hand = 3 WHERE product_id = 3")
+            cr.execute("UPDATE stock_levels SET sequence = 900 WHERE product_id = 4")
+        proj.apply(level(product_id=77, sequence=3))
+        proj.apply(level(product_id=5, sequence=6, on_hand=11))
+        odoo_newer = Pages(list(odoo.current.values()))
+        # Odoo reached sequence 6 of product 5 after the first snapshot.
+        snaps = iter([odoo, odoo_newer])
+        odoo_newer.current[5, 1] = level(product_id=5, sequence=6, on_hand=11)
+
+        class TwoSnapshots:
+            def pages(self, **kw):
+                return next(snaps).pages(**kw)
+
+            def levels(self, **kw):
+                return next(snaps).levels(**kw)
+
+        lines = []
+        _count, differed, repaired = sync.reconcile(proj, TwoSnapshots(), out=lines.append)
+        assert (differed, repaired) == (5, 5), lines
+        text = "\n".join(lines)
+        assert "product 1 [P1] warehouse 1: projection seq 5 on_hand 10 reserved 0" in text
+        assert "available 99 | Odoo seq 5 on_hand 10 reserved 0 available 10" in text
+        assert "product 2 [P2] warehouse 1: projection missing | Odoo seq 5" in text
+        assert "projection seq 900" in text and "replaced" in text
+        assert "product 77 [P77] warehouse 1: projection seq 3" in text
+        assert "Odoo missing -> deleted" in text
+        assert "product 5 " not in text
+        assert lines[-1].endswith("5 differed, 5 repaired")
+        assert {k[0]: quantities(r) for k, r in proj.levels().items()} == {
+            1: (5, 10, 0, 10),
+            2: (5, 10, 0, 10),
+            3: (5, 10, 0, 10),
+            4: (5, 10, 0, 10),
+            5: (6, 11, 0, 11),
+            6: (5, 10, 0, 10),
+        }
+        lines = []
+        assert sync.reconcile(proj, odoo_newer, out=lines.append)[1:] == (0, 0)
