@@ -16,7 +16,7 @@ import pytest
 
 from odoo.tests import tagged
 
-from odoo.addons.stock_event_bus.lib import consumer, projection, sync
+from odoo.addons.stock_event_bus.lib import consumer, projection, snapshot_client, sync
 
 from tests.harness import stack
 
@@ -71,6 +71,8 @@ class Pages:
                 "schema_version": "1.0",
                 "snapshot": snapshot,
                 "taken_at": "2026-12-07T10:05:31Z",
+                "company_id": company_id,
+                "warehouse_id": warehouse_id,
                 "total": len(rows),
                 "levels": chunk,
                 "next": None if number == len(chunks) - 1 else str(number),
@@ -332,3 +334,29 @@ class TestSyncRules:
         }
         lines = []
         assert sync.reconcile(proj, odoo_newer, out=lines.append)[1:] == (0, 0)
+
+
+@tagged("-at_install", "post_install", "sscale_static")
+@pytest.mark.static
+class TestSnapshotPages:
+    def test_pages_are_checked_against_the_schema(self):
+        """The client takes a page that follows the snapshot schema and
+        refuses, saying why, an unknown version, a bool for a number, a
+        level with a field too many or a negative reservation, a page of
+        another snapshot, NaN."""
+        (page,) = Pages([level(sequence=0), level(product_id=2, sequence=3)], size=5).pages()
+        check = snapshot_client.SnapshotClient.check_page
+        check(page)
+        bad = [
+            (dict(page, schema_version="2.0"), "unknown snapshot schema_version '2.0'"),
+            (dict(page, total=True), "total"),
+            (dict(page, levels=[dict(level(), extra=1)]), "levels/0"),
+            (dict(page, levels=[level(reserved=-1.0)]), "levels/0/reserved"),
+        ]
+        for document, message in bad:
+            with pytest.raises(snapshot_client.SnapshotError, match=message):
+                check(document)
+        with pytest.raises(snapshot_client.SnapshotError, match="changed between pages"):
+            check(page, snapshot=str(uuid.uuid4()))
+        with pytest.raises(ValueError, match="NaN is not a number"):
+            snapshot_client.json.loads('{"a": NaN}', parse_constant=snapshot_client._no_constant)

@@ -17,15 +17,12 @@ import datetime
 import json
 import re
 import uuid
-from pathlib import Path
 
 from . import levels
-from .events import isoformat_utc
+from .events import isoformat_utc, schemas_dir
 
 SCHEMA_VERSION = "1.0"
-SCHEMA_PATH = (
-    Path(__file__).resolve().parent.parent / "schemas" / "stock_level_snapshot.v1.schema.json"
-)
+SCHEMA_PATH = schemas_dir() / "stock_level_snapshot.v1.schema.json"
 SNAPSHOT = "LEVEL_SNAPSHOT"
 SNAPSHOT_END = "LEVEL_SNAPSHOT_END"
 

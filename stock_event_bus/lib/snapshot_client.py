@@ -19,17 +19,15 @@ answer that is not the snapshot's JSON.
 """
 
 import json
-import math
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from . import events
+from . import snapshot as snaplib
 
 PATH = "/api/stock/levels"
-DEFAULT_LIMIT = 1000
-MAX_LIMIT = 10000
-SNAPSHOT_SCHEMA = "stock_level_snapshot.v1.schema.json"
+DEFAULT_LIMIT = snaplib.DEFAULT_LIMIT
+MAX_LIMIT = snaplib.MAX_LIMIT
 
 
 class SnapshotError(Exception):
@@ -49,49 +47,9 @@ HINTS = {
     410: "the snapshot expired: start again",
 }
 
-_NUMBER = (int, float)
-_LEVEL_TYPES = {
-    "company_id": int,
-    "warehouse_id": int,
-    "product_id": int,
-    "sequence": int,
-    "on_hand": _NUMBER,
-    "reserved": _NUMBER,
-    "available": _NUMBER,
-    "uom": str,
-}
 
-
-def check_level(level):
-    """Raise :class:`SnapshotError` unless ``level`` is a level the
-    projection can take (the level shape of the snapshot's schema).
-
-    >>> check_level({"company_id": 1, "warehouse_id": 1, "product_id": 2,
-    ...              "default_code": None, "barcode": None, "sequence": 0,
-    ...              "on_hand": 1.5, "reserved": 0, "available": 1.5, "uom": "Units"})
-    >>> try:
-    ...     check_level({"company_id": 1, "warehouse_id": 1, "product_id": True})
-    ... except SnapshotError as exc:
-    ...     print(exc)
-    malformed level: product_id is not a whole number: True
-    """
-    if not isinstance(level, dict):
-        raise SnapshotError(f"malformed level: not an object: {level!r}", code="malformed")
-    for field, kind in _LEVEL_TYPES.items():
-        value = level.get(field)
-        # bool is an int in Python, never in JSON's sense of a quantity or id.
-        if isinstance(value, bool) or not isinstance(value, kind):
-            what = "a whole number" if kind is int else "a number" if kind is _NUMBER else "text"
-            raise SnapshotError(
-                f"malformed level: {field} is not {what}: {value!r}", code="malformed"
-            )
-        if kind is _NUMBER and not math.isfinite(value):
-            raise SnapshotError(f"malformed level: {field} is {value!r}", code="malformed")
-    if level["sequence"] < 0 or min(level["product_id"], level["warehouse_id"]) < 1:
-        raise SnapshotError(f"malformed level: {level!r}", code="malformed")
-    for field in ("default_code", "barcode"):
-        if level.get(field) is not None and not isinstance(level[field], str):
-            raise SnapshotError(f"malformed level: {field} is {level[field]!r}", code="malformed")
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 class SnapshotClient:
@@ -137,7 +95,8 @@ class SnapshotClient:
                 code="not_json",
             )
         try:
-            page = json.loads(body)
+            # NaN and Infinity are no JSON numbers: refused, not stored.
+            page = json.loads(body, parse_constant=_no_constant)
         except ValueError as exc:
             raise SnapshotError(f"GET {url}: not JSON: {exc}", status, "not_json") from None
         if not isinstance(page, dict):
@@ -189,29 +148,25 @@ class SnapshotClient:
 
     @staticmethod
     def check_page(page, snapshot=None):
-        """Raise :class:`SnapshotError` unless ``page`` is a snapshot page
-        (of ``snapshot``, when given)."""
+        """Raise :class:`SnapshotError` unless ``page`` follows the page of
+        schemas/stock_level_snapshot.v1.schema.json (and is of
+        ``snapshot``, when given)."""
         version = page.get("schema_version")
-        if version != events.SCHEMA_VERSION:
+        if version != snaplib.SCHEMA_VERSION:
             raise SnapshotError(
                 f"unknown snapshot schema_version {version!r}: this client reads"
-                f" {events.SCHEMA_VERSION} (upgrade stock-events-client)",
+                f" {snaplib.SCHEMA_VERSION} (upgrade stock-events-client)",
                 code="schema_version",
             )
-        for field, kind in (("snapshot", str), ("total", int), ("levels", list)):
-            if isinstance(page.get(field), bool) or not isinstance(page.get(field), kind):
-                raise SnapshotError(
-                    f"malformed snapshot page: {field} is {page.get(field)!r}", code="malformed"
-                )
-        if page.get("next") is not None and not isinstance(page["next"], str):
-            raise SnapshotError(f"malformed snapshot page: next is {page['next']!r}")
+        try:
+            snaplib.validate(page, "page")
+        except ValueError as exc:
+            raise SnapshotError(f"malformed snapshot page: {exc}", code="malformed") from None
         if snapshot is not None and page["snapshot"] != snapshot:
             raise SnapshotError(
                 f"snapshot changed between pages: {snapshot} then {page['snapshot']}",
                 code="malformed",
             )
-        for level in page["levels"]:
-            check_level(level)
 
     def levels(self, **scope):
         """Every level of one new snapshot, page after page."""

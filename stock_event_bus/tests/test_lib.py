@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""lib/ is plain Python: copied into a service as a package (README,
-"A consumer for downstream services"), every module imports without Odoo;
+"""lib/ is plain Python: installed as the package stock_events (README,
+"A client for downstream services"), every module imports without Odoo;
 so does stock_scalable's lib/ (the movement types, the command format)."""
 
 import subprocess
