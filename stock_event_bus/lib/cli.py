@@ -166,7 +166,11 @@ def main(argv=None):
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs each failed connection attempt with its stack; this command
+    # says it in one line (broker.describe_error). --log-level DEBUG: all.
+    logging.getLogger("pika").setLevel(
+        logging.DEBUG if args.log_level == "DEBUG" else logging.CRITICAL
+    )
     try:
         snapshots = snapshot_client.SnapshotClient(args.odoo, args.api_key)
         projection = Projection(args.db)

@@ -43,7 +43,7 @@ class SnapshotError(Exception):
 HINTS = {
     401: "check the API key (Odoo: Preferences > Account Security > API Keys)",
     403: "the key's user may not read this company or warehouse",
-    404: "unknown route, company, warehouse or snapshot (is stock_event_bus up to date?)",
+    404: "no such route: is this Odoo's URL, with stock_event_bus up to date?",
     410: "the snapshot expired: start again",
 }
 
@@ -112,7 +112,9 @@ class SnapshotClient:
             code, message = error.get("code"), error.get("message")
         except (ValueError, AttributeError):
             message = body[:200].decode(errors="replace").strip() or exc.reason
-        hint = HINTS.get(exc.code)
+        # Odoo's own code says what is wrong; the hint helps when it is not
+        # Odoo answering (a proxy, another server) or the key is wrong.
+        hint = HINTS.get(exc.code) if code is None or exc.code == 401 else None
         text = f"GET {url}: HTTP {exc.code}" + (f" {code}" if code else "") + f": {message}"
         return SnapshotError(text + (f" ({hint})" if hint else ""), exc.code, code or "http")
 
