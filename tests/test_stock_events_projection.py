@@ -10,6 +10,7 @@ about the rules on the client's side; tests/test_stock_events_sync.py runs
 the same code against Odoo's real snapshot route."""
 
 import sqlite3
+import time
 import uuid
 
 import pytest
@@ -18,7 +19,7 @@ from odoo.tests import tagged
 
 from odoo.addons.stock_event_bus.lib import consumer, projection, snapshot_client, sync
 
-from tests.harness import stack
+from tests.harness import amqp, stack
 
 
 def level(product_id=1, warehouse_id=1, sequence=1, on_hand=10.0, reserved=0.0, **extra):
@@ -360,3 +361,53 @@ class TestSnapshotPages:
             check(page, snapshot=str(uuid.uuid4()))
         with pytest.raises(ValueError, match="NaN is not a number"):
             snapshot_client.json.loads('{"a": NaN}', parse_constant=snapshot_client._no_constant)
+
+
+@tagged("-at_install", "post_install", "sscale_committed")
+@pytest.mark.amqp
+class TestFollowOnRabbitMQ:
+    def test_batches_from_a_real_queue(self, amqp_channel, tmp_path):
+        """sync's follow on a real queue: the events of a backlog are applied
+        in batches (one commit, then one ack each); duplicates, older copies
+        and a malformed message change nothing, the last sequence of every
+        key wins, and nothing is left in the queue. Prints the catch-up
+        rate into SQLite."""
+        queue = f"sscale.test.batch.{uuid.uuid4().hex[:10]}"
+        exchange = f"{queue}.events"  # declared by the sync, durable
+        proj = projection.Projection(f"sqlite:///{tmp_path / 'levels.db'}")
+        s = sync.Sync(proj, Pages([]), amqp_url=stack.amqp_url(), queue=queue, exchange=exchange)
+        try:
+            s.connect()  # declared and bound first: the backlog waits there
+            channel = amqp_channel.channel
+            sent, last = 0, {}
+            for seq in range(1, 11):
+                for product_id in range(1, 301):
+                    body = event(product_id=product_id, sequence=seq, on_hand=seq * 10.0)
+                    amqp.publish(channel, exchange, "stock_level.1.1", body)
+                    sent += 1
+                    if seq == 5 and product_id % 50 == 0:  # a duplicate, an older copy
+                        amqp.publish(channel, exchange, "stock_level.1.1", body)
+                        older = event(product_id=product_id, sequence=seq - 1, on_hand=-1.0)
+                        amqp.publish(channel, exchange, "stock_level.1.1", older)
+                        sent += 2
+                    last[product_id, 1] = (seq, seq * 10.0, 0.0, seq * 10.0)
+            amqp.publish(channel, exchange, "stock_level.1.1", b"\xff not json")
+            sent += 1
+            started = time.monotonic()
+            assert s.follow(max_messages=sent) == sent
+            elapsed = time.monotonic() - started
+            assert {k: quantities(r) for k, r in proj.levels().items()} == last
+            assert s.consumer.stats["duplicates"] == 6
+            assert s.consumer.stats["dead_lettered"] == 1
+            assert s.stats["applied"] == 3000
+            assert s.stats["unchanged"] == 6
+            method = channel.queue_declare(queue, passive=True).method
+            assert (method.message_count, method.consumer_count) == (0, 0)
+            print(f"catch-up: {sent} messages into SQLite in {elapsed:.2f} s")
+        finally:
+            s.consumer.close()
+            proj.close()
+            amqp_channel.channel.queue_delete(queue)
+            amqp_channel.channel.queue_delete(f"{queue}.dead")
+            amqp_channel.channel.exchange_delete(f"{queue}.dlx")
+            amqp_channel.channel.exchange_delete(exchange)

@@ -25,7 +25,7 @@ import sys
 from . import snapshot_client
 from .config import mask_urls
 from .projection import Projection, ProjectionError
-from .sync import DEFAULT_EXCHANGE, DEFAULT_MAX_GAP, Sync, reconcile
+from .sync import DEFAULT_BATCH, DEFAULT_EXCHANGE, DEFAULT_MAX_GAP, Sync, reconcile
 
 _logger = logging.getLogger("stock_events")
 
@@ -125,6 +125,12 @@ def build_parser():
         " and its warehouse resynced from a snapshot",
     )
     sync.add_argument(
+        "--batch-size",
+        type=_page_size,
+        default=DEFAULT_BATCH,
+        help="level events applied in one local transaction (then acked together)",
+    )
+    sync.add_argument(
         "--no-bootstrap",
         action="store_true",
         help="follow the queue without a snapshot first (the projection is already there and"
@@ -202,6 +208,7 @@ def _sync(args, projection, snapshots):
         warehouse_id=args.warehouse,
         max_gap=args.max_gap,
         page_size=args.page_size,
+        batch_size=args.batch_size,
         queue_type=args.queue_type,
     )
 

@@ -220,10 +220,44 @@ class StockEventConsumer:
         ``reconnect_delay`` seconds; the messages not yet acked are
         redelivered and deduplicated by ``event_id``. After :meth:`stop` it
         returns once the message being handled is acked."""
+        return self._reconnecting(
+            lambda done: self._consume(handler, max_messages, done, inactivity_timeout),
+            reconnect_delay,
+        )
+
+    def run_batches(
+        self,
+        batch_handler,
+        *,
+        batch_size=500,
+        batch_wait=0.05,
+        max_messages=None,
+        inactivity_timeout=None,
+        reconnect_delay=2.0,
+    ):
+        """:meth:`run` for a handler of many events at once (one local
+        transaction for all, then one ack): ``batch_handler(events)`` gets
+        the valid events not seen yet of up to ``batch_size`` deliveries (a
+        batch is handed over when full, or ``batch_wait`` seconds after its
+        first event arrived, or when no more message comes), and returns
+        ``{event_id: reason}`` of the events it refuses: those are
+        dead-lettered as with :class:`PoisonMessage`. The batch is acked
+        once the handler returned; when it raises, the whole batch is
+        requeued. Messages that are not valid events, and duplicates, are
+        dead-lettered or acked at once, as :meth:`run` does. Keep
+        ``prefetch`` at least ``batch_size``."""
+        return self._reconnecting(
+            lambda done: self._consume_batches(
+                batch_handler, batch_size, batch_wait, max_messages, done, inactivity_timeout
+            ),
+            reconnect_delay,
+        )
+
+    def _reconnecting(self, consume, reconnect_delay):
         processed = 0
         while not self._stopping:
             try:
-                processed += self._consume(handler, max_messages, processed, inactivity_timeout)
+                processed += consume(processed)
                 return processed
             except pika.exceptions.AMQPConnectionError as exc:
                 processed += getattr(exc, "processed", 0)
@@ -260,3 +294,88 @@ class StockEventConsumer:
             if channel.is_open:
                 channel.cancel()
         return processed
+
+    def _consume_batches(
+        self, batch_handler, batch_size, batch_wait, max_messages, done, inactivity_timeout
+    ):
+        channel = self._channel or self.connect()
+        processed = 0
+        batch = []  # (method, properties, body, event) of the events to hand over
+        started = idle_since = time.monotonic()
+        try:
+            for method, properties, body in channel.consume(
+                self.queue, inactivity_timeout=batch_wait
+            ):
+                now = time.monotonic()
+                if method is not None:
+                    processed += 1
+                    idle_since = now
+                    event = self._admit(channel, method, properties, body, batch)
+                    if event is not None:
+                        if not batch:
+                            started = now
+                        batch.append((method, properties, body, event))
+                enough = max_messages is not None and done + processed >= max_messages
+                if batch and (
+                    method is None
+                    or len(batch) >= batch_size
+                    or now - started >= batch_wait
+                    or enough
+                    or self._stopping
+                ):
+                    self._handle_batch(channel, batch, batch_handler)
+                    batch = []
+                if enough or self._stopping:
+                    break
+                if (
+                    method is None
+                    and inactivity_timeout is not None
+                    and now - idle_since >= inactivity_timeout
+                ):
+                    break
+        except pika.exceptions.AMQPConnectionError as exc:
+            exc.processed = processed  # what was handled before the loss counts
+            raise
+        finally:
+            if channel.is_open:
+                channel.cancel()
+        return processed
+
+    def _admit(self, channel, method, properties, body, batch):
+        """The event of a delivery for ``batch``, or None when it was
+        dead-lettered or is a duplicate (of an event seen or in the batch;
+        acked here, at once)."""
+        try:
+            event = self.parse(body)
+        except PoisonMessage as exc:
+            self._dead_letter(channel, method, properties, body, str(exc))
+            channel.basic_ack(method.delivery_tag)
+            return None
+        if event["event_id"] in self.seen or any(
+            item[3]["event_id"] == event["event_id"] for item in batch
+        ):
+            self.stats["duplicates"] += 1
+            channel.basic_ack(method.delivery_tag)
+            return None
+        return event
+
+    def _handle_batch(self, channel, batch, batch_handler):
+        """Hand a batch over, then dead-letter what it refused and ack the
+        batch (one ack for all); requeue the batch when the handler raised."""
+        try:
+            refused = batch_handler([item[3] for item in batch]) or {}
+        except Exception:
+            _logger.exception("batch handler failed on %d events; requeued", len(batch))
+            self.stats["requeued"] += len(batch)
+            channel.basic_nack(batch[-1][0].delivery_tag, multiple=True, requeue=True)
+            return
+        for method, properties, body, event in batch:
+            reason = refused.get(event["event_id"])
+            if reason:
+                self._dead_letter(channel, method, properties, body, reason)
+            else:
+                self.seen.add(event["event_id"])
+                self.stats["handled"] += 1
+        # Every delivery of this channel up to the batch's last is now acked
+        # (the ones before, refused or duplicated, were acked one by one).
+        channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)

@@ -148,6 +148,9 @@ SELECT_SQL = """
       FROM stock_levels
 """
 SELECT_KEY_SQL = SELECT_SQL + " WHERE product_id = %s AND warehouse_id = %s"
+SELECT_SEQUENCE_SQL = (
+    "SELECT sequence FROM stock_levels WHERE product_id = %s AND warehouse_id = %s"
+)
 SELECT_COMPANY_SQL = SELECT_SQL + " WHERE company_id = %s"
 SELECT_WAREHOUSE_SQL = SELECT_SQL + " WHERE warehouse_id = %s"
 SET_STATE_SQL = """
@@ -361,6 +364,18 @@ class Projection:
             cr.execute(SELECT_KEY_SQL, [product_id, warehouse_id])
             row = cr.fetchone()
         return dict(zip(COLUMNS, row, strict=True)) if row else None
+
+    def sequences(self, keys):
+        """The stored sequence of each of ``keys`` ((product_id,
+        warehouse_id) pairs) that has a row, read in one transaction."""
+        found = {}
+        with self._transaction() as cr:
+            for key in sorted(set(keys)):
+                cr.execute(SELECT_SEQUENCE_SQL, list(key))
+                row = cr.fetchone()
+                if row:
+                    found[key] = row[0]
+        return found
 
     def levels(self, *, company_id=None, warehouse_id=None):
         """Every row (of a company or a warehouse), as
