@@ -9,6 +9,8 @@ The snapshot here is a list of pages in memory (``Pages``): these tests are
 about the rules on the client's side; tests/test_stock_events_sync.py runs
 the same code against Odoo's real snapshot route."""
 
+import doctest
+import json
 import sqlite3
 import time
 import uuid
@@ -17,7 +19,7 @@ import pytest
 
 from odoo.tests import tagged
 
-from odoo.addons.stock_event_bus.lib import consumer, projection, snapshot_client, sync
+from odoo.addons.stock_event_bus.lib import consumer, events, projection, snapshot_client, sync
 
 from tests.harness import amqp, stack
 
@@ -337,6 +339,14 @@ class TestSyncRules:
         assert sync.reconcile(proj, odoo_newer, out=lines.append)[1:] == (0, 0)
 
 
+@pytest.mark.static
+@pytest.mark.parametrize("module", [events, projection, sync])
+def test_doctests(module):
+    """The client modules' doctests (their spec) pass."""
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted and not result.failed, result
+
+
 @tagged("-at_install", "post_install", "sscale_static")
 @pytest.mark.static
 class TestSnapshotPages:
@@ -344,7 +354,7 @@ class TestSnapshotPages:
         """The client takes a page that follows the snapshot schema and
         refuses, saying why, an unknown version, a bool for a number, a
         level with a field too many or a negative reservation, a page of
-        another snapshot, NaN."""
+        another snapshot."""
         (page,) = Pages([level(sequence=0), level(product_id=2, sequence=3)], size=5).pages()
         check = snapshot_client.SnapshotClient.check_page
         check(page)
@@ -359,8 +369,6 @@ class TestSnapshotPages:
                 check(document)
         with pytest.raises(snapshot_client.SnapshotError, match="changed between pages"):
             check(page, snapshot=str(uuid.uuid4()))
-        with pytest.raises(ValueError, match="NaN is not a number"):
-            snapshot_client.json.loads('{"a": NaN}', parse_constant=snapshot_client._no_constant)
 
 
 @tagged("-at_install", "post_install", "sscale_committed")
@@ -368,10 +376,12 @@ class TestSnapshotPages:
 class TestFollowOnRabbitMQ:
     def test_batches_from_a_real_queue(self, amqp_channel, tmp_path):
         """sync's follow on a real queue: the events of a backlog are applied
-        in batches (one commit, then one ack each); duplicates, older copies
-        and a malformed message change nothing, the last sequence of every
-        key wins, and nothing is left in the queue. Prints the catch-up
-        rate into SQLite."""
+        in batches (one commit, then one ack each); duplicates and older
+        copies change nothing; hostile messages (not UTF-8, a name twice,
+        NaN, an id beyond Odoo's, a sequence far ahead) are dead-lettered
+        with their reason; non-ASCII text is kept; the last sequence of
+        every key wins, and nothing is left in the queue. Prints the
+        catch-up rate into SQLite."""
         queue = f"sscale.test.batch.{uuid.uuid4().hex[:10]}"
         exchange = f"{queue}.events"  # declared by the sync, durable
         proj = projection.Projection(f"sqlite:///{tmp_path / 'levels.db'}")
@@ -391,15 +401,34 @@ class TestFollowOnRabbitMQ:
                         amqp.publish(channel, exchange, "stock_level.1.1", older)
                         sent += 2
                     last[product_id, 1] = (seq, seq * 10.0, 0.0, seq * 10.0)
-            amqp.publish(channel, exchange, "stock_level.1.1", b"\xff not json")
-            sent += 1
+            hostile = [
+                b"\xff not json",
+                b'{"on_hand": 1.0, "on_hand": 1e9}',  # a name twice
+                json.dumps(event(product_id=1, sequence=99)).replace("10.0", "NaN"),
+                event(product_id=2**40, sequence=99),  # no Odoo id
+                event(product_id=2, sequence=2**80, on_hand=-5.0),  # far ahead
+                event(product_id=3, sequence=11, default_code="Żółw 🐢", on_hand=7.0),
+            ]
+            for body in hostile:
+                amqp.publish(channel, exchange, "stock_level.1.1", body)
+            last[3, 1] = (11, 7.0, 0.0, 7.0)
+            sent += len(hostile)
             started = time.monotonic()
             assert s.follow(max_messages=sent) == sent
             elapsed = time.monotonic() - started
             assert {k: quantities(r) for k, r in proj.levels().items()} == last
             assert s.consumer.stats["duplicates"] == 6
-            assert s.consumer.stats["dead_lettered"] == 1
-            assert s.stats["applied"] == 3000
+            assert s.consumer.stats["dead_lettered"] == 5
+            assert s.stats["applied"] == 3001
+            assert proj.get(3, 1)["default_code"] == "Żółw 🐢"
+            reasons = [
+                (props.headers or {})["x-poison-reason"]
+                for _m, props, _b in amqp_channel.drain(f"{queue}.dead")
+            ]
+            assert [r.split(":")[0] for r in reasons[:3]] == ["not JSON"] * 3, reasons
+            assert "on_hand given twice" in reasons[1] and "NaN" in reasons[2], reasons
+            assert "beyond Odoo's" in reasons[3], reasons
+            assert "ahead of the projection's 10" in reasons[4], reasons
             assert s.stats["unchanged"] == 6
             method = channel.queue_declare(queue, passive=True).method
             assert (method.message_count, method.consumer_count) == (0, 0)

@@ -29,7 +29,6 @@ survive restarts.
 """
 
 import collections
-import json
 import logging
 import time
 
@@ -153,10 +152,12 @@ class StockEventConsumer:
         self._connection = self._channel = None
 
     def parse(self, body):
-        """The event in a message body; raises :class:`PoisonMessage`."""
+        """The event in a message body; raises :class:`PoisonMessage`. Strict
+        JSON: a name given twice in an object, NaN or Infinity are refused
+        (Python's decoder would keep the last value, or a NaN)."""
         try:
-            event = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            event = events.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
             raise PoisonMessage(f"not JSON: {exc}") from None
         if not isinstance(event, dict):
             raise PoisonMessage("not a JSON object")

@@ -101,6 +101,35 @@ def properties_of(event_id, event_type, occurred_at, schema_version):
     }
 
 
+def _unique_names(pairs):
+    names = [name for name, _value in pairs]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"{', '.join(twice)} given twice in an object")
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads(body):
+    """Strict JSON of a message or an answer (bytes or text): a name given
+    twice in an object, NaN or Infinity raise ``ValueError`` (Python's
+    decoder would keep the last value, or a NaN).
+
+    >>> loads(b'{"on_hand": 1, "on_hand": 1000}')
+    Traceback (most recent call last):
+    ...
+    ValueError: on_hand given twice in an object
+    >>> loads('{"on_hand": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not a JSON number
+    """
+    return json.loads(body, object_pairs_hook=_unique_names, parse_constant=_no_constant)
+
+
 def load_schema(level=False):
     return json.loads((LEVEL_SCHEMA_PATH if level else SCHEMA_PATH).read_text())
 

@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 
 from . import snapshot as snaplib
+from .events import loads
 
 PATH = "/api/stock/levels"
 DEFAULT_LIMIT = snaplib.DEFAULT_LIMIT
@@ -46,10 +47,6 @@ HINTS = {
     404: "no such route: is this Odoo's URL, with stock_event_bus up to date?",
     410: "the snapshot expired: start again",
 }
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 class SnapshotClient:
@@ -95,8 +92,8 @@ class SnapshotClient:
                 code="not_json",
             )
         try:
-            # NaN and Infinity are no JSON numbers: refused, not stored.
-            page = json.loads(body, parse_constant=_no_constant)
+            # Strict JSON: a name given twice, NaN or Infinity are refused.
+            page = loads(body)
         except ValueError as exc:
             raise SnapshotError(f"GET {url}: not JSON: {exc}", status, "not_json") from None
         if not isinstance(page, dict):

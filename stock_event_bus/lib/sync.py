@@ -38,6 +38,7 @@ from . import snapshot_client
 from .consumer import PoisonMessage, StockEventConsumer
 from .events import LEVEL
 from .projection import QUANTITIES
+from .snapshot import MAX_ID
 
 _logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class Sync:
         self.stats = {"applied": 0, "unchanged": 0, "resyncs": 0}
         self._stopping = False
         self._last_progress = time.monotonic()
+        self._last_counters = None
 
     @property
     def scope(self):
@@ -249,9 +251,13 @@ class Sync:
         return ", ".join(f"{k} {v}" for k, v in counts.items())
 
     def _progress(self):
+        """A line every PROGRESS_EVERY seconds while events come (none while idle)."""
         if time.monotonic() - self._last_progress >= PROGRESS_EVERY:
             self._last_progress = time.monotonic()
-            _logger.info("following: %s", self._counters())
+            counters = self._counters()
+            if counters != self._last_counters:
+                self._last_counters = counters
+                _logger.info("following: %s", counters)
 
     def handle(self, event):
         """Apply one event (validated against its schema by the consumer)
@@ -275,6 +281,8 @@ class Sync:
                     f"not a LEVEL event ({event.get('event_type')!r}): bind this queue to"
                     " stock_level.# only"
                 )
+            elif max(event["company_id"], event["warehouse_id"], event["product_id"]) > MAX_ID:
+                refused[event["event_id"]] = f"{key_text(event)}: an id beyond Odoo's {MAX_ID}"
             elif (
                 self.warehouse_id is not None and event["warehouse_id"] != self.warehouse_id
             ) or (self.company_id is not None and event["company_id"] != self.company_id):
