@@ -440,3 +440,40 @@ class TestFollowOnRabbitMQ:
             amqp_channel.channel.queue_delete(f"{queue}.dead")
             amqp_channel.channel.exchange_delete(f"{queue}.dlx")
             amqp_channel.channel.exchange_delete(exchange)
+
+    def test_failing_batch_is_requeued_whole(self, amqp_channel, tmp_path):
+        """A batch whose handler raises (the local database failed) is
+        requeued whole and handed over again; nothing is acked before the
+        handler returned."""
+        queue = f"sscale.test.batch.{uuid.uuid4().hex[:10]}"
+        exchange = f"{queue}.events"
+        consumer_ = consumer.StockEventConsumer(
+            stack.amqp_url(), queue, exchange=exchange, binding_keys=["stock_level.#"]
+        )
+        calls = []
+
+        def handler(batch):
+            calls.append([e["sequence"] for e in batch])
+            if len(calls) == 1:
+                raise OSError("disk full")
+            return {}
+
+        try:
+            consumer_.connect()
+            for seq in (1, 2, 3):
+                amqp.publish(
+                    amqp_channel.channel, exchange, "stock_level.1.1", event(sequence=seq)
+                )
+            processed = consumer_.run_batches(handler, inactivity_timeout=2)
+            failed = len(calls[0])
+            assert processed == 3 + failed, calls
+            assert sorted(seq for call in calls[1:] for seq in call) == [1, 2, 3], calls
+            assert consumer_.stats["requeued"] == failed and consumer_.stats["handled"] == 3
+            method = amqp_channel.channel.queue_declare(queue, passive=True).method
+            assert method.message_count == 0
+        finally:
+            consumer_.close()
+            amqp_channel.channel.queue_delete(queue)
+            amqp_channel.channel.queue_delete(f"{queue}.dead")
+            amqp_channel.channel.exchange_delete(f"{queue}.dlx")
+            amqp_channel.channel.exchange_delete(exchange)

@@ -369,6 +369,7 @@ class StockEventConsumer:
             _logger.exception("batch handler failed on %d events; requeued", len(batch))
             self.stats["requeued"] += len(batch)
             channel.basic_nack(batch[-1][0].delivery_tag, multiple=True, requeue=True)
+            time.sleep(1)  # a lasting failure (a full disk) is not retried in a tight loop
             return
         for method, properties, body, event in batch:
             reason = refused.get(event["event_id"])

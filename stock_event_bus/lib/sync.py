@@ -302,7 +302,8 @@ class Sync:
             if level["sequence"] - stored.get((level["product_id"], level["warehouse_id"]), 0)
             > self.max_gap
         ]
-        levels = [level for level in levels if level not in ahead]
+        ahead_ids = {event["event_id"] for event in ahead}
+        levels = [level for level in levels if level["event_id"] not in ahead_ids]
         if levels:
             changed = self.projection.apply_many(levels, batch_size=len(levels))
             self.stats["applied"] += changed
