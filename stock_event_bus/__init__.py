@@ -1,2 +1,3 @@
 from . import cli
+from . import controllers
 from . import models

@@ -41,6 +41,8 @@ class Settings:
     # Level events (lib/levels.py): postings and reservations mark the keys
     # they change; off, they mark nothing and only movements are published.
     level_events: bool = True
+    # Level snapshots (lib/snapshot.py): minutes a snapshot stays readable.
+    snapshot_minutes: int = 60
 
     @property
     def broker_configured(self):
@@ -117,6 +119,9 @@ def resolve(section=None, environ=None):
         ),
         command_queue_type=queue_type,
         level_events=_boolean("level_events", section.get("level_events", True)),
+        snapshot_minutes=_positive_int(
+            "snapshot_minutes", section.get("snapshot_minutes", defaults.snapshot_minutes)
+        ),
     )
 
 

@@ -52,16 +52,23 @@ BUMP_SQL = """
     RETURNING product_id, warehouse_id, last_sequence
 """
 
-# Run after BUMP_SQL, as a statement of its own: its snapshot is taken once
-# the key rows are locked.
-LEVELS_SQL = """
+
+def levels_sql(keys):
+    """The one definition of a key's levels: a SELECT of the rows
+    ``(product, warehouse, company, sequence, on_hand, reserved,
+    default_code, barcode, uom, uom rounding, statement time)`` of the keys
+    that ``keys`` yields, a FROM item naming ``k(product, warehouse, seq)``:
+    :data:`KEY_LIST` (given keys, the dispatcher) or :data:`WAREHOUSE_KEYS`
+    (every key of some warehouses, a snapshot). Quantities are the raw sums
+    (zero when no quant is left), rounded by :func:`level`."""
+    return f"""
     SELECT k.product, k.warehouse, wh.company_id, k.seq,
            COALESCE(s.on_hand, 0), COALESCE(s.reserved, 0),
            pp.default_code, pp.barcode,
            COALESCE(uom.name->>'en_US', uom.name->>(SELECT key FROM jsonb_each_text(uom.name)
                                                    LIMIT 1)),
            uom.rounding, statement_timestamp() AT TIME ZONE 'UTC'
-      FROM unnest(%s::int[], %s::int[], %s::int[]) AS k(product, warehouse, seq)
+      FROM {keys}
       JOIN stock_warehouse wh ON wh.id = k.warehouse
       JOIN stock_location view ON view.id = wh.view_location_id
       JOIN product_product pp ON pp.id = k.product
@@ -74,7 +81,36 @@ LEVELS_SQL = """
              WHERE q.product_id = k.product
                AND loc.parent_path LIKE view.parent_path || '%%'
       ) s ON TRUE
-"""
+"""  # noqa: S608 - keys is one of this module's constants
+
+
+# Given keys and their sequences: three arrays (products, warehouses,
+# sequences).
+KEY_LIST = "unnest(%s::int[], %s::int[], %s::int[]) AS k(product, warehouse, seq)"
+
+# Every key of the warehouses %(warehouses)s (an int array): a product with a
+# quant under the warehouse's view location, or with a level sequence (its
+# quants may be gone: then its levels are zero), with its last level
+# sequence (0 when none yet).
+WAREHOUSE_KEYS = """(
+        SELECT keys.product, keys.warehouse, COALESCE(ls.last_sequence, 0)
+          FROM (SELECT q.product_id, wh.id
+                  FROM stock_warehouse wh
+                  JOIN stock_location view ON view.id = wh.view_location_id
+                  JOIN stock_location loc ON loc.parent_path LIKE view.parent_path || '%%'
+                  JOIN stock_quant q ON q.location_id = loc.id
+                 WHERE wh.id = ANY(%(warehouses)s)
+                UNION
+                SELECT product_id, warehouse_id FROM stock_level_sequence
+                 WHERE warehouse_id = ANY(%(warehouses)s)
+               ) AS keys(product, warehouse)
+          LEFT JOIN stock_level_sequence ls
+            ON ls.product_id = keys.product AND ls.warehouse_id = keys.warehouse
+       ) AS k(product, warehouse, seq)"""
+
+# Run after BUMP_SQL, as a statement of its own: its snapshot is taken once
+# the key rows are locked.
+LEVELS_SQL = levels_sql(KEY_LIST)
 
 INSERT_SQL = """
     INSERT INTO stock_event_outbox
@@ -99,28 +135,15 @@ def float_round(value, rounding):
     return float(steps * step)
 
 
-def build_payload(row, event_id=None):
-    """The LEVEL event of one row of LEVELS_SQL."""
-    (
-        product,
-        warehouse,
-        company,
-        seq,
-        on_hand,
-        reserved,
-        default_code,
-        barcode,
-        uom,
-        rounding,
-        at,
-    ) = row
+def level(row):
+    """The level of one row of :func:`levels_sql` (its first ten columns):
+    the contract's shape, quantities rounded to the product's unit."""
+    (product, warehouse, company, seq, on_hand, reserved, default_code, barcode, uom, rounding) = (
+        row[:10]
+    )
     on_hand = float_round(on_hand, rounding)
     reserved = float_round(reserved, rounding)
     return {
-        "schema_version": SCHEMA_VERSION,
-        "event_id": event_id or str(uuid.uuid4()),
-        "event_type": EVENT_TYPE,
-        "occurred_at": isoformat_utc(at),
         "company_id": company,
         "warehouse_id": warehouse,
         "product_id": product,
@@ -131,6 +154,17 @@ def build_payload(row, event_id=None):
         "reserved": reserved,
         "available": float_round(on_hand - reserved, rounding),
         "uom": uom or "",
+    }
+
+
+def build_payload(row, event_id=None):
+    """The LEVEL event of one row of LEVELS_SQL."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": event_id or str(uuid.uuid4()),
+        "event_type": EVENT_TYPE,
+        "occurred_at": isoformat_utc(row[10]),
+        **level(row),
     }
 
 

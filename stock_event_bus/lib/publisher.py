@@ -75,7 +75,8 @@ class Publisher:
     def connect(self):
         """Open the connection (the first URL of ``amqp_url`` that answers,
         in order: pika's connection workflow) and a confirm-mode channel,
-        declare the durable topic exchange. Raises :class:`BrokerError`."""
+        declare the durable topic exchange (none for the default exchange,
+        ``""``). Raises :class:`BrokerError`."""
         self.close()
         self._error = None
         self._ready = False
@@ -127,14 +128,19 @@ class Publisher:
         self._channel = channel
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
+
+        def confirm_mode(_frame=None):
+            channel.confirm_delivery(
+                ack_nack_callback=self._on_confirm, callback=self._on_confirm_mode
+            )
+
+        if not self.exchange:
+            # The default exchange (routing key = a queue's name): it always
+            # exists and cannot be declared.
+            confirm_mode()
+            return
         channel.exchange_declare(
-            exchange=self.exchange,
-            exchange_type="topic",
-            durable=True,
-            callback=lambda _frame: channel.confirm_delivery(
-                ack_nack_callback=self._on_confirm,
-                callback=self._on_confirm_mode,
-            ),
+            exchange=self.exchange, exchange_type="topic", durable=True, callback=confirm_mode
         )
 
     def _on_confirm_mode(self, _frame):

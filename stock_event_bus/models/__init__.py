@@ -6,3 +6,4 @@ from . import stock_move
 from . import res_users
 from . import stock_level
 from . import stock_quant
+from . import stock_level_snapshot

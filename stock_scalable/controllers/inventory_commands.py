@@ -42,18 +42,29 @@ def _json_body():
     return cmdlib.loads(httprequest.get_data())
 
 
-def method_not_allowed():
-    """The JSON 405 answer to any method but POST (ir.http answers it while
-    routing, before authentication, for every method: werkzeug's routing
-    would let OPTIONS through to every route)."""
+def method_not_allowed(allowed=("POST",)):
+    """The JSON 405 answer to a method that the path does not take
+    (``allowed``: POST for the commands, GET for ``/api/stock/levels``).
+    ir.http answers it while routing, before authentication, for every
+    method: werkzeug's routing would let OPTIONS through to every route."""
+    httprequest = request.httprequest
     error = cmdlib.CommandError(
-        "method_not_allowed", f"send commands with POST, not {request.httprequest.method}"
+        "method_not_allowed",
+        f"send {httprequest.path} with {' or '.join(allowed)}, not {httprequest.method}",
     )
     return request.make_json_response(
         command_runner._error_answer(request_header_key(), error)[1],
         status=error.status,
-        headers=[("Allow", "POST")],
+        headers=[("Allow", ", ".join(allowed))],
     )
+
+
+def api_methods(rule_methods):
+    """The methods a route of the API takes, from its werkzeug rule's
+    methods (werkzeug adds HEAD to a GET route; the API answers neither HEAD
+    nor OPTIONS), POST when none is known."""
+    methods = sorted(set(rule_methods or ()) - {"HEAD", "OPTIONS"})
+    return tuple(methods) or ("POST",)
 
 
 def request_header_key():
@@ -66,15 +77,15 @@ def request_header_key():
         return None
 
 
-def api_route(path):
-    """A route of the command API, ``/api/stock/<path>``: POST only, a
-    user's API key (Odoo's ``auth='bearer'``), no CSRF token, no session
-    saved."""
+def api_route(path, methods=("POST",)):
+    """A route of the API, ``/api/stock/<path>``: ``methods`` only (POST for
+    the commands), a user's API key (Odoo's ``auth='bearer'``), no CSRF
+    token, no session saved."""
     return http.route(
         f"{API_PREFIX}{path}",
         type="http",
         auth="bearer",
-        methods=["POST"],
+        methods=list(methods),
         csrf=False,
         save_session=False,
     )

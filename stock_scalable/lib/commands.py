@@ -94,7 +94,10 @@ ERRORS = {
     ),
     "forbidden": (403, "The user has no Inventory rights, or the location is another company's."),
     "not_found": (404, "No such path under /api/stock/."),
-    "method_not_allowed": (405, "The command API takes POST only."),
+    "method_not_allowed": (
+        405,
+        "The path does not take this method: POST for commands, GET for levels.",
+    ),
     "in_progress": (409, "A command with this key is being posted elsewhere; send it again."),
     "unsupported_media_type": (415, "The body is not sent as Content-Type: application/json."),
     "idempotency_key_reused": (422, "The key was used before with a different payload."),

@@ -11,6 +11,7 @@ from odoo.exceptions import AccessDenied, AccessError
 from odoo.http import SessionExpiredException, request
 
 from ..controllers.inventory_commands import (
+    api_methods,
     is_api_request,
     method_not_allowed,
     request_header_key,
@@ -40,22 +41,36 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _match(cls, path_info):
-        """Any method but POST of the command API is answered 405 as JSON,
+        """A method that a route of the API does not take (any but POST for
+        the commands, any but GET for the levels) is answered 405 as JSON,
         like its other errors, before authentication: Odoo raises it while
         routing, before any handler of errors runs, and werkzeug's routing
         lets OPTIONS through to every route (it would reach the controller,
         or ask for an API key first)."""
         try:
             rule_args = super()._match(path_info)
-        except werkzeug.exceptions.MethodNotAllowed:
+            rule_methods = rule_args[0].methods
+        except werkzeug.exceptions.MethodNotAllowed as exc:
             if not is_api_request():
                 raise
-            rule_args = None
-        if is_api_request() and request.httprequest.method != "POST":
-            raise werkzeug.exceptions.MethodNotAllowed(
-                valid_methods=["POST"], response=method_not_allowed()
-            )
+            rule_args, rule_methods = None, exc.valid_methods
+        if is_api_request():
+            allowed = api_methods(rule_methods)
+            if request.httprequest.method not in allowed:
+                raise werkzeug.exceptions.MethodNotAllowed(
+                    valid_methods=list(allowed), response=method_not_allowed(allowed)
+                )
         return rule_args
+
+    @classmethod
+    def _dispatch(cls, endpoint):
+        """The API's routes read the query string and the body themselves:
+        no parameter is passed to them, so that one named like an argument
+        of Odoo's route wrapper (``?self=1``) cannot fail the call
+        (TypeError, an HTML 500)."""
+        if is_api_request():
+            request.params = {}
+        return super()._dispatch(endpoint)
 
     @classmethod
     def _serve_fallback(cls):

@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from . import processes, stack
@@ -60,6 +61,10 @@ class OdooServer:
         request = urllib.request.Request(  # noqa: S310 - loopback
             f"{self.url}{path}", data=data, headers=headers, method=method
         )
+        return self._send(request)
+
+    @staticmethod
+    def _send(request):
         try:
             with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
                 return response.status, json.loads(response.read())
@@ -69,6 +74,22 @@ class OdooServer:
                 return exc.code, json.loads(payload)
             except ValueError:
                 return exc.code, payload.decode(errors="replace")
+
+    def get(self, path, query=(), key=None, method="GET"):
+        """GET ``path`` with ``query`` (pairs, encoded as they are given, or a
+        ready query string); returns ``(status, decoded body)``."""
+        if not isinstance(query, str):
+            query = urllib.parse.urlencode(list(query))
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return self._send(
+            urllib.request.Request(  # noqa: S310 - loopback
+                f"{self.url}{path}?{query}", headers=headers, method=method
+            )
+        )
+
+    def levels(self, key, **params):
+        """``GET /api/stock/levels`` with ``params``: ``(status, body)``."""
+        return self.get("/api/stock/levels", params.items(), key)
 
     def command(self, body, key, **kwargs):
         return self.post("/api/stock/commands", body, key, **kwargs)
