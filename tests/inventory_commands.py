@@ -76,7 +76,7 @@ def snapshot(committed_db, product_ids):
             """SELECT (SELECT COUNT(*) FROM stock_move WHERE product_id = ANY(%(p)s)),
                       (SELECT COALESCE(SUM(quantity), 0) FROM stock_quant
                         WHERE product_id = ANY(%(p)s)),
-                      (SELECT COUNT(*) FROM stock_event_outbox),
+                      (SELECT COUNT(*) FROM stock_event_outbox WHERE event_type <> 'LEVEL'),
                       (SELECT COUNT(*) FROM stock_inventory_command)""",
             {"p": list(product_ids)},
         )
