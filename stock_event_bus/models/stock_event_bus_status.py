@@ -27,6 +27,17 @@ class StockEventBusStatus(models.TransientModel):
     throughput_last_hour = fields.Float(
         string="Events per second (last hour)", compute="_compute_status"
     )
+    level_events = fields.Boolean(
+        compute="_compute_status",
+        help="Level events (absolute on-hand, reserved and available quantity per product and"
+        " warehouse) are published: level_events in the [stock_event_bus] section of odoo.conf.",
+    )
+    level_changes_pending = fields.Integer(
+        string="Level changes waiting",
+        compute="_compute_status",
+        help="Committed changes of a product's levels in a warehouse that no dispatcher has"
+        " turned into a level event yet.",
+    )
     dispatcher_ids = fields.Many2many(
         "stock.event.dispatcher", string="Dispatchers", compute="_compute_status"
     )
@@ -74,6 +85,8 @@ class StockEventBusStatus(models.TransientModel):
             else _("none"),
             "sent_last_hour": sent_last_hour,
             "throughput_last_hour": sent_last_hour / 3600.0,
+            "level_events": settings.level_events,
+            "level_changes_pending": self.env["stock.level.change"].sudo().search_count([]),
             "dispatcher_ids": self.env["stock.event.dispatcher"].sudo().search([]),
         }
 

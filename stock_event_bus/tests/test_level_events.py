@@ -92,6 +92,20 @@ class TestLevelEvents(EventBusCommon):
         )
         self.assertEqual(self._markers(), [])
 
+    def test_status_screen_counts_level_changes_waiting(self):
+        """Inventory > Configuration > Event Bus > Status: level events on,
+        and the committed changes no dispatcher has turned into events."""
+        status = self.env["stock.event.bus.status"].create({})
+        self.assertTrue(status.level_events)
+        self.assertEqual(status.level_changes_pending, 0)
+        self._receive(self.product, 5)
+        self._receive(self.product_2, 1)
+        self.env.flush_all()
+        self.Change._flush_keys()
+        status.invalidate_recordset()
+        self.assertEqual(status.level_changes_pending, 2)
+        self._markers()
+
     def test_transfer_marks_both_warehouses(self):
         self._receive(self.product, 10)
         self._markers()

@@ -35,6 +35,14 @@ registry.category("web_tour.tours").add("stock_event_bus_tour", {
             trigger: ".o_field_widget[name=dispatcher_ids] .o_data_row:contains('tour-dispatcher')",
         },
         {
+            content: "Level events are on, and the changes waiting for one are counted",
+            trigger: ".o_field_widget[name=level_events] input:checked",
+        },
+        {
+            content: "The level changes waiting are shown",
+            trigger: ".o_field_widget[name=level_changes_pending]:not(:empty)",
+        },
+        {
             content: "The failed events are counted",
             trigger: `${FAILED_COUNT}:not(:text(0))`,
         },
