@@ -2,7 +2,7 @@
 {
     "name": "Stock Scalable",
     "summary": "Row-locked quant updates that keep inventory exact under concurrent postings",
-    "version": "18.0.2.0.1",
+    "version": "18.0.2.0.2",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",

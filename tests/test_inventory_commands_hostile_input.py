@@ -260,6 +260,14 @@ class TestCommandsHostileInput:
                 "malformed",
                 None,
             ),
+            # A query parameter named like an argument of Odoo's route
+            # wrapper (was an HTML 500): the API reads no query parameter.
+            (
+                server.post("/api/stock/commands?self=1&kwargs=2", None, key, raw=b"[1, 2]"),
+                400,
+                "malformed",
+                None,
+            ),
             # Paths of the API that do not exist, any method.
             (server.post("/api/stock/comands", {}, key), 404, "not_found", None),
             (server.post("/api/stock/", None, key, raw=b"", method="GET"), 404, "not_found", None),
