@@ -8,7 +8,6 @@ persistent and mandatory: one that no queue would receive comes back
 (basic.return) and is reported as unroutable instead of being dropped.
 """
 
-import itertools
 import logging
 
 import pika
@@ -194,13 +193,11 @@ class Publisher:
     def _on_confirm(self, frame):
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
-        if method.multiple:
-            # _pending holds the tags in publishing order, ascending: stop at
-            # the first one above the confirmed tag (a scan of every pending
-            # tag at each confirm made a page of N messages cost N^2).
-            tags = list(itertools.takewhile(lambda t: t <= method.delivery_tag, self._pending))
-        else:
-            tags = [method.delivery_tag]
+        tags = (
+            [t for t in self._pending if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
         for tag in tags:
             entry = self._pending.pop(tag, None)
             if entry is None:
