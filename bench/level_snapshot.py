@@ -12,7 +12,7 @@ sequence for half the keys: 100,000 keys. A real ``odoo-bin`` serves
 then publishes one with the command (publisher confirms) to a queue of
 its own, drained after.
 
-    python3 -m bench.level_snapshot [--products 50000] [--runs 3] [--keep]
+    python3 -m bench.level_snapshot [--products 50000] [--runs 3] [--keep] [--write]
 """
 
 import os
@@ -25,7 +25,8 @@ import urllib.parse
 from pathlib import Path
 
 from bench.lib import cli, data
-from bench.lib.report import row
+from bench.lib.report import publish as publish_section
+from bench.lib.report import pyplot, row, save
 from tests.harness import amqp, odoo_conf, stack
 from tests.harness.odoo_server import OdooServer
 
@@ -123,7 +124,9 @@ def publish(conf, db_name, queue):
 def main():
     parser = cli.parser(__doc__)
     parser.add_argument("--products", type=int, default=50_000, help="products (x2 warehouses)")
-    parser.add_argument("--runs", type=int, default=3, help="snapshots read over HTTP")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="snapshots read over HTTP, and published"
+    )
     parser.add_argument("--limit", type=int, default=10_000, help="levels per page")
     args = cli.parse(parser, rabbitmq=True)
     conf = odoo_conf.bench_odoo_conf()
@@ -138,19 +141,31 @@ def main():
         server.stop()
         server = None
         queue = f"bench.snapshot.{os.getpid()}"
-        connection, channel = amqp.open_channel(stack.amqp_url())
-        channel.queue_declare(queue, durable=True)
-        connection.close()
-        amqp_seconds, messages = publish(conf, db_name, queue)
+        amqp_runs = []
+        for _run in range(args.runs):
+            connection, channel = amqp.open_channel(stack.amqp_url())
+            channel.queue_declare(queue, durable=True)
+            connection.close()
+            seconds, messages = publish(conf, db_name, queue)
+            amqp_runs.append(seconds)
     finally:
         if server is not None:
             server.stop()
         if not args.keep:
             stack.drop_database(db_name, Path(conf).parent / "data")
         shutil.rmtree(workdir, ignore_errors=True)
+    body = report(args, keys, runs, amqp_runs, messages)
+    publish_section("level_snapshot", body, args.write, lambda path: plot(runs, amqp_runs, path))
+
+
+def report(args, keys, runs, amqp_runs, messages):
     lines = [
-        f"{keys:,} keys (2 warehouses x {args.products:,} products), pages of {args.limit:,},"
-        f" {os.cpu_count()} CPUs shared with the server and PostgreSQL.",
+        "## Level snapshot: 100,000 keys over HTTP and AMQP (issue 27)",
+        "",
+        f"Command: `python3 -m bench.level_snapshot --products {args.products} --runs"
+        f" {args.runs} --write`. {keys:,} keys (2 warehouses x {args.products:,} products),"
+        f" pages of {args.limit:,}, {os.cpu_count()} CPUs shared with the server and"
+        f" PostgreSQL (and other jobs: load average {' '.join(uptime())} at the end).",
         "",
         row("run", "take + first page (s)", "other pages (s)", "all (s)", "levels", "pages"),
         row("---", "---:", "---:", "---:", "---:", "---:"),
@@ -161,15 +176,44 @@ def main():
             row(index, f"{first:.2f}", f"{rest:.2f}", f"{first + rest:.2f}", f"{count:,}", pages)
         )
     median = statistics.median(first + rest for first, rest, *_ in runs)
+    amqp_median = statistics.median(amqp_runs)
     lines += [
         "",
-        f"HTTP, median of {len(runs)}: {median:.2f} s for {keys:,} keys"
+        f"HTTP, median of {len(runs)}: **{median:.2f} s** for {keys:,} keys"
         f" ({keys / median:,.0f} levels/s).",
-        f"AMQP (odoo stock_level_snapshot, process start included): {amqp_seconds:.2f} s,"
+        f"AMQP (odoo stock_level_snapshot, process start included), median of {len(amqp_runs)}:"
+        f" **{amqp_median:.2f} s** ({', '.join(f'{s:.1f}' for s in amqp_runs)}),"
         f" {messages:,} messages ({keys:,} levels + 1 end).",
+        "",
+        f"Goal: a snapshot of 100,000 keys under 30 s → HTTP {median:.1f} s,"
+        f" AMQP {amqp_median:.1f} s.",
+        "",
+        "![seconds per snapshot, HTTP and AMQP](img/level_snapshot.png)",
     ]
-    print()
-    print("\n".join(lines))
+    return "\n".join(lines)
+
+
+def uptime():
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def plot(runs, amqp_runs, path):
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(7, 4))
+    labels = [f"HTTP {i}" for i in range(1, len(runs) + 1)]
+    axis.bar(labels, [first for first, *_ in runs], label="take + first page")
+    axis.bar(
+        labels,
+        [rest for _first, rest, *_ in runs],
+        bottom=[first for first, *_ in runs],
+        label="other pages",
+    )
+    axis.bar([f"AMQP {i}" for i in range(1, len(amqp_runs) + 1)], amqp_runs, label="AMQP")
+    axis.axhline(30, color="red", linestyle="--", label="goal 30 s")
+    axis.set_ylabel("seconds")
+    axis.set_title("level snapshot of 100,000 keys")
+    axis.legend()
+    save(fig, path)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ The snapshot here is a list of pages in memory (``Pages``): these tests are
 about the rules on the client's side; tests/test_stock_events_sync.py runs
 the same code against Odoo's real snapshot route."""
 
+import datetime
 import doctest
 import json
 import sqlite3
@@ -371,6 +372,107 @@ class TestSnapshotPages:
             check(page, snapshot=str(uuid.uuid4()))
 
 
+def movement_event(**extra):
+    line = {
+        "date": datetime.datetime(2026, 12, 7, 10, 5, 31),
+        "company_id": 1,
+        "product_id": 7,
+        "default_code": "SKU-7",
+        "barcode": None,
+        "quantity": 2.0,
+        "uom": "Units",
+        "location_id": 8,
+        "location": "WH/Stock",
+        "location_dest_id": 5,
+        "location_dest": "Partners/Customers",
+        "lot": None,
+        "package": None,
+        "result_package": None,
+        "move_id": 11,
+        "move_line_id": 12,
+        "picking": "WH/OUT/00001",
+        "origin": None,
+    }
+    payload = events.build_payload(
+        line, event_id=str(uuid.uuid4()), warehouse_id=1, event_type="SALE", sign=-1, sequence=3
+    )
+    return dict(payload, **extra)
+
+
+def hostile_variants(document):
+    """``document`` and variants of it a producer bug or a forger could send:
+    each field missing, of another JSON type, a bool, a float, huge, 0,
+    negative, non-ASCII, with a newline at the end, one field too many."""
+    yield document
+    yield dict(document, extra=1)
+    for name, value in document.items():
+        yield {k: v for k, v in document.items() if k != name}
+        for other in (
+            None,
+            True,
+            False,
+            0,
+            1,
+            -1,
+            1.0,
+            1.5,
+            -0.0,
+            10**30,
+            -(10**30),
+            1e308,
+            "",
+            "x",
+            "é€漢字",
+            "١٢٣",
+            [],
+            {},
+            [value],
+            {"v": value},
+        ):
+            yield dict(document, **{name: other})
+        if isinstance(value, str):
+            for text in (value + "\n", value.upper(), " " + value, value + "\u0663"):
+                yield dict(document, **{name: text})
+    yield [document]
+    yield "LEVEL"
+    yield None
+
+
+@tagged("-at_install", "post_install", "sscale_static")
+@pytest.mark.static
+class TestSchemaCheck:
+    def test_fast_path_agrees_with_jsonschema(self):
+        """With fastjsonschema installed, events.SchemaCheck passes a document
+        only when jsonschema passes it, and refuses with jsonschema's very
+        message: on the level, movement and snapshot schemas, for hundreds
+        of hostile variants of valid documents."""
+        pytest.importorskip("fastjsonschema")
+        snapshot_schema = snapshot_client.snaplib.load_schema()
+        cases = [
+            (events.load_schema(level=True), event()),
+            (events.load_schema(level=False), movement_event()),
+            (
+                {"$defs": snapshot_schema["$defs"], "$ref": "#/$defs/level"},
+                level(sequence=0),
+            ),
+        ]
+        compared = refused = 0
+        for schema, valid in cases:
+            check = events.SchemaCheck(schema)
+            assert check.fast is not None, "fastjsonschema did not compile the schema"
+            reference = events.SchemaCheck(schema)
+            reference.fast = None  # jsonschema alone
+            assert check.first_error(valid) is None
+            for document in hostile_variants(valid):
+                fast, slow = check.first_error(document), reference.first_error(document)
+                assert (fast is None) == (slow is None), document
+                if slow is not None:
+                    assert events.error_text(fast) == events.error_text(slow)
+                    refused += 1
+                compared += 1
+        assert compared > 300 and refused > 200, (compared, refused)
+
+
 @tagged("-at_install", "post_install", "sscale_committed")
 @pytest.mark.amqp
 class TestFollowOnRabbitMQ:
@@ -419,7 +521,12 @@ class TestFollowOnRabbitMQ:
             assert {k: quantities(r) for k, r in proj.levels().items()} == last
             assert s.consumer.stats["duplicates"] == 6
             assert s.consumer.stats["dead_lettered"] == 5
-            assert s.stats["applied"] == 3001
+            # Every level handed over (3,000, 6 older copies, 1 non-ASCII) was
+            # applied or changed nothing; how many changed a row depends on
+            # how the backlog fell into batches (a batch keeps a key's highest
+            # sequence only), so it is bounded, not exact.
+            assert s.stats["applied"] + s.stats["unchanged"] == 3007, s.stats
+            assert 301 <= s.stats["applied"] <= 3001, s.stats
             assert proj.get(3, 1)["default_code"] == "Żółw 🐢"
             reasons = [
                 (props.headers or {})["x-poison-reason"]
@@ -429,7 +536,6 @@ class TestFollowOnRabbitMQ:
             assert "on_hand given twice" in reasons[1] and "NaN" in reasons[2], reasons
             assert "beyond Odoo's" in reasons[3], reasons
             assert "ahead of the projection's 10" in reasons[4], reasons
-            assert s.stats["unchanged"] == 6
             method = channel.queue_declare(queue, passive=True).method
             assert (method.message_count, method.consumer_count) == (0, 0)
             print(f"catch-up: {sent} messages into SQLite in {elapsed:.2f} s")

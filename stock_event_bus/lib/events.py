@@ -10,7 +10,10 @@ definitions. The payload is described by
 
 import datetime
 import json
+import logging
 from pathlib import Path
+
+_logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.0"
 
@@ -138,6 +141,51 @@ class PayloadError(ValueError):
     """A payload that does not follow the schema."""
 
 
+class SchemaCheck:
+    """One JSON Schema's check, compiled once. jsonschema (the reference)
+    decides and names the first problem; when fastjsonschema is installed
+    (``pip install "stock-events-client[fast]"``), its code compiled from the
+    same schema answers first, and only a document it does not pass goes to
+    jsonschema, whose verdict stands: so what is accepted and the reason a
+    document is refused are jsonschema's, at about 1/40 of its cost for the
+    valid ones. Formats are annotations for both (jsonschema checks none by
+    default), so ``use_formats=False``; defaults are never filled in."""
+
+    def __init__(self, schema):
+        import jsonschema  # noqa: PLC0415 - only consumers and the dispatcher need it
+
+        self.reference = jsonschema.Draft202012Validator(schema)
+        self.fast = None
+        try:
+            import fastjsonschema  # noqa: PLC0415 - optional: the [fast] extra
+        except ImportError:
+            return
+        try:
+            self.fast = fastjsonschema.compile(schema, use_default=False, use_formats=False)
+        except Exception:  # noqa: BLE001 - a schema it cannot compile: jsonschema alone
+            _logger.warning(
+                "fastjsonschema cannot compile %s; jsonschema alone", schema.get("$id")
+            )
+
+    def first_error(self, document):
+        """None when ``document`` follows the schema, else jsonschema's first
+        ``ValidationError``."""
+        if self.fast is not None:
+            try:
+                self.fast(document)
+            except Exception:  # noqa: BLE001,S110 - refused or not understood: the reference decides
+                pass
+            else:
+                return None
+        return next(iter(self.reference.iter_errors(document)), None)
+
+
+def error_text(error):
+    """``<path>: <message>`` of a jsonschema ValidationError."""
+    where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+    return f"{where}: {error.message}"
+
+
 _validators = {}
 
 
@@ -155,12 +203,7 @@ def validate(payload):
     level = isinstance(payload, dict) and payload.get("event_type") == LEVEL
     validator = _validators.get(level)
     if validator is None:
-        import jsonschema  # noqa: PLC0415 - only consumers and the dispatcher need it
-
-        validator = _validators[level] = jsonschema.Draft202012Validator(load_schema(level))
-    error = next(iter(validator.iter_errors(payload)), None)
+        validator = _validators[level] = SchemaCheck(load_schema(level))
+    error = validator.first_error(payload)
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise PayloadError(
-            f"payload does not follow schema {SCHEMA_VERSION}: {where}: {error.message}"
-        )
+        raise PayloadError(f"payload does not follow schema {SCHEMA_VERSION}: {error_text(error)}")

@@ -18,7 +18,7 @@ import json
 import re
 import uuid
 
-from . import levels
+from . import events, levels
 from .events import isoformat_utc, schemas_dir
 
 SCHEMA_VERSION = "1.0"
@@ -328,15 +328,12 @@ def validate(document, kind):
     snapshot_end, error)."""
     validator = _validators.get(kind)
     if validator is None:
-        import jsonschema  # noqa: PLC0415 - only the tests and consumers need it
-
         schema = load_schema()
-        validator = _validators[kind] = jsonschema.Draft202012Validator(
+        validator = _validators[kind] = events.SchemaCheck(
             {"$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"}
         )
-    error = next(iter(validator.iter_errors(document)), None)
+    error = validator.first_error(document)
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ValueError(
-            f"{kind} does not follow schema {SCHEMA_VERSION}: {where}: {error.message}"
+            f"{kind} does not follow schema {SCHEMA_VERSION}: {events.error_text(error)}"
         )
