@@ -86,6 +86,14 @@ def run_validations(db, plans):
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
+def alternate(labels, round_no):
+    """The order of ``labels`` in round ``round_no``: as given in even
+    rounds, reversed in odd ones (neither side always runs first, on a
+    warm or a cold machine)."""
+    labels = list(labels)
+    return labels if round_no % 2 == 0 else labels[::-1]
+
+
 def posting_latency(dbs, skus, workers, per_worker, rounds):
     """The same validations on each database of ``dbs`` (label → name),
     ``rounds`` rounds in alternating order: per label, the quantiles of
@@ -98,11 +106,9 @@ def posting_latency(dbs, skus, workers, per_worker, rounds):
     throughput = {label: [] for label in dbs}
     opened = {label: CommittedDatabase(name) for label, name in dbs.items()}
     try:
-        order = list(dbs)
         for round_no in range(rounds):
-            labels = order if round_no % 2 == 0 else order[::-1]
             plans = plan(workers, per_worker, skus, 1 / 2, seed=10 + round_no)
-            for label in labels:
+            for label in alternate(dbs, round_no):
                 print(f"==> posting round {round_no + 1}/{rounds} on {label}", flush=True)
                 figures, latencies = run_validations(opened[label], plans)
                 samples[label] += latencies

@@ -52,6 +52,18 @@ BUMP_SQL = """
     RETURNING product_id, warehouse_id, last_sequence
 """
 
+# The sequence each key's next LEVEL event would get, read only (no lock,
+# nothing bumped): the keys BUMP_SQL would number, in the same order.
+NEXT_SEQUENCES_SQL = """
+    SELECT k.product, k.warehouse, COALESCE(s.last_sequence, 0) + 1
+      FROM unnest(%s::int[], %s::int[]) AS k(product, warehouse)
+      JOIN product_product pp ON pp.id = k.product
+      JOIN stock_warehouse wh ON wh.id = k.warehouse
+      LEFT JOIN stock_level_sequence s
+        ON s.product_id = k.product AND s.warehouse_id = k.warehouse
+     ORDER BY k.product, k.warehouse
+"""
+
 
 def levels_sql(keys):
     """The one definition of a key's levels: a SELECT of the rows
@@ -168,6 +180,32 @@ def build_payload(row, event_id=None):
     }
 
 
+def read_levels(cr, numbered):
+    """The LEVEL events (payloads) of ``numbered``, ``[(product id,
+    warehouse id, sequence)]``: the keys' levels as ``cr`` sees them now
+    (LEVELS_SQL), each with its given sequence. The one definition of a
+    level, for the dispatcher and for :func:`preview`."""
+    if not numbered:
+        return []
+    cr.execute(
+        LEVELS_SQL, [[n[0] for n in numbered], [n[1] for n in numbered], [n[2] for n in numbered]]
+    )
+    return [build_payload(row) for row in cr.fetchall()]
+
+
+def preview(cr, keys):
+    """The LEVEL events the dispatcher would write now for ``keys``
+    (``(product id, warehouse id)`` pairs), read only: no marker claimed,
+    no sequence bumped or locked (tests and tools; the caller flushes the
+    ORM first). Keys of a deleted product or warehouse are left out, as
+    the dispatcher leaves them out."""
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    cr.execute(NEXT_SEQUENCES_SQL, [[k[0] for k in keys], [k[1] for k in keys]])
+    return read_levels(cr, cr.fetchall())
+
+
 def materialize(cr, json_dumps, batch_size=MARKER_BATCH):
     """Turn one batch of markers into LEVEL events of the outbox, in the
     caller's transaction (``cr`` of a READ COMMITTED connection; the caller
@@ -181,10 +219,7 @@ def materialize(cr, json_dumps, batch_size=MARKER_BATCH):
     bumped = sorted(cr.fetchall())
     if not bumped:
         return len(markers), 0
-    cr.execute(
-        LEVELS_SQL, [[b[0] for b in bumped], [b[1] for b in bumped], [b[2] for b in bumped]]
-    )
-    payloads = [build_payload(row) for row in cr.fetchall()]
+    payloads = read_levels(cr, bumped)
     cr.execute(
         INSERT_SQL,
         [

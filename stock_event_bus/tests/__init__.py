@@ -8,3 +8,4 @@ from . import test_broker_users
 from . import test_lib
 from . import test_level_events
 from . import test_level_snapshot
+from . import test_trap
