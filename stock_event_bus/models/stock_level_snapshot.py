@@ -22,7 +22,7 @@ class StockLevelSnapshot(models.Model):
     _order = "id desc"
     _rec_name = "uuid"
 
-    uuid = fields.Char(required=True, readonly=True, index=True, copy=False)
+    uuid = fields.Char(string="UUID", required=True, readonly=True, index=True, copy=False)
     company_id = fields.Many2one("res.company", readonly=True, ondelete="cascade")
     warehouse_id = fields.Many2one("stock.warehouse", readonly=True, ondelete="cascade")
     user_id = fields.Many2one("res.users", required=True, readonly=True, ondelete="cascade")
@@ -175,8 +175,8 @@ class StockLevelSnapshotLine(models.Model):
     reserved = fields.Float(readonly=True)
     default_code = fields.Char(readonly=True)
     barcode = fields.Char(readonly=True)
-    uom = fields.Char(readonly=True)
-    uom_rounding = fields.Float(readonly=True)
+    uom = fields.Char(string="Unit of Measure", readonly=True)
+    uom_rounding = fields.Float(string="Rounding Precision", readonly=True)
 
     def init(self):
         # The keyset pages' order, and what makes a key appear once.
