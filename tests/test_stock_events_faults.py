@@ -299,6 +299,7 @@ class TestStockEventsFaults:
         finally:
             if load.is_alive():
                 load.finish()
+            client.close()  # its queues go with the test's node
 
         # No request failed; every worker ended normally.
         assert [kind for kind, _value in load.outcomes] == ["ok"] * WORKERS, load.outcomes
@@ -466,6 +467,12 @@ class TestStockEventsFaults:
             assert sync.poll() is None, client.log()
         finally:
             processes.stop(dispatcher, 30)
+            # A new connection: one left idle for minutes may be dropped.
+            connection, channel = amqp.open_channel()
+            try:
+                client.close(channel)  # and delete its queues
+            finally:
+                connection.close()
         print(  # noqa: T201 - the figures of the run
             f"late sync: {BOOTSTRAP_POSTINGS} posted move lines"
             f" ({BOOTSTRAP_POSTINGS // POSTING_LINES} validations) in {posted_in:.0f} s"
