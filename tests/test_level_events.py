@@ -19,26 +19,10 @@ from odoo.addons.stock_event_bus.lib import events
 
 from tests.harness import processes, stack, stock_flows
 from tests.harness.event_bus import dispatcher_rows, levels_pending, outbox
+from tests.harness.levels import level_operation, odoo_levels
 from tests.harness.processes import wait_until
 
 pytestmark = [pytest.mark.committed, pytest.mark.amqp, pytest.mark.slow]
-
-
-def odoo_levels(env, product_id, warehouse):
-    """Odoo's levels of one key: qty_available, the quants' reserved
-    quantity and free_qty, with the warehouse in context."""
-    product = env["product.product"].browse(product_id).with_context(warehouse_id=warehouse.id)
-    quants = env["stock.quant"].search(
-        [
-            ("product_id", "=", product_id),
-            ("location_id", "child_of", warehouse.view_location_id.id),
-        ]
-    )
-    return {
-        "on_hand": product.qty_available,
-        "reserved": sum(quants.mapped("reserved_quantity")),
-        "available": product.free_qty,
-    }
 
 
 def last_levels(received):
@@ -60,41 +44,6 @@ def drain(b, committed_db):
     many LEVEL events were sent."""
     assert wait_until(lambda: levels_pending(committed_db) == 0, 180)
     return len(outbox(committed_db, "event_type = 'LEVEL' AND state = 'sent'", levels=True))
-
-
-def _operation(rng, warehouses, product_ids, mine):
-    """One request of a worker: a receipt, a delivery, a reservation, an
-    unreservation, a cancellation or a count, in one of the warehouses."""
-    warehouse_id = rng.choice(warehouses)
-    product_id = rng.choice(product_ids)
-    kind = rng.choice(["receive", "deliver", "reserve", "reserve", "unreserve", "cancel", "count"])
-    quantity = rng.randint(1, 3)
-    counted = rng.randint(40, 60)
-    release = mine.pop() if kind in ("unreserve", "cancel") and mine else None
-
-    def run(env):
-        wh = env["stock.warehouse"].browse(warehouse_id)
-        lines = [(product_id, quantity)]
-        if kind == "receive":
-            stock_flows.validate_all(stock_flows.create_picking(env, wh.in_type_id, lines))
-        elif kind == "deliver":
-            stock_flows.validate_all(stock_flows.create_picking(env, wh.out_type_id, lines))
-        elif kind == "reserve":
-            picking = stock_flows.create_picking(env, wh.out_type_id, lines)
-            picking.action_assign()
-            return picking.id
-        elif kind == "count":
-            product = env["product.product"].browse(product_id)
-            stock_flows.set_inventory(env, product, counted, wh.lot_stock_id)
-        elif release:
-            picking = env["stock.picking"].browse(release)
-            if kind == "unreserve":
-                picking.do_unreserve()
-            else:
-                picking.action_cancel()
-        return None
-
-    return kind, run
 
 
 @tagged("-at_install", "post_install", "sscale_committed")
@@ -125,7 +74,7 @@ class TestLevelEvents:
             rng = random.Random(seed)
             mine = []
             for _i in range(12):
-                kind, run = _operation(rng, warehouses, product_ids, mine)
+                kind, run = level_operation(rng, warehouses, product_ids, mine)
                 picking_id, _tries = committed_db.call(run)
                 if picking_id:
                     mine.append(picking_id)

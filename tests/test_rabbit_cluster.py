@@ -27,7 +27,7 @@ from odoo.addons.stock_event_bus.lib.consumer import StockEventConsumer
 
 from tests.harness import amqp, odoo_conf, processes, stack
 from tests.harness.processes import wait_for
-from tests.harness.rabbit_cluster import RabbitCluster
+from tests.harness.rabbit_cluster import RabbitCluster, first_free_port
 from tests.harness.stock_flows import create_product, main_warehouse, receive
 
 pytestmark = [pytest.mark.committed, pytest.mark.amqp, pytest.mark.slow]
@@ -37,15 +37,9 @@ POSTINGS = 40  # receipts through the ORM
 COMMANDS = 60  # receive/deliver commands over AMQP, every 5th sent twice
 
 
-def _ports_free(first, count):
-    """Whether nothing listens on the AMQP and distribution ports of the nodes."""
-    ports = [first + i for i in range(count)] + [first + 20000 + i for i in range(count)]
-    return not any(processes.port_open("127.0.0.1", port) for port in ports)
-
-
 @pytest.fixture
 def cluster():
-    first = next(p for p in range(5681, 5781, 3) if _ports_free(p, 3))
+    first = first_free_port(3)
     made = RabbitCluster(f"/tmp/sscale-rmq-{uuid.uuid4().hex[:8]}", size=3, first_port=first)
     try:
         yield made.start()

@@ -22,40 +22,12 @@ from odoo.tests import tagged
 
 from tests.harness import amqp, processes, stock_flows
 from tests.harness.event_bus import levels_pending
+from tests.harness.levels import converged, odoo_view
 from tests.harness.processes import wait_for, wait_until
 from tests.harness.stock_events import StockEventsClient
 from tests.inventory_commands import api_key
-from tests.test_level_events import odoo_levels
 
 pytestmark = [pytest.mark.committed, pytest.mark.amqp, pytest.mark.http, pytest.mark.slow]
-
-
-def odoo_view(committed_db, keys):
-    """Odoo's ``(sequence, on_hand, reserved, available)`` of each key, the
-    sequence being the key's last level sequence (0: none yet)."""
-    with committed_db.env() as env:
-        env.cr.execute("SELECT product_id, warehouse_id, last_sequence FROM stock_level_sequence")
-        sequences = {(p, w): s for p, w, s in env.cr.fetchall()}
-        view = {}
-        for product_id, warehouse_id in keys:
-            warehouse = env["stock.warehouse"].browse(warehouse_id)
-            levels = odoo_levels(env, product_id, warehouse)
-            view[product_id, warehouse_id] = (
-                sequences.get((product_id, warehouse_id), 0),
-                levels["on_hand"],
-                levels["reserved"],
-                levels["available"],
-            )
-        return view
-
-
-def converged(client, committed_db, keys):
-    """Whether the projection equals Odoo for ``keys`` once the outbox is
-    drained (the last value compared is returned on a timeout)."""
-    if levels_pending(committed_db):
-        return False
-    mine = client.levels()
-    return all(mine.get(key) == value for key, value in odoo_view(committed_db, keys).items())
 
 
 def dead_letters(channel, queue):

@@ -7,6 +7,8 @@ import subprocess
 import time
 import uuid
 
+import pika.exceptions
+
 from odoo.addons.stock_event_bus.lib import consumer as consumer_lib
 
 from . import odoo_conf, processes, stack
@@ -112,14 +114,26 @@ class EventBus:
         for process in self.processes:
             processes.stop(process, 20)
         for consumer in (self.level_consumer, self.consumer):
-            channel = consumer._channel
-            if channel is not None and channel.is_open:
-                for queue in (consumer.queue, consumer.dead_letter_queue):
-                    channel.queue_delete(queue)
-                channel.exchange_delete(consumer.dead_letter_exchange)
-                if consumer is self.consumer:
-                    channel.exchange_delete(self.exchange)
+            try:
+                self._delete(consumer)
+            except pika.exceptions.AMQPConnectionError:
+                # A connection left without I/O for minutes (no heartbeats
+                # in a BlockingConnection that is not used) was dropped by
+                # the broker: delete on a new one.
+                consumer.close()
+                self._delete(consumer, consumer.connect())
             consumer.close()
+
+    def _delete(self, consumer, channel=None):
+        """Delete a consumer's queues and exchanges (the test's exchange
+        with the movements' consumer)."""
+        channel = channel or consumer._channel
+        if channel is not None and channel.is_open:
+            for queue in (consumer.queue, consumer.dead_letter_queue):
+                channel.queue_delete(queue)
+            channel.exchange_delete(consumer.dead_letter_exchange)
+            if consumer is self.consumer:
+                channel.exchange_delete(self.exchange)
 
 
 def outbox(committed_db, where="TRUE", params=(), levels=False):

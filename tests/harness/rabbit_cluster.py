@@ -22,6 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
+from .processes import port_open
+
 PLUGINS = ["rabbitmq_consistent_hash_exchange"]
 
 
@@ -35,6 +37,19 @@ def _sbin():
             "rabbitmq-server is not installed (Debian: apt-get install rabbitmq-server)"
         )
     return Path(found).resolve().parent
+
+
+def ports_free(first, count):
+    """Whether nothing listens on the AMQP and distribution ports of ``count``
+    nodes whose first AMQP port is ``first``."""
+    ports = [first + i for i in range(count)] + [first + 20000 + i for i in range(count)]
+    return not any(port_open("127.0.0.1", port) for port in ports)
+
+
+def first_free_port(size, start=5681, stop=5781):
+    """The first AMQP port from ``start`` for ``size`` nodes whose ports are
+    all free (tests running at the same time each get their own)."""
+    return next(p for p in range(start, stop, size) if ports_free(p, size))
 
 
 class RabbitCluster:
@@ -176,6 +191,28 @@ class RabbitCluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
     # -- what clients see -----------------------------------------------------
+
+    def queue_counts(self, index, queue):
+        """``(ready, unacked)`` messages of ``queue`` on node ``index``
+        (None when the node does not answer or has no such queue)."""
+        out = self.ctl(
+            index,
+            "list_queues",
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "--formatter",
+            "json",
+            check=False,
+        )
+        try:
+            rows = json.loads(out or "[]")
+        except ValueError:
+            return None
+        for row in rows:
+            if row.get("name") == queue:
+                return row.get("messages_ready", 0), row.get("messages_unacknowledged", 0)
+        return None
 
     def url(self, index, user="guest", password="guest"):  # noqa: S107 - loopback test broker
         return f"amqp://{user}:{password}@127.0.0.1:{self.ports[index]}/%2F"

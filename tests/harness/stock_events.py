@@ -8,6 +8,7 @@ The package is this repository's stock_event_bus/lib seen as
 ./`` installs, without the install: tests/test_client_package.py checks
 the install itself)."""
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -16,6 +17,41 @@ import uuid
 from pathlib import Path
 
 from . import processes, stack
+
+# An audit of the projection's table, for the tests: every change of a row
+# logged with its sequence, and every update that would lower a key's
+# sequence recorded as a regression (the sync never does that: a level
+# event or a snapshot row only replaces a row of a lower, or the same,
+# sequence; reconcile's replacement of a row AHEAD of Odoo is the one
+# legitimate lowering).
+AUDIT_SQL = """
+    CREATE TABLE IF NOT EXISTS audit_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        product_id integer NOT NULL, warehouse_id integer NOT NULL,
+        old_sequence bigint, sequence bigint NOT NULL,
+        on_hand REAL NOT NULL, reserved REAL NOT NULL, available REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS audit_regressions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        product_id integer NOT NULL, warehouse_id integer NOT NULL,
+        old_sequence bigint NOT NULL, new_sequence bigint NOT NULL);
+    CREATE TRIGGER IF NOT EXISTS audit_regression BEFORE UPDATE ON stock_levels
+    WHEN NEW.sequence < OLD.sequence BEGIN
+        INSERT INTO audit_regressions (product_id, warehouse_id, old_sequence, new_sequence)
+        VALUES (OLD.product_id, OLD.warehouse_id, OLD.sequence, NEW.sequence);
+    END;
+    CREATE TRIGGER IF NOT EXISTS audit_insert AFTER INSERT ON stock_levels BEGIN
+        INSERT INTO audit_changes (product_id, warehouse_id, old_sequence, sequence,
+                                   on_hand, reserved, available)
+        VALUES (NEW.product_id, NEW.warehouse_id, NULL, NEW.sequence,
+                NEW.on_hand, NEW.reserved, NEW.available);
+    END;
+    CREATE TRIGGER IF NOT EXISTS audit_update AFTER UPDATE ON stock_levels BEGIN
+        INSERT INTO audit_changes (product_id, warehouse_id, old_sequence, sequence,
+                                   on_hand, reserved, available)
+        VALUES (NEW.product_id, NEW.warehouse_id, OLD.sequence, NEW.sequence,
+                NEW.on_hand, NEW.reserved, NEW.available);
+    END;
+"""
 
 
 def package_path(tmp_path):
@@ -110,6 +146,62 @@ class StockEventsClient:
         finally:
             conn.close()
         return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+    def audit(self):
+        """Create the projection's table (as the client package does) and
+        the audit's tables and triggers (AUDIT_SQL), before any sync runs."""
+        from odoo.addons.stock_event_bus.lib.projection import Projection  # noqa: PLC0415
+
+        Projection(self.db_url).close()
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            conn.executescript(AUDIT_SQL)
+        finally:
+            conn.close()
+
+    def query(self, sql, params=()):
+        """The rows of a query on the projection file."""
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def changes(self):
+        """How many row changes the audit logged."""
+        return self.query("SELECT COUNT(*) FROM audit_changes")[0][0]
+
+    def regressions(self):
+        """The audit's regressions: ``(product, warehouse, old, new sequence)``."""
+        return self.query(
+            "SELECT product_id, warehouse_id, old_sequence, new_sequence FROM audit_regressions"
+        )
+
+    def logged_regressions(self):
+        """Regressions found again in the change log (independently of the
+        BEFORE UPDATE trigger): changes, in the order they were made, whose
+        sequence is lower than the key's previous one."""
+        last, found = {}, []
+        for product_id, warehouse_id, sequence in self.query(
+            "SELECT product_id, warehouse_id, sequence FROM audit_changes ORDER BY id"
+        ):
+            key = (product_id, warehouse_id)
+            if key in last and sequence < last[key]:
+                found.append((key, last[key], sequence))
+            last[key] = sequence
+        return found
+
+    @contextlib.contextmanager
+    def write_locked(self):
+        """Hold the projection's write lock (BEGIN IMMEDIATE) for the block:
+        a sync that receives a batch meanwhile waits with it, unacked."""
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
 
     def execute(self, sql, params=()):
         """Change the projection behind the sync's back (a tampered row)."""
