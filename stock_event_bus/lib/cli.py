@@ -21,9 +21,10 @@ import logging
 import os
 import signal
 import sys
+import urllib.parse
 
 from . import snapshot_client
-from .config import mask_urls
+from .config import mask_url, mask_urls, split_urls
 from .projection import Projection, ProjectionError
 from .sync import DEFAULT_BATCH, DEFAULT_EXCHANGE, DEFAULT_MAX_GAP, Sync, reconcile
 
@@ -179,8 +180,10 @@ def main(argv=None):
     )
     try:
         snapshots = snapshot_client.SnapshotClient(args.odoo, args.api_key)
-        projection = Projection(args.db)
-    except (snapshot_client.SnapshotError, ProjectionError) as exc:
+        projection = Projection(args.db, must_exist=args.command == "reconcile")
+        if args.command == "sync":
+            _check_amqp_urls(args.amqp)
+    except (snapshot_client.SnapshotError, ProjectionError, ValueError) as exc:
         _logger.error("%s", exc)
         return EXIT_USAGE
     try:
@@ -229,7 +232,7 @@ def _sync(args, projection, snapshots):
 
     try:
         sync.run(bootstrap=not args.no_bootstrap)
-    except pika.exceptions.AMQPError as exc:
+    except (pika.exceptions.AMQPError, OSError) as exc:  # OSError: a host that does not resolve
         from .broker import describe_error  # noqa: PLC0415
 
         _logger.error("broker %s: %s", mask_urls(args.amqp), describe_error(exc))
@@ -238,6 +241,20 @@ def _sync(args, projection, snapshots):
         if sync.consumer is not None:
             sync.consumer.close()
     return EXIT_OK
+
+
+def _check_amqp_urls(urls):
+    """Refuse what is not an AMQP URL (``http://...``) before connecting.
+
+    >>> _check_amqp_urls("amqp://guest:guest@rabbit1/%2F, amqps://rabbit2/%2F")
+    >>> _check_amqp_urls("http://guest:secret@rabbit/")
+    Traceback (most recent call last):
+    ...
+    ValueError: --amqp: http://guest:***@rabbit/ is not an AMQP URL (amqp:// or amqps://)
+    """
+    for url in split_urls(urls):
+        if urllib.parse.urlsplit(url).scheme.lower() not in ("amqp", "amqps"):
+            raise ValueError(f"--amqp: {mask_url(url)} is not an AMQP URL (amqp:// or amqps://)")
 
 
 def _print(line):

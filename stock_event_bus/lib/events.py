@@ -11,6 +11,7 @@ definitions. The payload is described by
 import datetime
 import json
 import logging
+import math
 from pathlib import Path
 
 _logger = logging.getLogger(__name__)
@@ -109,7 +110,30 @@ def _unique_names(pairs):
     if len(set(names)) != len(names):
         twice = sorted({name for name in names if names.count(name) > 1})
         raise ValueError(f"{', '.join(twice)} given twice in an object")
+    for name, value in pairs:
+        for text in (name, value) if isinstance(value, str) else (name,):
+            _check_text(text)
     return dict(pairs)
+
+
+def _check_text(text):
+    """A text a database can store: no NUL, no lone surrogate (JSON's
+    ``"\\ud800"`` decodes to one; neither SQLite nor PostgreSQL take it)."""
+    if "\x00" in text:
+        raise ValueError(f"a text holds a NUL character: {text[:40]!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"a text holds a lone surrogate: {text[:40]!r}") from None
+
+
+def _finite(text):
+    """A JSON number as a float, refused when it is beyond a double
+    (``1e999`` would be read as infinity)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is beyond a floating-point number")
+    return value
 
 
 def _no_constant(name):
@@ -117,7 +141,7 @@ def _no_constant(name):
 
 
 def loads(body):
-    """Strict JSON of a message or an answer (bytes or text): a name given
+    r"""Strict JSON of a message or an answer (bytes or text): a name given
     twice in an object, NaN or Infinity raise ``ValueError`` (Python's
     decoder would keep the last value, or a NaN).
 
@@ -129,8 +153,35 @@ def loads(body):
     Traceback (most recent call last):
     ...
     ValueError: NaN is not a JSON number
-    """
-    return json.loads(body, object_pairs_hook=_unique_names, parse_constant=_no_constant)
+    >>> loads('{"on_hand": 1e999}')
+    Traceback (most recent call last):
+    ...
+    ValueError: 1e999 is beyond a floating-point number
+    >>> loads(b"[" * 100000 + b"]" * 100000)
+    Traceback (most recent call last):
+    ...
+    ValueError: nested too deeply
+    >>> loads('{"a": "x\\u0000"}')
+    Traceback (most recent call last):
+    ...
+    ValueError: a text holds a NUL character: 'x\x00'
+    >>> loads('{"a": "x\\ud800"}')
+    Traceback (most recent call last):
+    ...
+    ValueError: a text holds a lone surrogate: 'x\ud800'
+
+    Bytes must be UTF-8 (UTF-16 or a byte-order mark is refused)."""
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8")
+    try:
+        return json.loads(
+            body,
+            object_pairs_hook=_unique_names,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def load_schema(level=False):

@@ -194,11 +194,15 @@ class Projection:
     Every method that writes runs ONE local transaction and commits it
     before it returns: the caller acks its message after that."""
 
-    def __init__(self, url):
+    def __init__(self, url, *, must_exist=False):
+        """``must_exist``: refuse a projection with no ``stock_levels``
+        table yet (reconcile: a mistyped path must not make a new one)."""
         self.url = url
         scheme = urllib.parse.urlsplit(url).scheme.lower()
         if scheme == "sqlite":
             self.dialect = "sqlite"
+            if must_exist:
+                self._require_file(url)
             self._connection = self._open_sqlite(url)
         elif scheme in ("postgresql", "postgres"):
             self.dialect = "postgresql"
@@ -208,9 +212,41 @@ class Projection:
                 f"unknown projection database {mask_url(url)!r}: give sqlite:///path.db or"
                 " postgresql://user@host/dbname"
             )
-        with self._transaction() as cr:
-            cr.execute(CREATE_SQL[self.dialect])
-            cr.execute(CREATE_STATE_SQL)
+        try:
+            with self._transaction() as cr:
+                columns = self._columns(cr)
+                if must_exist and not columns:
+                    raise ProjectionError(
+                        f"{mask_url(url)} has no stock_levels table: run stock-events sync first"
+                    )
+                if columns and not set(COLUMNS) <= columns:
+                    raise ProjectionError(
+                        f"{mask_url(url)} has a stock_levels table of other columns"
+                        f" ({', '.join(sorted(columns))}): give another database"
+                    )
+                cr.execute(CREATE_SQL[self.dialect])
+                cr.execute(CREATE_STATE_SQL)
+        except ProjectionError:
+            self.close()
+            raise
+
+    def _columns(self, cr):
+        """The columns of an existing stock_levels table (empty: none)."""
+        if self.dialect == "sqlite":
+            cr.execute("SELECT name FROM pragma_table_info('stock_levels')")
+        else:
+            cr.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'stock_levels' AND table_schema = current_schema()"
+            )
+        return {row[0] for row in cr.fetchall()}
+
+    @staticmethod
+    def _require_file(url):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        path = urllib.parse.unquote(path.split("?", 1)[0])
+        if path and path != ":memory:" and not os.path.isfile(path):
+            raise ProjectionError(f"no projection at {path}: run stock-events sync first")
 
     # Connections ---------------------------------------------------------
 

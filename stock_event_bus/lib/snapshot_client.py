@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 
 from . import snapshot as snaplib
+from .config import mask_url
 from .events import loads
 
 PATH = "/api/stock/levels"
@@ -58,9 +59,17 @@ class SnapshotClient:
         if not api_key:
             raise SnapshotError("no API key given", code="no_api_key")
         parsed = urllib.parse.urlsplit(base_url or "")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise SnapshotError(
-                f"bad Odoo URL {base_url!r}: give http(s)://host[:port]", code="bad_url"
+                f"bad Odoo URL {mask_url(base_url or '')!r}: give http(s)://host[:port]",
+                code="bad_url",
+            )
+        if parsed.username is not None or parsed.password is not None:
+            # Never logged back: the API key is what authenticates.
+            raise SnapshotError(
+                f"bad Odoo URL {mask_url(base_url)!r}: no user or password in it (the API key"
+                " authenticates)",
+                code="bad_url",
             )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
