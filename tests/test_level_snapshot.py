@@ -169,6 +169,14 @@ class TestLevelSnapshotHttp:
             (server.post(path, {}, key), 405, "method_not_allowed"),
             (server.get(path, "", key, method="OPTIONS"), 405, "method_not_allowed"),
             (server.get(path, "", None, method="DELETE"), 405, "method_not_allowed"),
+            # An Idempotency-Key header is not echoed: idempotency_key is null.
+            (
+                server.post(
+                    path, None, None, raw=b"", method="GET", headers={"Idempotency-Key": "k-1"}
+                ),
+                401,
+                "unauthorized",
+            ),
             (server.get("/api/stock/levels/x", "", key), 404, "not_found"),
         ]
         for (status, answer), expected_status, code in cases:
@@ -176,7 +184,12 @@ class TestLevelSnapshotHttp:
             assert status == expected_status, (code, answer)
             assert answer["status"] == "error" and answer["error"]["message"], answer
             assert answer["error"]["code"] == (code or "bad_parameter"), answer
+            assert answer["idempotency_key"] is None, answer
             snaplib.validate(answer, "error")
+        # A 404 names both routes of the API.
+        message = cases[-1][0][1]["error"]["message"]
+        assert "GET /api/stock/levels " in message, message
+        assert "POST /api/stock/commands " in message, message
         # The snapshot is still there after all that; HEAD has no body.
         status, page = server.levels(key, snapshot=snap, after=first["next"], limit=1)
         assert status == 200, page

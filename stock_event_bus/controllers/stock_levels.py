@@ -8,6 +8,7 @@ lib/snapshot.py, schemas/stock_level_snapshot.v1.schema.json, the README."""
 import logging
 
 from odoo.http import Controller, request
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from odoo.addons.stock_scalable.controllers.inventory_commands import api_route, error_response
 
@@ -35,6 +36,10 @@ class StockLevelsController(Controller):
         except snaplib.SnapshotError as error:
             request.env.cr.rollback()
             return error_response(error)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # Two takes of one user deleting the same old snapshots: Odoo
+            # retries the request.
+            raise
         except Exception:
             _logger.exception("GET /api/stock/levels failed")
             request.env.cr.rollback()

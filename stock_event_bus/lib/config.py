@@ -43,6 +43,8 @@ class Settings:
     level_events: bool = True
     # Level snapshots (lib/snapshot.py): minutes a snapshot stays readable.
     snapshot_minutes: int = 60
+    # Live snapshots a user keeps: taking one more deletes the oldest.
+    snapshot_per_user: int = 5
 
     @property
     def broker_configured(self):
@@ -121,6 +123,9 @@ def resolve(section=None, environ=None):
         level_events=_boolean("level_events", section.get("level_events", True)),
         snapshot_minutes=_positive_int(
             "snapshot_minutes", section.get("snapshot_minutes", defaults.snapshot_minutes)
+        ),
+        snapshot_per_user=_positive_int(
+            "snapshot_per_user", section.get("snapshot_per_user", defaults.snapshot_per_user)
         ),
     )
 

@@ -38,8 +38,10 @@ class StockLevelSnapshot(models.Model):
         """Take a snapshot of the warehouses of ``company_id`` or of
         ``warehouse_id`` (the ids asked for) or, neither given, of every
         warehouse of ``companies`` (the companies the taker may read), as
-        ``self.env.user``. Expired snapshots are deleted first. Returns the
-        snapshot (sudo). Raises lib.snapshot.SnapshotError."""
+        ``self.env.user``. Expired snapshots are deleted first, and the
+        user's oldest live ones beyond ``snapshot_per_user`` (counting this
+        one; a reader of one of those then gets ``unknown_snapshot``).
+        Returns the snapshot (sudo). Raises lib.snapshot.SnapshotError."""
         user = self._sscale_check_rights()
         Warehouse = self.env["stock.warehouse"].sudo()
         if warehouse_id:
@@ -65,7 +67,9 @@ class StockLevelSnapshot(models.Model):
         else:
             warehouses = Warehouse.search([("company_id", "in", companies.ids)])
         self._gc_expired()
-        minutes = self.env["stock.event.outbox"]._get_bus_settings().snapshot_minutes
+        settings = self.env["stock.event.outbox"]._get_bus_settings()
+        self._gc_beyond_limit(user, settings.snapshot_per_user - 1)
+        minutes = settings.snapshot_minutes
         now = fields.Datetime.now()
         snapshot = self.sudo().create(
             {
@@ -149,6 +153,32 @@ class StockLevelSnapshot(models.Model):
         deleted = len(self.env.cr.fetchall())
         if deleted:
             _logger.info("stock_event_bus: %d expired level snapshot(s) deleted", deleted)
+            self.invalidate_model()
+        return deleted
+
+    @api.model
+    def _gc_beyond_limit(self, user, keep):
+        """Delete ``user``'s snapshots but the ``keep`` newest, and their
+        lines (before each new snapshot: a user has at most
+        ``snapshot_per_user`` live ones)."""
+        self.env.cr.execute(
+            SQL(
+                """DELETE FROM stock_level_snapshot WHERE id IN (
+                       SELECT id FROM stock_level_snapshot WHERE user_id = %s
+                        ORDER BY id DESC OFFSET %s)
+                   RETURNING id""",
+                user.id,
+                keep,
+            )
+        )
+        deleted = len(self.env.cr.fetchall())
+        if deleted:
+            _logger.info(
+                "stock_event_bus: %d level snapshot(s) of user %s deleted (over %d per user)",
+                deleted,
+                user.id,
+                keep + 1,
+            )
             self.invalidate_model()
         return deleted
 

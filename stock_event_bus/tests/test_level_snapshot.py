@@ -238,3 +238,46 @@ class TestLevelSnapshot(EventBusCommon):
             snapshot.with_user(admin).write({"total": 0})
         with self.assertRaises(AccessError):
             snapshot.with_user(admin).unlink()
+
+    def test_limit_per_user(self):
+        """Taking more than snapshot_per_user snapshots keeps the user's
+        newest ones: the oldest are deleted with their lines (a reader of
+        one gets unknown_snapshot); another user's stay."""
+        self._receive(self.product, 5)
+        limit = self.env["stock.event.outbox"]._get_bus_settings().snapshot_per_user
+        users = [
+            self._create_user(f"snapshot-taker-{n}", ["stock.group_stock_user"], [self.company_a])
+            for n in (1, 2)
+        ]
+        other = self.Snapshot.with_user(users[1])
+        kept_other = [other._sscale_take(self.company_a) for _n in range(limit)]
+        Snapshot = self.Snapshot.with_user(users[0])
+        taken, uuids = self.Snapshot.sudo(), []
+        for _n in range(limit + 2):
+            snapshot = Snapshot._sscale_take(self.company_a)
+            self.assertTrue(snapshot.total)
+            taken, uuids = snapshot | taken, [*uuids, snapshot.uuid]
+        taken_ids = taken.ids[::-1]  # oldest first
+        self.assertEqual(
+            self.Snapshot.sudo().search([("user_id", "=", users[0].id)]),
+            self.Snapshot.sudo().browse(taken_ids[2:][::-1]),
+        )
+        self.env.cr.execute(
+            "SELECT COUNT(*) FROM stock_level_snapshot_line WHERE snapshot_id IN %s",
+            [tuple(taken_ids[:2])],
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        for uuid_ in uuids[:2]:
+            with self.assertRaises(snaplib.SnapshotError) as caught:
+                Snapshot._sscale_find(uuid_)
+            self.assertEqual(caught.exception.code, "unknown_snapshot")
+        self.assertEqual(Snapshot._sscale_find(uuids[-1]).id, taken_ids[-1])
+        self.assertEqual(
+            self.Snapshot.sudo().search([("user_id", "=", users[1].id)]),
+            self.Snapshot.sudo().concat(*reversed(kept_other)),
+        )
+        for snapshot in kept_other:
+            self.assertEqual(other._sscale_find(snapshot.uuid), snapshot)
+            self.assertEqual(
+                len(self.Snapshot.sudo().browse(snapshot.id).line_ids), snapshot.total
+            )

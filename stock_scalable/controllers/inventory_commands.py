@@ -68,9 +68,12 @@ def api_methods(rule_methods):
 
 
 def request_header_key():
-    """The request's ``Idempotency-Key`` header, or None when it has none or
-    one that :func:`cmdlib.header_key` refuses (errors raised before the
-    controller answer with it)."""
+    """The request's ``Idempotency-Key`` header, or None when it has none,
+    one that :func:`cmdlib.header_key` refuses, or the path is not of the
+    commands (errors raised before the controller answer with it; the
+    levels' errors always say null)."""
+    if not request.httprequest.path.startswith(f"{API_PREFIX}commands"):
+        return None
     try:
         return cmdlib.header_key(request.httprequest.headers.get("Idempotency-Key"))
     except cmdlib.CommandError:

@@ -30,8 +30,9 @@ def _error_body(error):
 def _not_found():
     error = cmdlib.CommandError(
         "not_found",
-        f"no {request.httprequest.path} in the command API: POST /api/stock/commands or"
-        " /api/stock/commands/batch",
+        f"no {request.httprequest.path} in the API: POST /api/stock/commands or"
+        " /api/stock/commands/batch (inventory commands), GET /api/stock/levels (level"
+        " snapshots, with stock_event_bus)",
     )
     return request.make_json_response(_error_body(error), status=error.status)
 
