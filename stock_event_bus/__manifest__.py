@@ -2,7 +2,7 @@
 {
     "name": "Stock Event Bus",
     "summary": "Transactional outbox of stock postings, published to RabbitMQ",
-    "version": "18.0.1.5.0",
+    "version": "18.0.1.5.1",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",

@@ -3,4 +3,4 @@ from . import inventory_command
 from . import controllers
 from . import locking
 
-from .hooks import post_init_hook, post_load, pre_init_hook, uninstall_hook
+from .hooks import post_init_hook, pre_init_hook, uninstall_hook

@@ -2,7 +2,7 @@
 {
     "name": "Stock Scalable",
     "summary": "Row-locked quant updates that keep inventory exact under concurrent postings",
-    "version": "18.0.2.0.2",
+    "version": "18.0.2.1.0",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",
@@ -24,7 +24,6 @@
             "stock_scalable/static/tests/tours/*.js",
         ],
     },
-    "post_load": "post_load",
     "pre_init_hook": "pre_init_hook",
     "post_init_hook": "post_init_hook",
     "uninstall_hook": "uninstall_hook",

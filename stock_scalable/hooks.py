@@ -3,7 +3,6 @@ import logging
 
 from odoo.tools import SQL
 
-from .locking import turnstile
 from .locking.locks import KEY_COLUMNS, KEY_INDEX
 
 _logger = logging.getLogger(__name__)
@@ -56,13 +55,6 @@ def pre_init_hook(env):
     """Before install: no quant without a quantity (see
     :func:`set_null_quantities_to_zero`)."""
     set_null_quantities_to_zero(env.cr)
-
-
-def post_load():
-    """When the module's code is imported: a request replayed after losing a
-    quant lock race goes through the products' turnstile
-    (locking/turnstile.py)."""
-    turnstile.install()
 
 
 def post_init_hook(env):

@@ -193,18 +193,67 @@ class TestQuantConcurrency:
             assert len(quants) == 1 and quants.quantity == 8
             _check_invariants(env, product)
 
+    def test_large_postings_in_opposite_order(self, committed_db):
+        """Four 100-line postings over the same 100 products at once, two of
+        them listing the lines in the opposite order: deliveries from
+        WH/Stock (existing keys) and receipts into a new shelf (new keys,
+        claimed together by the set-based step). Every request commits (a
+        lost race is replayed by Odoo; no deadlock reaches the user), each
+        product ends at 98 in WH/Stock and 2 on the shelf, on one quant row
+        per key, equal to the ledger."""
+        ids = _setup(committed_db, [(f"Wave SKU {i:03d}", 100) for i in range(100)])
+        with committed_db.env() as env:
+            stock = stock_flows.main_warehouse(env).lot_stock_id
+            shelf = env["stock.location"].create({"name": "Wave shelf", "location_id": stock.id})
+            shelf_id, stock_id = shelf.id, stock.id
+
+        def receive_on_shelf(env, lines):
+            picking_type = stock_flows.main_warehouse(env).in_type_id
+            dest = env["stock.location"].browse(shelf_id)
+            picking = stock_flows.create_picking(env, picking_type, lines, dest=dest)
+            stock_flows.validate_all(picking)
+            return picking.state
+
+        forward = [(product_id, 1) for product_id in ids]
+        backward = forward[::-1]
+        outcomes = committed_db.run_concurrently(
+            [
+                _call(committed_db, stock_flows.deliver, forward),
+                _call(committed_db, stock_flows.deliver, backward),
+                _call(committed_db, receive_on_shelf, forward),
+                _call(committed_db, receive_on_shelf, backward),
+            ]
+        )
+        assert outcomes == [("ok", "done")] * 4, outcomes
+        print("retried:", collections.Counter(committed_db.retry_errors))
+        with committed_db.env() as env:
+            products = env["product.product"].browse(ids)
+            _check_invariants(env, products)
+            env.cr.execute(
+                """
+                SELECT location_id, MIN(quantity), MAX(quantity), COUNT(*)
+                  FROM stock_quant
+                 WHERE product_id IN %s AND location_id IN %s
+                 GROUP BY location_id
+                """,
+                [tuple(ids), (stock_id, shelf_id)],
+            )
+            assert sorted(env.cr.fetchall()) == sorted(
+                [(stock_id, 98.0, 98.0, 100), (shelf_id, 2.0, 2.0, 100)]
+            )
+
     def test_hot_sku_replays_go_first(self, committed_db):
         """Eight workers post deliveries and receipts of one product back to
         back, from the first postings that create its quants at Customers and
         Vendors on. A request that loses the lock race is replayed through the
         product's turnstile: every request commits (none fails after Odoo's 5
         tries, where 5% did without the turnstile in bench/quant_contention.py),
-        and no turnstile lock is left behind. The turnstile must be in place
-        even though pytest imported the addon before Odoo's loader (which then
-        skips the module's post_load)."""
-        from odoo.addons.stock_scalable.locking import turnstile  # noqa: PLC0415
+        and no turnstile lock is left behind. Odoo's ``Cursor.execute`` is
+        never replaced: only a cursor that lost a race gets its own, until its
+        replay's first statement."""
+        from odoo import sql_db  # noqa: PLC0415
 
-        assert turnstile.installed(), "the module's post_load did not run: no turnstile"
+        odoo_execute = sql_db.Cursor.execute
         (product_id,) = _setup(committed_db, [("Turnstile SKU", 100)])
         flows = (stock_flows.deliver, stock_flows.receive)
 
@@ -237,6 +286,7 @@ class TestQuantConcurrency:
                 [0x5353],
             )
             assert env.cr.fetchone()[0] == 0, "a turnstile lock was left held"
+            assert sql_db.Cursor.execute is odoo_execute, "Odoo's Cursor.execute was patched"
             product = env["product.product"].browse(product_id)
             assert product.qty_available == 100
             _check_invariants(env, product)

@@ -225,3 +225,35 @@ class TestTurnstileDeadlock:
         assert outcomes == [("ok", "replay"), ("ok", "posting")], outcomes
         assert "40P01" in committed_db.retry_errors, committed_db.retry_errors
         assert tries["replay"] + tries["posting"] >= 3
+
+    def test_only_the_marked_cursor_changes_until_its_replay_starts(self, committed_db):
+        """A lost race marks its own cursor, not Odoo: that cursor gets an
+        ``execute`` of its own, whose first statement of the next transaction
+        takes the product's turnstile exclusively at transaction level; the
+        attribute is gone afterwards, and the lock with the commit. Another
+        cursor open meanwhile runs Odoo's ``Cursor.execute``."""
+        from odoo import sql_db  # noqa: PLC0415
+
+        from odoo.addons.stock_scalable.locking import turnstile  # noqa: PLC0415
+
+        locks_sql = """
+            SELECT mode FROM pg_locks
+             WHERE locktype = 'advisory' AND classid = %s AND objid = %s
+               AND pid = pg_backend_pid()
+        """
+        with committed_db.cursor() as cr, committed_db.cursor() as other:
+            cr.execute("SELECT 1")
+            turnstile.mark(cr, [424242])
+            assert turnstile.marked(cr) == {424242}
+            assert "execute" in vars(cr) and "execute" not in vars(other)
+            assert type(other).execute is sql_db.Cursor.execute
+            # Still inside the transaction that lost: nothing is entered yet.
+            cr.execute("SELECT 1")
+            assert turnstile.marked(cr) == {424242}
+            cr.rollback()
+            cr.execute(locks_sql, [turnstile.LOCK_CLASS, 424242])
+            assert cr.fetchall() == [("ExclusiveLock",)]
+            assert "execute" not in vars(cr) and not turnstile.marked(cr)
+            cr.commit()
+            cr.execute(locks_sql, [turnstile.LOCK_CLASS, 424242])
+            assert cr.fetchall() == [], "the transaction's end releases the turnstile"

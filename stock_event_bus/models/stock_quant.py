@@ -33,6 +33,21 @@ class StockQuant(models.Model):
         quant._note_level_change()
         return quant
 
+    @api.model
+    def _sscale_create_quants(self, vals_list):
+        # A posting's new keys, created at once (stock_scalable's set-based
+        # step, past this module's create).
+        quants = super()._sscale_create_quants(vals_list)
+        quants._note_level_change()
+        return quants
+
+    @api.model
+    def _sscale_write_quant_values(self, values):
+        # A posting's quant changes, written at once (stock_scalable's
+        # set-based step, past this module's write).
+        self.browse(list(values))._note_level_change()
+        return super()._sscale_write_quant_values(values)
+
     def write(self, vals):
         if not LEVEL_FIELDS.intersection(vals):
             return super().write(vals)

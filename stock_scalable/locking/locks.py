@@ -36,7 +36,8 @@ def lock_scope(cr):
     it locked stay locked until the transaction ends: remember them, so
     that the nested steps of the same posting do not lock them again.
     Outside such a block every call locks. Yields ``{"keys": {key: quant
-    id}, "reservations": {(product id, location id)}}``.
+    id, or None for a key found without a row}, "reservations": {(product
+    id, location id)}}``.
 
     Invariant 7: the memory is cleared at commit and rollback (a flow that
     commits between batches locks again afterwards). A savepoint rolled back
@@ -111,7 +112,7 @@ def lock_keys(cr, keys):
     scope = current_scope(cr)
     held = scope["keys"] if scope else {}
     todo = [key for key in lock_order(keys) if key not in held]
-    locked = {key: held[key] for key in keys if key in held}
+    locked = {key: held[key] for key in keys if held.get(key)}
     if not todo:
         return locked
     products = {key.product_id for key in todo}
@@ -136,6 +137,10 @@ def lock_keys(cr, keys):
     for row in cr.fetchall():
         locked[QuantKey(*row[1:])] = row[0]
     if scope:
+        # A key without a row is remembered as such (None): our snapshot
+        # cannot see a row another transaction creates, and ours are added
+        # when claimed (invariant 3).
+        held.update(dict.fromkeys(todo))
         held.update(locked)
     return locked
 
@@ -177,6 +182,47 @@ def claim_key(cr, key):
         return False
     cr.execute(SQL("DELETE FROM stock_quant WHERE id = %s", claim[0]))
     return True
+
+
+def claim_keys(cr, keys):
+    """Invariant 3 for many keys at once (a posting's new keys), in the
+    global key order, through the products' gate (invariant 4): one
+    ``INSERT ... ON CONFLICT (key) DO NOTHING`` of bare rows, deleted at
+    once, as :func:`claim_key` does for one. Returns the keys that are ours
+    to create; a key left out has a row visible to us already."""
+    keys = lock_order(keys)
+    if not keys:
+        return set()
+    products = {key.product_id for key in keys}
+    columns = list(zip(*keys, strict=True))
+    with lock_race(cr, products):
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO stock_quant (product_id, location_id, lot_id, package_id, owner_id,
+                                         company_id, quantity, reserved_quantity, in_date)
+                SELECT k.product_id, loc.id, NULLIF(k.lot_id, 0), NULLIF(k.package_id, 0),
+                       NULLIF(k.owner_id, 0), loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
+                  FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::int[])
+                       WITH ORDINALITY AS k(product_id, location_id, lot_id, package_id,
+                                            owner_id, n)
+                  JOIN stock_location loc ON loc.id = k.location_id
+                 WHERE %s
+                 ORDER BY k.n
+                ON CONFLICT (%s) DO NOTHING
+                RETURNING id, %s
+                """,
+                *(list(column) for column in columns),
+                turnstile.gate_sql(products),
+                KEY_COLUMNS,
+                KEY_COLUMNS,
+            ),
+            log_exceptions=False,
+        )
+        claims = cr.fetchall()
+    if claims:
+        cr.execute(SQL("DELETE FROM stock_quant WHERE id IN %s", tuple(row[0] for row in claims)))
+    return {QuantKey(*row[1:]) for row in claims}
 
 
 def lock_quant_ids(cr, quant_ids, product_ids):

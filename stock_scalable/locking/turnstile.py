@@ -25,23 +25,29 @@ the wait (outside any transaction, so the wait does not age the snapshot)
 and the first statement of the replay, where it becomes transaction-level:
 the transaction's end releases it, whatever happens, so a pooled connection
 never keeps it.
+
+Odoo is not patched. ``mark`` gives the one cursor object that lost the race
+an ``execute`` of its own (an attribute of that object, which lives as long
+as its request): at the replay's first statement it enters the turnstile and
+removes itself. Every other cursor, and every statement of a request that
+lost no race, runs Odoo's ``Cursor.execute`` untouched; nothing of the
+process changes. Test cursors (``TestCursor``: the one real cursor a test's
+requests share, replays included, inside a savepoint) are left alone: there a
+mark has no effect.
 """
 
-import logging
-import threading
+import types
 
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from odoo import sql_db
 from odoo.tools import SQL
 
-_logger = logging.getLogger(__name__)
-
 # classid of the two-integer advisory locks (objid = product id): "SS".
 LOCK_CLASS = 0x5353
 _PENDING = "_sscale_turnstile_pending"
 _HELD = "_sscale_turnstile_held"
-_patch_lock = threading.Lock()
+_EXECUTE = "execute"
 
 
 def gate_sql(product_ids):
@@ -58,9 +64,19 @@ def gate_sql(product_ids):
 
 def mark(cr, product_ids):
     """The current transaction lost a lock race on ``product_ids``: its replay
-    goes through the turnstile (with the products it already held)."""
+    goes through the turnstile (with the products it already held). Only
+    ``cr`` changes: it gets its own ``execute`` until the replay's first
+    statement."""
     products = set(product_ids) | cr.__dict__.get(_HELD, set()) | cr.__dict__.get(_PENDING, set())
     cr.__dict__[_PENDING] = products
+    if isinstance(cr, sql_db.Cursor):
+        cr.__dict__[_EXECUTE] = types.MethodType(_execute, cr)
+
+
+def marked(cr):
+    """The products whose turnstile the next transaction of ``cr`` enters
+    first (empty when none)."""
+    return set(cr.__dict__.get(_PENDING, ()))
 
 
 def _enter(cr, products):
@@ -97,6 +113,9 @@ def _enter(cr, products):
 
 
 def _execute(self, query, params=None, log_exceptions=True):
+    """The ``execute`` of a marked cursor: the first statement of its next
+    transaction enters the turnstile; then the cursor's own ``execute`` goes
+    and Odoo's runs from then on."""
     pending = self.__dict__.get(_PENDING)
     if pending and self._cnx.info.transaction_status == TRANSACTION_STATUS_IDLE:
         del self.__dict__[_PENDING]
@@ -105,29 +124,7 @@ def _execute(self, query, params=None, log_exceptions=True):
         except Exception:
             self.__dict__[_PENDING] = pending  # the next replay tries again
             raise
-    return _execute.origin(self, query, params, log_exceptions)
-
-
-def installed():
-    """True once ``install()`` wrapped ``odoo.sql_db.Cursor.execute``."""
-    return getattr(sql_db.Cursor.execute, "origin", None) is not None
-
-
-def install():
-    """Route the first statement of a replay through the turnstile. Called by
-    the module's post_load, once per process (logged once).
-
-    Scope: the wrapper applies to every cursor of the process, but acts only
-    on a cursor that stock_scalable's own lock statements marked (``mark``),
-    which only happens in a registry where stock_scalable is installed; any
-    other cursor, of any database, pays one dictionary lookup and goes on
-    unchanged."""
-    with _patch_lock:
-        if not installed():
-            _execute.origin = sql_db.Cursor.execute
-            sql_db.Cursor.execute = _execute
-            _logger.info(
-                "stock_scalable: odoo.sql_db.Cursor.execute wrapped for the hot-product"
-                " turnstile; it acts only on cursors of databases with stock_scalable that"
-                " lost a quant lock race (stock_scalable/locking/turnstile.py)"
-            )
+        self.__dict__.pop(_EXECUTE, None)
+    elif not pending:
+        self.__dict__.pop(_EXECUTE, None)
+    return sql_db.Cursor.execute(self, query, params, log_exceptions)

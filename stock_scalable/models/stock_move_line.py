@@ -3,6 +3,7 @@ from odoo import models
 from odoo.tools import float_is_zero
 
 from ..lib.quant_key import QuantKey
+from ..locking import quant_batch
 
 
 class StockMoveLine(models.Model):
@@ -34,22 +35,83 @@ class StockMoveLine(models.Model):
 
     def _action_done(self):
         """Lock the quant rows of the posting, in the global key order,
-        before Odoo moves any quantity; check the negative-stock guard when
-        all lines are moved, still under those locks. (A key with no quant
-        yet gets its row when Odoo creates it, claimed with ``INSERT ... ON
-        CONFLICT DO NOTHING`` (lock protocol, invariant 3): a concurrent
-        creator of the same key waits, then fails with a serialization
-        failure and Odoo replays it; no unique violation is raised.)"""
+        before Odoo moves any quantity; apply the quant changes of all lines
+        in one set-based step (locking/quant_batch.py); check the
+        negative-stock guard when all lines are moved, still under those
+        locks. (A key with no quant yet gets its row claimed with ``INSERT
+        ... ON CONFLICT DO NOTHING`` (lock protocol, invariant 3): a
+        concurrent creator of the same key waits, then fails with a
+        serialization failure and Odoo replays it; no unique violation is
+        raised.)"""
         quants = self.env["stock.quant"].sudo()
+        keys = self._sscale_posting_keys()
         with (
             quants._sscale_lock_scope(),
             quants._sscale_lock_race(self.product_id.ids),
             quants._sscale_deferred_guard(),
         ):
-            quants._sscale_lock_keys(self._sscale_posting_keys())
-            return super()._action_done()
+            quants._sscale_lock_keys(keys)
+            with quant_batch.batch(quants, keys):
+                return super()._action_done()
 
     def _synchronize_quant(
+        self, quantity, location, action="available", in_date=False, **quants_value
+    ):
+        """Odoo's step of one line, recorded by the posting's set-based batch
+        when one is open (locking/quant_batch.py); otherwise, or when the
+        batch cannot compute it the way Odoo would, what the batch recorded so
+        far is applied and Odoo's per-line step runs."""
+        batch = quant_batch.current(self.env.cr)
+        if batch is None or len(self) != 1:
+            return self._sscale_synchronize_quant(
+                quantity, location, action=action, in_date=in_date, **quants_value
+            )
+        product = self.product_id
+        lot = quants_value.get("lot", self.lot_id)
+        package = quants_value.get("package", self.package_id)
+        owner = quants_value.get("owner", self.owner_id)
+        trivial = not product.is_storable or (
+            float_is_zero(quantity, precision_rounding=self.product_uom_id.rounding)
+            and float_is_zero(quantity, precision_rounding=product.uom_id.rounding)
+        )
+        if action == "reserved":
+            trivial = trivial or self.move_id._should_bypass_reservation(location)
+        elif action != "available":
+            trivial = True
+        if trivial:
+            # Odoo's step changes no quant.
+            return self._sscale_synchronize_quant(
+                quantity, location, action=action, in_date=in_date, **quants_value
+            )
+        result = None
+        if batch.per_line_id != self.id:
+            step = (quantity, False) if action == "available" else (False, quantity)
+            result = batch.step(
+                self.env.context.get("quants_cache"),
+                self.move_id,
+                product,
+                location,
+                *step,
+                lot,
+                package,
+                owner,
+                in_date=in_date,
+            )
+        if result is not None:
+            return result if action == "available" else (0, in_date)
+        # Per line: what was recorded is applied first; the line's later
+        # steps run per line too (Odoo may then read the database for it:
+        # freeing other moves' reservations after its last step).
+        batch.apply()
+        batch.per_line_id = self.id
+        try:
+            return self._sscale_synchronize_quant(
+                quantity, location, action=action, in_date=in_date, **quants_value
+            )
+        finally:
+            batch.forget()
+
+    def _sscale_synchronize_quant(
         self, quantity, location, action="available", in_date=False, **quants_value
     ):
         """Odoo's, with the zero test in the right unit.

@@ -3,12 +3,16 @@
 statements are in locking/locks.py, the guard in locking/posting_guard.py, the
 pure key and policy in lib/; the lock protocol in docs/architecture.md."""
 
+import logging
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, float_compare
 
 from ..lib.quant_key import QuantKey, key_columns
-from ..locking import locks, posting_guard, turnstile
+from ..locking import locks, posting_guard, quant_batch
+
+_logger = logging.getLogger(__name__)
 
 # Kept here for the modules that import them from this one (hooks, tests).
 KEY_INDEX = locks.KEY_INDEX
@@ -58,13 +62,18 @@ class StockQuant(models.Model):
         return res
 
     def _register_hook(self):
-        """Once the registry is loaded: the hot-product turnstile is in place
-        (locking/turnstile.py). The module's post_load normally installed it;
-        Odoo's loader skips post_load when the addon's package was imported
-        before the registry loaded (pytest collecting its tests, a script
-        importing its tools first). Idempotent."""
+        """Once the registry is loaded: say when postings cannot apply their
+        quant changes in one set-based step, because another module overrides
+        one of Odoo's per-line quant methods (its override then keeps running
+        per line)."""
         res = super()._register_hook()
-        turnstile.install()
+        overrides = quant_batch.overridden_elsewhere(self.env)
+        if overrides:
+            _logger.info(
+                "stock_scalable: quant changes are applied line by line, because other"
+                " modules override %s (locking/quant_batch.py)",
+                ", ".join(overrides),
+            )
         return res
 
     # ------------------------------------------------------------------
@@ -113,6 +122,9 @@ class StockQuant(models.Model):
         if not locks.claim_key(self.env.cr, key):
             # The key's row is visible to us already (callers lock the key
             # first, so not under REPEATABLE READ): lock it and add to it.
+            scope = locks.current_scope(self.env.cr)
+            if scope:
+                scope["keys"].pop(key, None)  # it was found without a row
             existing = self._sscale_lock_keys([key]).get(key)
             if not existing:
                 raise ValidationError(
@@ -124,6 +136,59 @@ class StockQuant(models.Model):
         if scope:
             scope["keys"][key] = quant.id
         return quant
+
+    @api.model
+    def _sscale_create_quants(self, vals_list):
+        """Create the quants of keys that have none, many at once (a posting's
+        set-based step): the keys are claimed in one statement, in the global
+        key order (locking/locks.claim_keys; invariant 3), then created by one
+        call of Odoo's create. A key whose row is visible to us already gets
+        the values added to it. Returns the quants, in the order of
+        ``vals_list``, locked."""
+        keys = [QuantKey.from_vals(vals) for vals in vals_list]
+        ours = locks.claim_keys(self.env.cr, keys)
+        created = iter(
+            super().create([v for v, k in zip(vals_list, keys, strict=True) if k in ours])
+        )
+        scope = locks.current_scope(self.env.cr)
+        ids = []
+        for vals, key in zip(vals_list, keys, strict=True):
+            if key in ours:
+                quant = next(created)
+                if scope:
+                    scope["keys"][key] = quant.id
+            else:
+                quant = self._sscale_create_quant(vals)
+            ids.append(quant.id)
+        return self.browse(ids)
+
+    @api.model
+    def _sscale_write_quant_values(self, values):
+        """Write a posting's new quantity, reserved quantity and incoming date
+        of many quants at once: ``values`` maps quant ids to ``(quantity,
+        reserved_quantity, in_date)``. One statement (Odoo's batched
+        ``_write_multi``, as a flush writes), then the cache set to the
+        values written and the dependent fields marked."""
+        quants = self.browse(list(values))
+        names = list(quant_batch.VALUE_FIELDS)
+        quants.flush_recordset(names)
+        columns = [self._fields[name] for name in names]
+        quants._write_multi(
+            [
+                {
+                    field.name: field.convert_to_column_update(value, quant)
+                    for field, value in zip(columns, values[quant.id], strict=True)
+                }
+                for quant in quants
+            ]
+        )
+        # The cache holds what was written (as a flush leaves it), so what
+        # Odoo reads next (the guard, valuation) reads no row again.
+        quants.invalidate_recordset(["write_date", "write_uid"])
+        for quant in quants:
+            quant._update_cache(dict(zip(names, values[quant.id], strict=True)), validate=False)
+        quants.modified(names)
+        quants._validate_fields(names)
 
     @api.model
     def _sscale_lock_quants(self, quants):

@@ -8,3 +8,4 @@ from . import test_tour
 from . import test_commands
 from . import test_quant_quantity
 from . import test_inventory_conflict
+from . import test_set_posting
