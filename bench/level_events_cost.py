@@ -43,6 +43,7 @@ import uuid
 from pathlib import Path
 
 from bench.lib import amqp_clients, cli, data, logs, postings
+from bench.lib import monitor as monitor_lib
 from bench.lib.monitor import CpuMonitor
 from bench.lib.report import publish, pyplot, quantiles, row, save
 from tests.harness import odoo_conf, processes, stack, stock_flows
@@ -86,28 +87,12 @@ def build(conf, prefix):
 # ----------------------------------------------------------------------
 
 
-def timed_call(db, func):
-    """``func(env)`` as one request (db.call): the milliseconds it took and
-    the SQL statements its transaction ran, the commit's included."""
-    cursors = []
-
-    def call(env):
-        cursors.append((env.cr, env.cr.sql_log_count))
-        return func(env)
-
-    started = time.perf_counter()
-    db.call(call)
-    elapsed = (time.perf_counter() - started) * 1000
-    cr, before = cursors[-1]
-    return elapsed, cr.sql_log_count - before
-
-
 def one_line(db, skus, count, round_no):
     """``count`` 1-line validations (created first), one thread."""
     plans = postings.plan(1, count, skus, 1 / 2, seed=100 + round_no)
     (picking_ids,) = postings.create_pickings(db, plans)
     return [
-        timed_call(
+        postings.timed_call(
             db, lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p))
         )
         for picking_id in picking_ids
@@ -124,7 +109,7 @@ def many_lines(db, skus, lines, round_no):
             picking_type = stock_flows.main_warehouse(env)[kind]
             picking_id = stock_flows.create_picking(env, picking_type, [(p, 1) for p in chosen]).id
         latencies.append(
-            timed_call(
+            postings.timed_call(
                 db,
                 lambda env, p=picking_id: stock_flows.validate_all(env["stock.picking"].browse(p)),
             )
@@ -145,7 +130,9 @@ def assign(db, skus, deliveries, round_no):
         )
         pickings.do_unreserve()
         ids = pickings.ids
-    measured = timed_call(db, lambda env: env["stock.picking"].browse(ids).action_assign())
+    measured = postings.timed_call(
+        db, lambda env: env["stock.picking"].browse(ids).action_assign()
+    )
     with db.env() as env:
         pickings = env["stock.picking"].browse(ids)
         states = set(pickings.mapped("state"))
@@ -666,13 +653,6 @@ def plot(cost, dispatch, contended, path):
     save(fig, path)
 
 
-def noise_line(cores):
-    return (
-        f"CPU meanwhile: the benchmark {cores['bench']:.2f} cores, other work on this machine "
-        f"{cores['other']:.2f} cores (of {os.cpu_count()})."
-    )
-
-
 def main():
     parser = cli.parser(__doc__)
     parser.add_argument("--rounds", type=int, default=10, help="off/on rounds of the cost")
@@ -712,9 +692,9 @@ def main():
             f"this machine."
         )
         noise = {
-            "cost": noise_line(cost_cores),
-            "dispatch": noise_line(dispatch_cores),
-            "contention": noise_line(contention_cores),
+            "cost": monitor_lib.noise_line(cost_cores),
+            "dispatch": monitor_lib.noise_line(dispatch_cores),
+            "contention": monitor_lib.noise_line(contention_cores),
         }
         body = report(cost, dispatch, contended, conditions, noise)
         publish(

@@ -226,3 +226,10 @@ class BackendMemory(threading.Thread):
         if self.start_kb is None:
             return None
         return self.peak_kb - self.start_kb
+
+
+def noise_line(cores):
+    return (
+        f"CPU meanwhile: the benchmark {cores['bench']:.2f} cores, other work on this machine "
+        f"{cores['other']:.2f} cores (of {os.cpu_count()})."
+    )

@@ -166,3 +166,19 @@ def posting_bars(ax, posting):
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
     ax.set_title("posting latency (ms)")
     ax.legend()
+
+
+def timed_call(db, func):
+    """``func(env)`` as one request (db.call): the milliseconds it took and
+    the SQL statements its transaction ran, the commit's included."""
+    cursors = []
+
+    def call(env):
+        cursors.append((env.cr, env.cr.sql_log_count))
+        return func(env)
+
+    started = time.perf_counter()
+    db.call(call)
+    elapsed = (time.perf_counter() - started) * 1000
+    cr, before = cursors[-1]
+    return elapsed, cr.sql_log_count - before
