@@ -97,6 +97,15 @@ class StockReportViewMixin(models.AbstractModel):
         return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
 
     @api.model
+    def _sscale_read_group_raw(self, domain, groupby, aggregates, offset, limit, order):
+        rollup = self._sscale_rollup(domain, groupby, aggregates, ())
+        if rollup:
+            return self.env[rollup]._sscale_read_group_raw(
+                domain, groupby, aggregates, offset, limit, order
+            )
+        return super()._sscale_read_group_raw(domain, groupby, aggregates, offset, limit, order)
+
+    @api.model
     def _sscale_rollup(self, domain, groupby, aggregates, having):
         """The planner: for a daily report model, the smallest monthly view
         that gives the same answer, or None (this model's view answers). A
