@@ -30,6 +30,12 @@ class StockReportReadGroupMixin(models.AbstractModel):
     _name = "stock.report.read.group.mixin"
     _description = "Stock Report Fast Grouping"
 
+    # Whether the pivot's questions are answered from the raw rows
+    # (read_group, lazy=False): only on models where every override of
+    # _read_group (a view chosen, planner settings, a context) has its
+    # twin on _sscale_read_group_raw, which that path calls instead.
+    _sscale_eager_read_group = False
+
     def _read_group_select(self, aggregate_spec, query):
         sql = super()._read_group_select(aggregate_spec, query)
         fname, _property, func = parse_read_group_spec(aggregate_spec)
@@ -63,7 +69,13 @@ class StockReportReadGroupMixin(models.AbstractModel):
     @api.readonly
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
         groupby = [groupby] if isinstance(groupby, str) else groupby
-        if not lazy and groupby and not orderby and "fill_temporal" not in self.env.context:
+        if (
+            self._sscale_eager_read_group
+            and not lazy
+            and groupby
+            and not orderby
+            and "fill_temporal" not in self.env.context
+        ):
             rows = self._sscale_read_group_eager(domain, fields, groupby, offset, limit)
             if rows is not None:
                 return rows

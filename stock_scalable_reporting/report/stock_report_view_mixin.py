@@ -64,6 +64,10 @@ class StockReportViewMixin(models.AbstractModel):
     _inherit = "stock.report.read.group.mixin"
     _description = "Stock Report on Materialized Views"
 
+    # The planner's routing (_read_group below) and the product × month
+    # report's settings have their _sscale_read_group_raw twins.
+    _sscale_eager_read_group = True
+
     def _create_report_view(self, query):
         # stock.report.refresh's init() made the views this one reads.
         tools.drop_view_if_exists(self.env.cr, self._table)

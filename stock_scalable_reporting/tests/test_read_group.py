@@ -193,6 +193,27 @@ class TestReportReadGroup(StockScalableCommon):
                 )
         self.assertIsNone(Report._sscale_rollup([], ["product_id"], ["qty_in:max"], []))
 
+    def test_pivot_path_only_where_its_routing_is(self):
+        """The raw rows' path answers the report views, whose _read_group
+        routing it repeats; Inventory at Date chooses its query in
+        _read_group from the question: Odoo's read_group answers it."""
+        raw = StockReportReadGroupMixin._sscale_read_group_raw
+        asked = []
+
+        def spy(model, *args):
+            asked.append(model._name)
+            return raw(model, *args)
+
+        with patch.object(StockReportReadGroupMixin, "_sscale_read_group_raw", spy):
+            self.env["stock.movement.report"].read_group(
+                [], ["qty_in:sum"], ["product_id", "date:month"], lazy=False
+            )
+            self.assertEqual(asked, ["stock.movement.company.product.month.report"])
+            self.env["stock.inventory.date.report"].read_group(
+                [], ["quantity:sum"], ["product_id", "location_id"], lazy=False
+            )
+        self.assertEqual(len(asked), 1)
+
     def test_planner_settings_are_put_back(self):
         cr = self.env.cr
         Report = self.env["stock.inventory.date.report"]
