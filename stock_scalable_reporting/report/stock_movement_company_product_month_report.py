@@ -1,4 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import contextlib
+
 from odoo import api, models
 
 
@@ -17,13 +19,23 @@ class StockMovementCompanyProductMonthReport(models.Model):
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
     ):
+        with self._sscale_grouping_settings(groupby):
+            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    @api.model
+    def _sscale_read_group_raw(self, domain, groupby, aggregates, offset, limit, order):
+        with self._sscale_grouping_settings(groupby):
+            return super()._sscale_read_group_raw(
+                domain, groupby, aggregates, offset, limit, order
+            )
+
+    @api.model
+    def _sscale_grouping_settings(self, groupby):
+        """The planner settings for a question grouped by ``groupby``."""
         if {"product_id", "date:month"} <= set(groupby):
             # About one group per row, which PostgreSQL cannot know (it has
             # no statistics through the journal's UNION and expects a tenth):
             # it would build a hash table as big as the rows, twice as slow
             # as sorting them and summing each group as it comes.
-            with self._sscale_settings(enable_hashagg="off"):
-                return super()._read_group(
-                    domain, groupby, aggregates, having, offset, limit, order
-                )
-        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+            return self._sscale_settings(enable_hashagg="off")
+        return contextlib.nullcontext()

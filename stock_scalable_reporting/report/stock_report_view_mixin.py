@@ -64,6 +64,10 @@ class StockReportViewMixin(models.AbstractModel):
     _inherit = "stock.report.read.group.mixin"
     _description = "Stock Report on Materialized Views"
 
+    # The planner's routing (_read_group below) and the product × month
+    # report's settings have their _sscale_read_group_raw twins.
+    _sscale_eager_read_group = True
+
     def _create_report_view(self, query):
         # stock.report.refresh's init() made the views this one reads.
         tools.drop_view_if_exists(self.env.cr, self._table)
@@ -95,6 +99,15 @@ class StockReportViewMixin(models.AbstractModel):
                 domain, groupby, aggregates, having, offset, limit, order
             )
         return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    @api.model
+    def _sscale_read_group_raw(self, domain, groupby, aggregates, offset, limit, order):
+        rollup = self._sscale_rollup(domain, groupby, aggregates, ())
+        if rollup:
+            return self.env[rollup]._sscale_read_group_raw(
+                domain, groupby, aggregates, offset, limit, order
+            )
+        return super()._sscale_read_group_raw(domain, groupby, aggregates, offset, limit, order)
 
     @api.model
     def _sscale_rollup(self, domain, groupby, aggregates, having):
