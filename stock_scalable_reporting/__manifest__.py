@@ -2,7 +2,7 @@
 {
     "name": "Stock Scalable Reporting",
     "summary": "Inventory reports on materialized views, refreshed without blocking anyone",
-    "version": "18.0.1.5.1",
+    "version": "18.0.1.5.2",
     "category": "Inventory/Inventory",
     "website": "https://github.com/stock-scalable/stock-scalable",
     "author": "Stock Scalable contributors",

@@ -39,7 +39,7 @@ from odoo import fields
 from odoo.tools import float_compare, float_round
 
 from ..lib.quant_key import QuantKey
-from . import locks, posting_guard
+from . import posting_guard
 
 # Context key: the posting runs Odoo's per-line steps, without a batch (the
 # tests compare both ways; a way out should the batch ever be in doubt).
@@ -311,25 +311,48 @@ def current(cr):
     return cr.cache.get(BATCH_SLOT)
 
 
+def _transaction_holder(cr):
+    """Once per transaction, a holder of the open batch for callbacks at the
+    transaction's end: should it end while a batch is open (a flow that
+    commits inside a posting), a commit applies what the batch recorded
+    first, and a commit or a rollback drops what it read (invariant 7).
+    The callbacks hold the holder, emptied when the batch's block ends:
+    nothing of a posting outlives its block."""
+    holder = cr.precommit.data.get(BATCH_SLOT)
+    if holder is None:
+        holder = cr.precommit.data[BATCH_SLOT] = [None]
+
+        def apply():
+            if holder[0] is not None:
+                holder[0].apply()
+
+        def forget():
+            if holder[0] is not None:
+                holder[0].forget()
+
+        cr.precommit.add(apply)
+        cr.postcommit.add(forget)
+        cr.postrollback.add(forget)
+    return holder
+
+
 @contextlib.contextmanager
 def batch(quants, keys):
     """Within this block (one ``stock.move.line._action_done``), Odoo's
     per-line quant steps are recorded and applied when it ends (or earlier,
     before a step that must run per line). Nested postings share the outer
-    batch. The batch belongs to its transaction: a commit or rollback inside
-    the block (a flow that commits between batches) drops what it read."""
+    batch."""
     cr = quants.env.cr
     per_line = quants.env.context.get(PER_LINE_CONTEXT)
     if BATCH_SLOT in cr.cache or per_line or overridden_elsewhere(quants.env):
         yield None
         return
     current_batch = cr.cache[BATCH_SLOT] = QuantBatch(quants, keys)
-    # Whatever ends the transaction, nothing recorded is lost (a commit
-    # applies it first) and nothing read survives it.
-    cr.precommit.add(current_batch.apply)
-    locks.forget_at_transaction_end(cr, {}, current_batch.forget)
+    holder = _transaction_holder(cr)
+    holder[0] = current_batch
     try:
         yield current_batch
         current_batch.apply()
     finally:
+        holder[0] = None
         cr.cache.pop(BATCH_SLOT, None)
