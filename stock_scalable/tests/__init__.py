@@ -9,3 +9,4 @@ from . import test_commands
 from . import test_quant_quantity
 from . import test_inventory_conflict
 from . import test_set_posting
+from . import test_set_posting_review
