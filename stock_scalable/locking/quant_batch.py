@@ -121,10 +121,14 @@ class QuantBatch:
         self.digits = quants.env["decimal.precision"].precision_get("Product Unit of Measure")
         self.preload = set(keys)
         self.rows = {}  # key -> Row, or None: the key has no quant
-        self.by_id = {}  # quant id -> Row
         # The move line whose steps run per line (see stock.move.line's
         # _synchronize_quant): once one of its steps did, the others follow.
         self.per_line_id = None
+        # Keys created by the batch, in the walk's order (not yet applied).
+        self.new_rows = []
+        # The walk's quants_cache (Odoo's _action_done): quants created by the
+        # batch are added to it, as Odoo's create adds them.
+        self.quants_cache = None
 
     # -- reading the rows --------------------------------------------------
 
@@ -143,13 +147,13 @@ class QuantBatch:
                 continue
             quant = self.quants.browse(quant_id)
             row = Row(key, quant_id, quant.quantity, quant.reserved_quantity, quant.in_date)
-            self.rows[key] = self.by_id[quant_id] = row
+            self.rows[key] = row
 
     def forget(self):
         """The rows changed outside the batch (Odoo's per-line step): read
         them again when next needed."""
         self.rows.clear()
-        self.by_id.clear()
+        self.new_rows = []
 
     # -- one step ----------------------------------------------------------
 
@@ -161,6 +165,7 @@ class QuantBatch:
         is the walk's (Odoo's ``_action_done`` puts it in the context)."""
         if quants_cache is None:
             return None
+        self.quants_cache = quants_cache
         if self.quants._get_removal_strategy(product, location) == "least_packages":
             return None  # Odoo's _gather then searches the database
         lot, package, owner = key
@@ -201,17 +206,18 @@ class QuantBatch:
         # As the ORM's cache keeps them (the field's digits).
         new_quantity = float_round(new_quantity, precision_digits=self.digits)
         new_reserved = float_round(new_reserved, precision_digits=self.digits)
-        available = self._available(
-            quants_cache, product, location, lot, package, owner, row, new_quantity, new_reserved
-        )
+        target = row.key if row else key
+        values = {target: (new_quantity, new_reserved)}
+        available = self._available(product, key, values)
         if quantity and float_compare(available, 0, precision_rounding=rounding) < 0:
             if quantity < 0 and not move._should_bypass_reservation(location):
                 return None  # Odoo then frees other moves' reservations
-            if lot and self._untracked_free(quants_cache, product, location, package, owner):
+            if lot and self._untracked_free(product, untracked, values):
                 return None  # Odoo then takes the lot's shortage from the untracked quant
         if row is None:
             row = Row(key, None, new_quantity, new_reserved, new_in_date)
             self.rows[key] = row
+            self.new_rows.append(row)  # created in the walk's order (ids: FIFO ties)
         row.quantity, row.reserved, row.in_date = new_quantity, new_reserved, new_in_date
         row.changed = True
         if quantity and quantity < 0:
@@ -220,48 +226,34 @@ class QuantBatch:
             row.serial = True
         return available, new_in_date
 
-    def _values(self, quant_id, row, new_quantity, new_reserved):
-        """(quantity, reserved, lot id) of a quant, the step's new values for
-        the step's own row."""
-        if row is not None and row.quant_id == quant_id:
-            return new_quantity, new_reserved, row.key.lot_id
-        known = self.by_id.get(quant_id)
-        if known is not None:
-            return known.quantity, known.reserved, known.key.lot_id
-        quant = self.quants.browse(quant_id)
-        return quant.quantity, quant.reserved_quantity, quant.lot_id.id
+    def _free(self, key, values):
+        """Quantity minus reserved of ``key``'s quant (0 without one), with the
+        step's new ``values`` ({key: (quantity, reserved)})."""
+        if key in values:
+            quantity, reserved = values[key]
+            return quantity - reserved
+        self._ensure([key])
+        row = self.rows.get(key)
+        return row.quantity - row.reserved if row else 0.0
 
-    def _cached_ids(self, quants_cache, product, location, lot, package, owner):
-        """The quants Odoo's ``_gather`` finds for the key in the posting's
-        ``quants_cache`` (the quants that existed when the walk began)."""
-        ids = []
-        for lot_id in ([lot.id] if lot else []) + [False]:
-            found = quants_cache.get((product.id, location.id, lot_id, package.id, owner.id))
-            if found:
-                ids += found.ids
-        return ids
-
-    def _available(self, quants_cache, product, location, lot, package, owner, row, qty, res):
+    def _available(self, product, key, values):
         """Odoo's ``_get_available_quantity(strict=True, allow_negative=True)``
-        after the step, on the quants of the walk's cache."""
-        available = 0.0
-        for quant_id in self._cached_ids(quants_cache, product, location, lot, package, owner):
-            quantity, reserved, lot_id = self._values(quant_id, row, qty, res)
-            if product.tracking != "none" and lot and not lot_id:
-                continue
-            available += quantity - reserved
+        after the step. Odoo reads the quants of the walk's ``quants_cache``:
+        those of the lines' keys that existed when the walk began, and those
+        created since (Odoo's create adds them): with one quant per key, the
+        key's quant, and for a lot the untracked quant of the same place,
+        which Odoo counts only for a product without tracking."""
+        if not key.lot_id:
+            return self._free(key, values)
+        available = self._free(key, values)
+        if product.tracking == "none":
+            available += self._free(key._replace(lot_id=0), values)
         return available
 
-    def _untracked_free(self, quants_cache, product, location, package, owner):
+    def _untracked_free(self, product, untracked, values):
         """Odoo's ``_get_available_quantity(lot_id=False, strict=True)`` (no
-        negative): the untracked units a lot's shortage would take."""
-        found = quants_cache.get((product.id, location.id, False, package.id, owner.id))
-        rounding = product.uom_id.rounding
-        free = 0.0
-        for quant_id in found.ids if found else []:
-            quantity, reserved, _lot = self._values(quant_id, None, 0, 0)
-            free += quantity - reserved
-        return _positive(free, rounding)
+        negative): whether untracked units are there for a lot's shortage."""
+        return _positive(self._free(untracked, values), product.uom_id.rounding)
 
     # -- applying ----------------------------------------------------------
 
@@ -273,7 +265,8 @@ class QuantBatch:
         if not changed:
             return
         existing = [row for row in changed if row.quant_id]
-        new = [row for row in changed if not row.quant_id]
+        new = [row for row in self.new_rows if not row.quant_id]
+        self.new_rows = []
         if existing:
             self.quants._sscale_write_quant_values(
                 {row.quant_id: (row.quantity, row.reserved, row.in_date) for row in existing}
@@ -296,7 +289,15 @@ class QuantBatch:
             )
             for row, quant in zip(new, created, strict=True):
                 row.quant_id = quant.id
-                self.by_id[quant.id] = row
+                if self.quants_cache is not None:
+                    # As Odoo's create does within the walk.
+                    self.quants_cache[
+                        quant.product_id.id,
+                        quant.location_id.id,
+                        quant.lot_id.id,
+                        quant.package_id.id,
+                        quant.owner_id.id,
+                    ] |= quant
         for row in changed:
             quant = self.quants.browse(row.quant_id)
             if row.taken:
