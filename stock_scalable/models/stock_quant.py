@@ -166,27 +166,19 @@ class StockQuant(models.Model):
     def _sscale_write_quant_values(self, values):
         """Write a posting's new quantity, reserved quantity and incoming date
         of many quants at once: ``values`` maps quant ids to ``(quantity,
-        reserved_quantity, in_date)``. One statement (Odoo's batched
-        ``_write_multi``, as a flush writes), then the cache set to the
-        values written and the dependent fields marked."""
+        reserved_quantity, in_date)``, quantities already rounded to the
+        fields' digits (locking/quant_batch.py). One statement (Odoo's batched
+        ``_write_multi``, as a flush writes), the cache set to the values
+        written (what Odoo reads next, the guard or the valuation, reads no
+        row again), and the dependent fields marked, as ``write`` does."""
         quants = self.browse(list(values))
         names = list(quant_batch.VALUE_FIELDS)
         quants.flush_recordset(names)
-        columns = [self._fields[name] for name in names]
-        quants._write_multi(
-            [
-                {
-                    field.name: field.convert_to_column_update(value, quant)
-                    for field, value in zip(columns, values[quant.id], strict=True)
-                }
-                for quant in quants
-            ]
-        )
-        # The cache holds what was written (as a flush leaves it), so what
-        # Odoo reads next (the guard, valuation) reads no row again.
+        rows = [values[quant_id] for quant_id in quants.ids]
+        quants._write_multi([dict(zip(names, row, strict=True)) for row in rows])
         quants.invalidate_recordset(["write_date", "write_uid"])
-        for quant in quants:
-            quant._update_cache(dict(zip(names, values[quant.id], strict=True)), validate=False)
+        for index, name in enumerate(names):
+            self.env.cache.update(quants, self._fields[name], [row[index] for row in rows])
         quants.modified(names)
         quants._validate_fields(names)
 
