@@ -117,31 +117,6 @@ def many_lines(db, skus, lines, round_no):
     return latencies
 
 
-def assign(db, skus, deliveries, round_no):
-    """``deliveries`` 1-line deliveries of distinct SKUs, created and
-    unreserved first, then reserved by one ``action_assign`` (one request,
-    as "Check Availability" on a selection or the scheduler); cancelled
-    afterwards. Its (ms, statements), in a list."""
-    chosen = random.Random(300 + round_no).sample(skus, deliveries)
-    with db.env() as env:
-        out_type = stock_flows.main_warehouse(env).out_type_id
-        pickings = env["stock.picking"].browse(
-            [stock_flows.create_picking(env, out_type, [(p, 1)]).id for p in chosen]
-        )
-        pickings.do_unreserve()
-        ids = pickings.ids
-    measured = postings.timed_call(
-        db, lambda env: env["stock.picking"].browse(ids).action_assign()
-    )
-    with db.env() as env:
-        pickings = env["stock.picking"].browse(ids)
-        states = set(pickings.mapped("state"))
-        pickings.action_cancel()
-    if states != {"assigned"}:
-        raise RuntimeError(f"action_assign left the deliveries in {states}")
-    return [measured]
-
-
 def transaction_cost(dbs, skus, args, monitor):
     """The three workloads, ``args.rounds`` rounds, off/on alternating inside
     each round and workload: per workload and side, every (latency,
@@ -164,7 +139,7 @@ def transaction_cost(dbs, skus, args, monitor):
                     elif workload == "many_lines":
                         found = many_lines(db, skus, args.lines, round_no)
                     else:
-                        found = assign(db, skus, args.deliveries, round_no)
+                        found = postings.assign_deliveries(db, skus, args.deliveries, round_no)
                     samples[workload][side] += found
                     means[workload][side].append(statistics.fmean(ms for ms, _n in found))
     finally:

@@ -130,30 +130,6 @@ def count(db, skus, quants, round_no):
     return [measured]
 
 
-def assign(db, skus, deliveries, round_no):
-    """``deliveries`` 1-line deliveries of distinct SKUs, created and
-    unreserved first, then reserved by one ``action_assign``; cancelled
-    afterwards."""
-    chosen = random.Random(300 + round_no).sample(skus, deliveries)
-    with db.env() as env:
-        out_type = stock_flows.main_warehouse(env).out_type_id
-        pickings = env["stock.picking"].browse(
-            [stock_flows.create_picking(env, out_type, [(p, 1)]).id for p in chosen]
-        )
-        pickings.do_unreserve()
-        ids = pickings.ids
-    measured = postings.timed_call(
-        db, lambda env: env["stock.picking"].browse(ids).action_assign()
-    )
-    with db.env() as env:
-        pickings = env["stock.picking"].browse(ids)
-        states = set(pickings.mapped("state"))
-        pickings.action_cancel()
-    if states != {"assigned"}:
-        raise RuntimeError(f"action_assign left the deliveries in {states}")
-    return [measured]
-
-
 def manufacture(db, skus, components, round_no):
     """A manufacturing order of 1 unit whose bill has ``components``
     components (1 unit each), confirmed and reserved, then marked done."""
@@ -207,7 +183,7 @@ def workloads(args):
     )
     found["assign"] = (
         f"action_assign of {args.deliveries} deliveries",
-        lambda db, skus, r: assign(db, skus, args.deliveries, r),
+        lambda db, skus, r: postings.assign_deliveries(db, skus, args.deliveries, r),
     )
     found["manufacture"] = (
         f"manufacturing order, {args.components} components",

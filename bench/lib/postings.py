@@ -182,3 +182,26 @@ def timed_call(db, func):
     elapsed = (time.perf_counter() - started) * 1000
     cr, before = cursors[-1]
     return elapsed, cr.sql_log_count - before
+
+
+def assign_deliveries(db, skus, deliveries, round_no):
+    """``deliveries`` 1-line deliveries of distinct SKUs, created and
+    unreserved first, then reserved by one ``action_assign`` (one request,
+    as "Check Availability" on a selection or the scheduler); cancelled
+    afterwards. Its (ms, statements), in a list."""
+    chosen = random.Random(300 + round_no).sample(skus, deliveries)
+    with db.env() as env:
+        out_type = stock_flows.main_warehouse(env).out_type_id
+        pickings = env["stock.picking"].browse(
+            [stock_flows.create_picking(env, out_type, [(p, 1)]).id for p in chosen]
+        )
+        pickings.do_unreserve()
+        ids = pickings.ids
+    measured = timed_call(db, lambda env: env["stock.picking"].browse(ids).action_assign())
+    with db.env() as env:
+        pickings = env["stock.picking"].browse(ids)
+        states = set(pickings.mapped("state"))
+        pickings.action_cancel()
+    if states != {"assigned"}:
+        raise RuntimeError(f"action_assign left the deliveries in {states}")
+    return [measured]
