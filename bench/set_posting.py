@@ -198,6 +198,11 @@ def measure(dbs, skus, args, monitor):
     from tests.harness.odoo_db import CommittedDatabase  # noqa: PLC0415
 
     plan = workloads(args)
+    if args.only:
+        unknown = set(args.only) - set(plan)
+        if unknown:
+            raise SystemExit(f"unknown workloads {sorted(unknown)}; known: {', '.join(plan)}")
+        plan = {name: plan[name] for name in args.only}
     samples = {name: {side: [] for side in SIDES} for name in plan}
     open_dbs = {side: CommittedDatabase(dbs[side]) for side in SIDES}
     mark = monitor.mark()
@@ -310,6 +315,11 @@ def main():
     parser.add_argument("--count", type=int, default=2000, help="quants applied by the count")
     parser.add_argument("--deliveries", type=int, default=200, help="deliveries assigned at once")
     parser.add_argument("--components", type=int, default=50, help="components of the MO")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        help="run these workloads only (validate_N, receipt, count, assign, manufacture)",
+    )
     args = cli.parse(parser)
 
     conf = odoo_conf.bench_odoo_conf(db_maxconn=64, log_level="warn")
