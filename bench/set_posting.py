@@ -65,9 +65,7 @@ def validation(db, skus, lines, round_no, kind="out_type_id"):
         picking_type = stock_flows.main_warehouse(env)[kind]
         picking = stock_flows.create_picking(env, picking_type, [(p, 1) for p in chosen])
         picking.action_assign()
-        for move in picking.move_ids:
-            move.quantity = move.product_uom_qty
-        picking.move_ids.picked = True
+        stock_flows.take_demand(picking.move_ids)
         picking_id = picking.id
     measured = postings.timed_call(
         db, lambda env: env["stock.picking"].browse(picking_id).button_validate()
@@ -151,9 +149,7 @@ def manufacture(db, skus, components, round_no):
         production.action_confirm()
         production.action_assign()
         production.qty_producing = 1
-        for move in production.move_raw_ids:
-            move.quantity = move.product_uom_qty
-        production.move_raw_ids.picked = True
+        stock_flows.take_demand(production.move_raw_ids)
         production_id = production.id
     measured = postings.timed_call(
         db, lambda env: env["mrp.production"].browse(production_id).button_mark_done()

@@ -156,32 +156,7 @@ def claim_key(cr, key):
     A concurrent creator makes the statement wait; when it commits,
     PostgreSQL raises a serialization failure (its row is newer than our
     snapshot), replayed by Odoo. No unique violation is ever raised."""
-    with lock_race(cr, [key.product_id]):
-        cr.execute(
-            SQL(
-                """
-                INSERT INTO stock_quant (product_id, location_id, lot_id, package_id, owner_id,
-                                         company_id, quantity, reserved_quantity, in_date)
-                SELECT %s, loc.id, %s, %s, %s, loc.company_id, 0, 0, NOW() AT TIME ZONE 'UTC'
-                  FROM stock_location loc WHERE loc.id = %s AND %s
-                ON CONFLICT (%s) DO NOTHING
-                RETURNING id
-                """,
-                key.product_id,
-                key.lot_id or None,
-                key.package_id or None,
-                key.owner_id or None,
-                key.location_id,
-                turnstile.gate_sql([key.product_id]),
-                KEY_COLUMNS,
-            ),
-            log_exceptions=False,
-        )
-        claim = cr.fetchone()
-    if claim is None:
-        return False
-    cr.execute(SQL("DELETE FROM stock_quant WHERE id = %s", claim[0]))
-    return True
+    return key in claim_keys(cr, [key])
 
 
 def claim_keys(cr, keys):

@@ -59,13 +59,18 @@ def create_picking(env, picking_type, lines, src=None, dest=None):
     return picking
 
 
-def validate_all(picking):
-    """Reserve what can be, take the full demand (as a scanner posting
-    does), and validate."""
-    picking.action_assign()
-    for move in picking.move_ids:
+def take_demand(moves):
+    """Set each move's quantity to its demand and mark it picked (as a
+    scanner posting does)."""
+    for move in moves:
         move.quantity = move.product_uom_qty
-    picking.move_ids.picked = True
+    moves.picked = True
+
+
+def validate_all(picking):
+    """Reserve what can be, take the full demand, and validate."""
+    picking.action_assign()
+    take_demand(picking.move_ids)
     return picking.button_validate()
 
 
